@@ -1,0 +1,54 @@
+package drift
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestMemoryStaysBounded streams many windows of high-cardinality values
+// and checks the bounds documented on Monitor.
+func TestMemoryStaysBounded(t *testing.T) {
+	cfg := MonitorConfig{Window: time.Minute, SampleSize: 64, MaxTrackedCategories: 50, MaxFeatures: 3, MaxExactOutcomes: 100}
+	m := NewMonitor(cfg)
+	start := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 200000; i++ {
+		ts := start.Add(time.Duration(i) * 30 * time.Millisecond) // 2000 per window, 100 windows
+		m.ObserveEvent("m", ts, map[string]any{
+			"x": float64(i), "c": fmt.Sprint(i), fmt.Sprint("f", i%10): 1.0,
+		})
+		m.ObservePrediction("m", 1, ts, 0.5)
+		m.ObserveOutcome("m", int64(i%2), ts, float64(i%7)/7, float64(i%2))
+		if i%5000 == 0 {
+			m.Rows(ts)
+		}
+	}
+	ms := m.models["m"]
+	maxOpen := int(m.cfg.AllowedLateness/m.cfg.Window) + 2
+	for _, s := range []*driftStream{ms.events, ms.scores} {
+		if len(s.windows) > maxOpen {
+			t.Errorf("%d open windows, want ≤ %d", len(s.windows), maxOpen)
+		}
+		if len(s.profiles) > cfg.MaxFeatures {
+			t.Errorf("%d features, want ≤ %d", len(s.profiles), cfg.MaxFeatures)
+		}
+		for _, w := range s.windows {
+			for name, a := range w.feats {
+				if len(a.sample.vals) > cfg.SampleSize || len(a.cats) > cfg.MaxTrackedCategories {
+					t.Errorf("%s: %d sampled, %d categories", name, len(a.sample.vals), len(a.cats))
+				}
+			}
+		}
+	}
+	if len(ms.perf.windows) > 2*maxOpen {
+		t.Errorf("%d open performance windows", len(ms.perf.windows))
+	}
+	for _, w := range ms.perf.windows {
+		if len(w.acc.posScores)+len(w.acc.negScores) > cfg.MaxExactOutcomes {
+			t.Errorf("performance window keeps %d scores", len(w.acc.posScores)+len(w.acc.negScores))
+		}
+	}
+	if got := m.Stats().DroppedFeatures; got == 0 {
+		t.Error("no feature dropped beyond MaxFeatures")
+	}
+}

@@ -1,0 +1,118 @@
+package drift
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MonitorConfig configures a Monitor. The zero value of every field means
+// its default; DefaultMonitorConfig returns the defaults spelled out.
+type MonitorConfig struct {
+	// Window is the length of the tumbling event-time windows, aligned to
+	// the Unix epoch. Default 1h.
+	Window time.Duration
+	// AllowedLateness: a window [start, end) closes once the largest event
+	// time seen on its stream minus AllowedLateness reaches end. Later
+	// observations for it are dropped and counted in Stats. Default Window;
+	// a negative value means no lateness at all.
+	AllowedLateness time.Duration
+	// Bins is the number of quantile bins taken from the reference window
+	// of a numeric feature (fewer when quantiles tie). Default 10.
+	Bins int
+	// MaxCategories is how many of the reference window's most frequent
+	// categories are kept; the rest count as "__other__". Default 20.
+	MaxCategories int
+	// PSIThreshold: a row is Drifted when its PSI exceeds it. Default 0.2.
+	PSIThreshold float64
+	// MissingRateThreshold: a row is also Drifted when its missing rate
+	// differs from the reference's by more than this. Default 0.1; a
+	// negative value turns the check off.
+	MissingRateThreshold float64
+	// SampleSize bounds the reservoir sample kept per numeric feature and
+	// window (used for quantile edges, KS and Wasserstein). Default 2048.
+	SampleSize int
+	// MaxTrackedCategories bounds the distinct values counted per
+	// categorical feature and window; values first seen after the bound is
+	// reached count as "__other__". Default 1000.
+	MaxTrackedCategories int
+	// MaxFeatures bounds the features tracked per model; fields beyond it
+	// are ignored and counted in Stats. Default 1000.
+	MaxFeatures int
+	// MaxExactOutcomes bounds the outcomes kept per (model, version,
+	// window) for an exact AUC; beyond it AUC comes from a histogram of
+	// 65536 score bins on [0, 1]. Default 1<<20.
+	MaxExactOutcomes int
+	// ECEBins is the number of equal-width calibration bins. Default 10.
+	ECEBins int
+}
+
+// DefaultMonitorConfig returns the defaults described on MonitorConfig.
+func DefaultMonitorConfig() MonitorConfig {
+	return MonitorConfig{
+		Window:               time.Hour,
+		AllowedLateness:      time.Hour,
+		Bins:                 10,
+		MaxCategories:        20,
+		PSIThreshold:         0.2,
+		MissingRateThreshold: 0.1,
+		SampleSize:           2048,
+		MaxTrackedCategories: 1000,
+		MaxFeatures:          1000,
+		MaxExactOutcomes:     1 << 20,
+		ECEBins:              10,
+	}
+}
+
+// Validate reports the fields that are negative (zero means default).
+func (c MonitorConfig) Validate() error {
+	var errs []error
+	neg := func(name string, bad bool) {
+		if bad {
+			errs = append(errs, fmt.Errorf("drift: %s must not be negative", name))
+		}
+	}
+	neg("Window", c.Window < 0)
+	neg("Bins", c.Bins < 0)
+	neg("MaxCategories", c.MaxCategories < 0)
+	neg("PSIThreshold", c.PSIThreshold < 0)
+	neg("SampleSize", c.SampleSize < 0)
+	neg("MaxTrackedCategories", c.MaxTrackedCategories < 0)
+	neg("MaxFeatures", c.MaxFeatures < 0)
+	neg("MaxExactOutcomes", c.MaxExactOutcomes < 0)
+	neg("ECEBins", c.ECEBins < 0)
+	return errors.Join(errs...)
+}
+
+// withDefaults replaces zero and invalid fields with their defaults.
+func (c MonitorConfig) withDefaults() MonitorConfig {
+	d := DefaultMonitorConfig()
+	if c.Window <= 0 {
+		c.Window = d.Window
+	}
+	switch {
+	case c.AllowedLateness == 0:
+		c.AllowedLateness = c.Window
+	case c.AllowedLateness < 0:
+		c.AllowedLateness = 0
+	}
+	def := func(v *int, dv int) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	def(&c.Bins, d.Bins)
+	def(&c.MaxCategories, d.MaxCategories)
+	def(&c.SampleSize, d.SampleSize)
+	def(&c.MaxTrackedCategories, d.MaxTrackedCategories)
+	def(&c.MaxFeatures, d.MaxFeatures)
+	def(&c.MaxExactOutcomes, d.MaxExactOutcomes)
+	def(&c.ECEBins, d.ECEBins)
+	if c.PSIThreshold <= 0 {
+		c.PSIThreshold = d.PSIThreshold
+	}
+	if c.MissingRateThreshold == 0 {
+		c.MissingRateThreshold = d.MissingRateThreshold
+	}
+	return c
+}

@@ -1,0 +1,246 @@
+package drift
+
+import (
+	"cmp"
+	"encoding/json"
+	"math"
+	"slices"
+)
+
+type kind uint8
+
+const (
+	kindNumeric kind = iota + 1
+	kindCategorical
+)
+
+// parseValue classifies a raw field value. ok is false for values that
+// count as missing: nil, NaN, ±Inf and unsupported types.
+func parseValue(v any) (k kind, x float64, s string, ok bool) {
+	switch v := v.(type) {
+	case float64:
+		x = v
+	case string:
+		return kindCategorical, 0, v, true
+	case bool:
+		if v {
+			return kindCategorical, 0, "true", true
+		}
+		return kindCategorical, 0, "false", true
+	case float32:
+		x = float64(v)
+	case int:
+		x = float64(v)
+	case int64:
+		x = float64(v)
+	case int32:
+		x = float64(v)
+	case uint64:
+		x = float64(v)
+	case uint32:
+		x = float64(v)
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return 0, 0, "", false
+		}
+		x = f
+	default:
+		return 0, 0, "", false
+	}
+	return kindNumeric, x, "", finite(x)
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// profile is the reference of one (model, feature): the first window that
+// saw a usable value of it. Once that window closes, the profile holds what
+// later windows are compared against and nothing else of the window.
+type profile struct {
+	name     string
+	kind     kind
+	refStart int64
+	closed   bool
+
+	refBins    []float64 // reference counts per bin or category (+ "__other__")
+	refMissing float64
+
+	edges     []float64 // numeric: inner quantile edges, bins are (e[i-1], e[i]]
+	refSample []float64 // numeric: sorted reservoir sample of the reference
+
+	refStd   float64
+	catIndex map[string]int // categorical: kept categories
+}
+
+// featureAcc accumulates one feature in one window.
+type featureAcc struct {
+	prof *profile
+	n    int64 // usable values
+
+	sample reservoir
+	// counts are exact bin counts against prof.edges; nil while the edges
+	// are unknown, or when the window had more values than its sample when
+	// they became known.
+	counts []float64
+
+	cats     map[string]int64
+	overflow int64 // categorical values beyond MaxTrackedCategories
+}
+
+func newFeatureAcc(p *profile, cfg *MonitorConfig) *featureAcc {
+	a := &featureAcc{prof: p}
+	switch p.kind {
+	case kindNumeric:
+		a.sample = newReservoir(cfg.SampleSize)
+		if p.closed {
+			a.counts = make([]float64, len(p.edges)+1)
+		}
+	case kindCategorical:
+		a.cats = make(map[string]int64)
+	}
+	return a
+}
+
+func (a *featureAcc) addNumber(x float64) {
+	a.n++
+	a.sample.add(x)
+	if a.counts != nil {
+		a.counts[binOf(a.prof.edges, x)]++
+	}
+}
+
+func (a *featureAcc) addString(s string, maxTracked int) {
+	a.n++
+	if c, ok := a.cats[s]; ok {
+		a.cats[s] = c + 1
+	} else if len(a.cats) < maxTracked {
+		a.cats[s] = 1
+	} else {
+		a.overflow++
+	}
+}
+
+// edgesKnown switches a window opened before its reference closed to exact
+// bin counts when its sample still holds every value.
+func (a *featureAcc) edgesKnown() {
+	if a.prof.kind != kindNumeric || a.counts != nil || !a.sample.complete() {
+		return
+	}
+	a.counts = make([]float64, len(a.prof.edges)+1)
+	for _, x := range a.sample.vals {
+		a.counts[binOf(a.prof.edges, x)]++
+	}
+}
+
+// binned returns the window's counts over the profile's bins. Without exact
+// counts, numeric windows are binned from their sample.
+func (a *featureAcc) binned() []float64 {
+	p := a.prof
+	if p.kind == kindNumeric {
+		if a.counts != nil {
+			return a.counts
+		}
+		c := make([]float64, len(p.edges)+1)
+		for _, x := range a.sample.vals {
+			c[binOf(p.edges, x)]++
+		}
+		return c
+	}
+	c := make([]float64, len(p.catIndex)+1)
+	c[len(c)-1] = float64(a.overflow)
+	for s, n := range a.cats {
+		if i, ok := p.catIndex[s]; ok {
+			c[i] += float64(n)
+		} else {
+			c[len(c)-1] += float64(n)
+		}
+	}
+	return c
+}
+
+// close pins the profile from its reference window's accumulator.
+func (p *profile) close(ref *featureAcc, events int64, cfg *MonitorConfig) {
+	p.closed = true
+	p.refMissing = missingRate(ref.n, events)
+	switch p.kind {
+	case kindNumeric:
+		s := slices.Clone(ref.sample.vals)
+		slices.Sort(s)
+		p.refSample = s
+		p.edges = quantileEdges(s, cfg.Bins)
+		p.refBins = make([]float64, len(p.edges)+1)
+		for _, x := range s {
+			p.refBins[binOf(p.edges, x)]++
+		}
+		p.refStd = stdDev(s)
+	case kindCategorical:
+		type catCount struct {
+			name string
+			n    int64
+		}
+		all := make([]catCount, 0, len(ref.cats))
+		for s, n := range ref.cats {
+			all = append(all, catCount{s, n})
+		}
+		slices.SortFunc(all, func(a, b catCount) int {
+			if c := cmp.Compare(b.n, a.n); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.name, b.name)
+		})
+		keep := min(len(all), cfg.MaxCategories)
+		p.catIndex = make(map[string]int, keep)
+		p.refBins = make([]float64, keep+1)
+		for i, c := range all {
+			if i < keep {
+				p.catIndex[c.name] = i
+				p.refBins[i] = float64(c.n)
+			} else {
+				p.refBins[keep] += float64(c.n)
+			}
+		}
+		p.refBins[keep] += float64(ref.overflow)
+	}
+}
+
+// quantileEdges returns the distinct inner quantiles i/bins, i = 1..bins-1,
+// of a sorted sample (linear interpolation, numpy's default).
+func quantileEdges(sorted []float64, bins int) []float64 {
+	var edges []float64
+	if len(sorted) == 0 {
+		return edges
+	}
+	for i := 1; i < bins; i++ {
+		h := float64(len(sorted)-1) * float64(i) / float64(bins)
+		lo := int(h)
+		e := sorted[lo]
+		if lo+1 < len(sorted) {
+			e += (h - float64(lo)) * (sorted[lo+1] - sorted[lo])
+		}
+		if len(edges) == 0 || e > edges[len(edges)-1] {
+			edges = append(edges, e)
+		}
+	}
+	return edges
+}
+
+// binOf returns the index of the first edge ≥ x (len(edges) if none).
+func binOf(edges []float64, x float64) int {
+	lo, hi := 0, len(edges)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if edges[mid] < x {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func missingRate(n, events int64) float64 {
+	if events <= 0 {
+		return 0
+	}
+	return 1 - float64(n)/float64(events)
+}

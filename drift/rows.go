@@ -1,0 +1,66 @@
+package drift
+
+import "time"
+
+// Feature kinds in FeatureDriftRow.Kind.
+const (
+	KindNumeric     = "numeric"
+	KindCategorical = "categorical"
+	KindScore       = "score"
+)
+
+// Reserved names.
+const (
+	// ScoreFeature is the feature name of prediction-score drift rows.
+	ScoreFeature = "__score__"
+	// OtherCategory collects categories outside the reference's top
+	// MaxCategories.
+	OtherCategory = "__other__"
+)
+
+// FeatureDriftRow is one row of the feature_drift table: one feature of one
+// model in one window, compared with the feature's reference window. Its
+// key is (Model, Feature, WindowStart); Updated is the version for a
+// ReplacingMergeTree.
+//
+// N counts the observations of the model in the window (events for
+// features, predictions for the score); MissingRate is the fraction of them
+// without a usable value (absent, nil, NaN, ±Inf or of the other kind).
+// PSI, JS (Jensen-Shannon distance, natural log), LInf and Chi2 compare the
+// binned distributions (quantile bins of the reference for numeric
+// features, top categories plus "__other__" for categorical ones). KS and
+// Wasserstein compare the reservoir samples of numeric features and are
+// NaN for categorical ones; Wasserstein is divided by the reference's
+// standard deviation. Statistics are NaN when the window has no usable
+// value or the reference is not closed yet (only for windows earlier than
+// the reference). The reference window's own rows carry the identity
+// values (0, p-value 1) and Drifted false.
+type FeatureDriftRow struct {
+	WindowStart, WindowEnd time.Time
+	Model, Feature, Kind   string
+	N                      int64
+	MissingRate            float64
+	PSI                    float64
+	KS, KSPValue           float64
+	JS                     float64
+	Wasserstein            float64
+	Chi2, Chi2PValue       float64
+	LInf                   float64
+	ReferenceStart         time.Time
+	Drifted                bool
+	Updated                time.Time
+}
+
+// PerformanceRow is one row of the model_performance table: outcomes joined
+// to the scores of one model version in one window. Its key is (Model,
+// Version, WindowStart). AUC is NaN while one class is missing; LogLoss,
+// Brier and ECE are NaN while N is 0.
+type PerformanceRow struct {
+	WindowStart, WindowEnd time.Time
+	Model                  string
+	Version                int64
+	N, Positives           int64
+	AUC, LogLoss, Brier    float64
+	ECE                    float64
+	Updated                time.Time
+}

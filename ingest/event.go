@@ -1,0 +1,55 @@
+// Package ingest decodes and validates the records producers publish — events and outcomes — and
+// sends everything it cannot accept to the dead-letter topic with a readable reason. Nothing here
+// stops on bad input: every record either becomes a value the pipeline can use or a dead letter.
+package ingest
+
+import (
+	"time"
+)
+
+// Event is one thing that happened to an entity, as published on the events topic.
+type Event struct {
+	// ID identifies the event; predictions, outcomes and examples refer to it.
+	ID string `json:"id"`
+	// Entity is the key per-entity features are kept under; empty when the event has none.
+	Entity string `json:"entity,omitempty"`
+	// Time is the event time (RFC 3339 or unix milliseconds on the wire; now when absent).
+	Time time.Time `json:"time"`
+	// Fields holds the event's inputs: float64, string or bool values.
+	Fields map[string]any `json:"fields"`
+}
+
+// Outcome is the label of an event that was scored earlier, published on the outcomes topic.
+type Outcome struct {
+	ID string `json:"id"`
+	// Value is the label of binary (0/1) and regression models; booleans decode to 0/1.
+	Value float64 `json:"label"`
+	// Class is the label of multiclass models (a string label on the wire).
+	Class string `json:"class,omitempty"`
+	Time  time.Time `json:"time"`
+}
+
+// Limits bound what a record may contain. The zero value is not useful: start from DefaultLimits.
+type Limits struct {
+	// MaxRecordBytes is the largest record value accepted (default 64 KiB).
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// MaxFields is the most fields an event may have (default 256).
+	MaxFields int `yaml:"max_fields"`
+	// MaxIDBytes bounds ids and entity keys (default 256).
+	MaxIDBytes int `yaml:"max_id_bytes"`
+	// MaxStringBytes bounds string field values and field names (default 1024).
+	MaxStringBytes int `yaml:"max_string_bytes"`
+	// MaxFutureSkew is how far past the wall clock an event time may lie (default 24h).
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+}
+
+// DefaultLimits returns the limits used when the config names none.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxRecordBytes: 64 << 10,
+		MaxFields:      256,
+		MaxIDBytes:     256,
+		MaxStringBytes: 1024,
+		MaxFutureSkew:  24 * time.Hour,
+	}
+}

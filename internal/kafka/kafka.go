@@ -1,0 +1,215 @@
+// Package kafka holds the Kafka plumbing every role shares: client options from the config (brokers,
+// TLS, SASL), topic names, topic creation, and the embedded Kafka-protocol broker.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// Topics names the topics streamlearn reads and writes.
+type Topics struct {
+	Events      string `yaml:"events"`
+	Outcomes    string `yaml:"outcomes"`
+	Predictions string `yaml:"predictions"`
+	DeadLetter  string `yaml:"dead_letter"`
+	Examples    string `yaml:"examples"`
+	Models      string `yaml:"models"`
+	Control     string `yaml:"control"`
+}
+
+// DefaultTopics returns the contract's topic names.
+func DefaultTopics() Topics {
+	return Topics{
+		Events: "events", Outcomes: "outcomes", Predictions: "predictions", DeadLetter: "events.dlq",
+		Examples: "examples", Models: "models", Control: "control",
+	}
+}
+
+// All returns every topic name.
+func (t Topics) All() []string {
+	return []string{t.Events, t.Outcomes, t.Predictions, t.DeadLetter, t.Examples, t.Models, t.Control}
+}
+
+// Config says how to reach Kafka.
+type Config struct {
+	// Brokers are the seed brokers (host:port). Ignored when Embedded is set.
+	Brokers []string `yaml:"brokers"`
+	// Embedded, when set (host:port), starts a Kafka-protocol broker inside the process on that address.
+	Embedded string `yaml:"embedded"`
+	// EmbeddedDataDir keeps the embedded broker's log on disk across restarts ("" keeps it in memory).
+	EmbeddedDataDir string `yaml:"embedded_data_dir"`
+	// Partitions is the partition count of topics streamlearn creates (default 4).
+	Partitions int32 `yaml:"partitions"`
+	// ReplicationFactor of created topics (default -1: the broker's default).
+	ReplicationFactor int16 `yaml:"replication_factor"`
+	// Group is the consumer group prefix (default "streamlearn"); each role appends its name.
+	Group  string `yaml:"group"`
+	Topics Topics `yaml:"topics"`
+	TLS    TLS    `yaml:"tls"`
+	SASL   SASL   `yaml:"sasl"`
+}
+
+// TLS configures encrypted connections to the brokers.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures authentication. The password comes from the config (use ${ENV}) or a file.
+type SASL struct {
+	Mechanism    string `yaml:"mechanism"` // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// DefaultConfig returns the defaults: a broker on localhost:9092 and the contract's topics.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:           []string{"127.0.0.1:9092"},
+		Partitions:        4,
+		ReplicationFactor: -1,
+		Group:             "streamlearn",
+		Topics:            DefaultTopics(),
+	}
+}
+
+// Validate checks the config; errors name the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Embedded == "" && len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers: at least one broker, or kafka.embedded, is required"))
+	}
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		errs = append(errs, fmt.Errorf("kafka.partitions: %d must be in 1..1024", c.Partitions))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("kafka.group: must not be empty"))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Topics.All() {
+		if t == "" {
+			errs = append(errs, errors.New("kafka.topics: every topic needs a name"))
+		} else if seen[t] {
+			errs = append(errs, fmt.Errorf("kafka.topics: %q is used twice", t))
+		}
+		seen[t] = true
+	}
+	switch strings.ToUpper(c.SASL.Mechanism) {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASL.Mechanism))
+	}
+	return errors.Join(errs...)
+}
+
+// SeedBrokers returns the addresses clients dial.
+func (c Config) SeedBrokers() []string {
+	if c.Embedded != "" {
+		return []string{c.Embedded}
+	}
+	return c.Brokers
+}
+
+// ClientOpts returns the franz-go options that reach the configured cluster.
+func (c Config) ClientOpts() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.SeedBrokers()...)}
+	if c.TLS.Enabled {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return nil, fmt.Errorf("kafka tls: %w", err)
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if c.SASL.Mechanism != "" {
+		pass := c.SASL.Password
+		if c.SASL.PasswordFile != "" {
+			b, err := os.ReadFile(c.SASL.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka sasl password file: %w", err)
+			}
+			pass = strings.TrimSpace(string(b))
+		}
+		switch strings.ToUpper(c.SASL.Mechanism) {
+		case "PLAIN":
+			opts = append(opts, kgo.SASL(plain.Auth{User: c.SASL.Username, Pass: pass}.AsMechanism()))
+		case "SCRAM-SHA-256":
+			opts = append(opts, kgo.SASL(scram.Auth{User: c.SASL.Username, Pass: pass}.AsSha256Mechanism()))
+		case "SCRAM-SHA-512":
+			opts = append(opts, kgo.SASL(scram.Auth{User: c.SASL.Username, Pass: pass}.AsSha512Mechanism()))
+		}
+	}
+	return opts, nil
+}
+
+func (t TLS) config() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificates in %s", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, rf int16, topics ...string) error {
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, partitions, rf, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
+
+// CheckTopics returns an error unless every topic exists.
+func CheckTopics(ctx context.Context, cl *kgo.Client, topics ...string) error {
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := adm.Metadata(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafka metadata: %w", err)
+	}
+	for _, t := range topics {
+		td, ok := md.Topics[t]
+		if !ok || td.Err != nil {
+			return fmt.Errorf("topic %s is missing", t)
+		}
+	}
+	return nil
+}

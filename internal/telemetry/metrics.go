@@ -1,0 +1,64 @@
+// Package telemetry holds the Prometheus metrics of the pipeline, registered on a registry the
+// caller passes in (no global registry), and the logger set-up.
+package telemetry
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the pipeline's own metrics.
+type Metrics struct {
+	Events         prometheus.Counter
+	Outcomes       prometheus.Counter
+	Invalid        *prometheus.CounterVec
+	Predictions    prometheus.Counter
+	Examples       prometheus.Counter
+	Learned        prometheus.Counter
+	ModelVersion   *prometheus.GaugeVec
+	ProgressiveAUC *prometheus.GaugeVec
+	ProgressiveLL  *prometheus.GaugeVec
+	DriftedFeats   prometheus.Gauge
+	HTTPRequests   *prometheus.CounterVec
+	HTTPDuration   *prometheus.HistogramVec
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Events:   prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_events_total", Help: "Valid events scored from the events topic."}),
+		Outcomes: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_outcomes_total", Help: "Valid outcomes read from the outcomes topic."}),
+		Invalid: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_invalid_records_total", Help: "Records sent to the dead-letter topic, by source topic and reason."},
+			[]string{"topic", "reason"}),
+		Predictions:    prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_predictions_total", Help: "Prediction records produced."}),
+		Examples:       prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_examples_joined_total", Help: "Outcomes joined with their predictions into examples."}),
+		Learned:        prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_examples_learned_total", Help: "Examples the learner has learned from."}),
+		ModelVersion:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_version", Help: "Version serving, by model."}, []string{"model"}),
+		ProgressiveAUC: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_auc", Help: "Progressive-validation AUC over the learner's metrics window."}, []string{"model"}),
+		ProgressiveLL:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_logloss", Help: "Progressive-validation logloss over the learner's metrics window."}, []string{"model"}),
+		DriftedFeats:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamlearn_drifted_features", Help: "Features flagged as drifted in the latest scored window."}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_http_requests_total", Help: "HTTP requests by route and status code."},
+			[]string{"route", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1}}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
+			m.ProgressiveAUC, m.ProgressiveLL, m.DriftedFeats, m.HTTPRequests, m.HTTPDuration)
+	}
+	return m
+}
+
+// NewLogger returns a logger writing to stderr at level ("debug", "info", "warn", "error") in
+// format ("text" or "json").
+func NewLogger(level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,275 @@
+// Package kafka runs the online learner on the examples topic: it learns every joined example once,
+// publishes versions to the registry with the checkpoint (optimizer state and offsets) they cover,
+// and announces them on the models topic.
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/predictor"
+)
+
+// Runner learns one model from the examples topic.
+//
+// Exactly-once learning comes from the checkpoint, not from consumer-group commits: the runner
+// reads the examples topic from the offsets stored with its last checkpoint, and a checkpoint is
+// written in the same Redis transaction as the version it produced. A crash between checkpoints
+// loses only work that is redone from the same offsets on the same state.
+type Runner struct {
+	Spec     learner.Spec
+	Registry learner.Registry
+	// ClientOpts reach the cluster; the runner adds its own consume options.
+	ClientOpts    []kgo.Opt
+	ExamplesTopic string
+	ModelsTopic   string
+	// Producer announces versions on the models topic.
+	Producer        *kgo.Client
+	PublishInterval time.Duration
+	AutoPromote     bool
+	MetricsWindow   int
+	Logger          *slog.Logger
+	// OnLearn, when set, is called after every learned batch with its size; OnPublish after every publish.
+	OnLearn   func(n int)
+	OnPublish func(v learner.Version)
+
+	mu      sync.Mutex
+	metrics learner.Metrics
+	version int64
+}
+
+// Status is what the runner has done so far.
+type Status struct {
+	Version int64
+	Metrics learner.Metrics
+}
+
+// Status returns the last published version and the progressive metrics.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Status{Version: r.version, Metrics: r.metrics}
+}
+
+// Run learns until ctx ends, then publishes what it has learned since the last version and returns.
+func (r *Runner) Run(ctx context.Context) error {
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	model := r.Spec.Name
+	trainer, offsets, parent, err := r.resume(ctx)
+	if err != nil {
+		return err
+	}
+	start, err := r.startOffsets(ctx, offsets)
+	if err != nil {
+		return err
+	}
+	opts := append(append([]kgo.Opt{}, r.ClientOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.ExamplesTopic: start}),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("learner client: %w", err)
+	}
+	defer cl.Close()
+
+	window := newWindow(r.MetricsWindow)
+	var (
+		dirty       int64
+		from, to    time.Time
+		lastPublish = time.Now()
+	)
+	publish := func(pctx context.Context) error {
+		if dirty == 0 {
+			return nil
+		}
+		snap, err := trainer.Snapshot().MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("encode snapshot: %w", err)
+		}
+		state, err := trainer.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("encode checkpoint: %w", err)
+		}
+		m := window.metrics()
+		v, err := r.Registry.Publish(pctx, learner.Version{
+			Model: model, Parent: parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
+			From: from, To: to, Offsets: maps.Clone(offsets), Metrics: m, Note: "online",
+		}, snap, &learner.Checkpoint{Offsets: maps.Clone(offsets), State: state})
+		if err != nil {
+			return err
+		}
+		if r.AutoPromote {
+			if _, err := r.Registry.SetChampion(pctx, model, v.Version); err != nil {
+				return err
+			}
+		}
+		r.announce(pctx, v.Version, "published")
+		parent, dirty, lastPublish = v.Version, 0, time.Now()
+		r.mu.Lock()
+		r.version, r.metrics = v.Version, m
+		r.mu.Unlock()
+		if r.OnPublish != nil {
+			r.OnPublish(v)
+		}
+		log.Debug("published", "model", model, "version", v.Version, "examples", v.Examples, "auc", m.AUC)
+		return nil
+	}
+
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, r.PublishInterval)
+		fetches := cl.PollRecords(pollCtx, 10000)
+		cancel()
+		if fetches.IsClientClosed() {
+			break
+		}
+		n := 0
+		fetches.EachRecord(func(rec *kgo.Record) {
+			offsets[rec.Partition] = rec.Offset + 1
+			var ex learner.Example
+			if err := json.Unmarshal(rec.Value, &ex); err != nil {
+				log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				return
+			}
+			p := trainer.Learn(ex.Features, learner.Label{Value: ex.Label, Class: ex.Class})
+			window.add(p.Score, ex.Label)
+			if from.IsZero() || ex.Time.Before(from) {
+				from = ex.Time
+			}
+			if ex.Time.After(to) {
+				to = ex.Time
+			}
+			dirty++
+			n++
+		})
+		if n > 0 && r.OnLearn != nil {
+			r.OnLearn(n)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(lastPublish) >= r.PublishInterval {
+			if err := publish(ctx); err != nil {
+				log.Error("publish model", "model", model, "err", err)
+			}
+		}
+	}
+	// Shutdown: keep what was learned since the last version.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return publish(fctx)
+}
+
+func (r *Runner) resume(ctx context.Context) (learner.Trainer, map[int32]int64, int64, error) {
+	cp, err := r.Registry.Checkpoint(ctx, r.Spec.Name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if cp == nil {
+		tr, err := learner.NewTrainer(r.Spec)
+		return tr, map[int32]int64{}, 0, err
+	}
+	tr, err := learner.UnmarshalTrainer(cp.State)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("resume %s from checkpoint of version %d: %w", r.Spec.Name, cp.Version, err)
+	}
+	offsets := cp.Offsets
+	if offsets == nil {
+		offsets = map[int32]int64{}
+	}
+	r.version = cp.Version
+	return tr, offsets, cp.Version, nil
+}
+
+// startOffsets returns where to read every partition of the examples topic: the checkpoint's
+// offset, or the start for partitions it does not cover.
+func (r *Runner) startOffsets(ctx context.Context, offsets map[int32]int64) (map[int32]kgo.Offset, error) {
+	cl, err := kgo.NewClient(r.ClientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	md, err := kadm.NewClient(cl).Metadata(ctx, r.ExamplesTopic)
+	if err != nil {
+		return nil, fmt.Errorf("examples topic metadata: %w", err)
+	}
+	td, ok := md.Topics[r.ExamplesTopic]
+	if !ok || td.Err != nil {
+		return nil, fmt.Errorf("examples topic %s is missing", r.ExamplesTopic)
+	}
+	start := map[int32]kgo.Offset{}
+	for p := range td.Partitions {
+		if off, ok := offsets[p]; ok {
+			start[p] = kgo.NewOffset().At(off)
+		} else {
+			start[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	return start, nil
+}
+
+func (r *Runner) announce(ctx context.Context, version int64, event string) {
+	if r.Producer == nil || r.ModelsTopic == "" {
+		return
+	}
+	b, _ := json.Marshal(predictor.Announcement{Model: r.Spec.Name, Version: version, Event: event, Time: time.Now().UTC()})
+	// The registry is the truth; a lost announcement only delays a swap until the next poll.
+	_ = r.Producer.ProduceSync(ctx, &kgo.Record{Topic: r.ModelsTopic, Key: []byte(r.Spec.Name), Value: b}).FirstErr()
+}
+
+// window keeps the last n (score, label) pairs for progressive metrics.
+type window struct {
+	scores, labels []float64
+	next           int
+	full           bool
+	seen           int64
+}
+
+func newWindow(n int) *window {
+	if n <= 0 {
+		n = 5000
+	}
+	return &window{scores: make([]float64, n), labels: make([]float64, n)}
+}
+
+func (w *window) add(score, label float64) {
+	w.scores[w.next], w.labels[w.next] = score, label
+	w.next++
+	w.seen++
+	if w.next == len(w.scores) {
+		w.next, w.full = 0, true
+	}
+}
+
+func (w *window) metrics() learner.Metrics {
+	n := w.next
+	if w.full {
+		n = len(w.scores)
+	}
+	if n == 0 {
+		return learner.Metrics{}
+	}
+	m := learner.Metrics{N: int64(n), AUC: drift.AUC(w.scores[:n], w.labels[:n]), LogLoss: drift.LogLoss(w.scores[:n], w.labels[:n])}
+	// One class only (early in a stream): no AUC yet. JSON has no NaN, so it reads as 0.
+	if math.IsNaN(m.AUC) {
+		m.AUC = 0
+	}
+	if math.IsNaN(m.LogLoss) || math.IsInf(m.LogLoss, 0) {
+		m.LogLoss = 0
+	}
+	return m
+}

@@ -1,0 +1,87 @@
+package learner
+
+import "math"
+
+// Hyper holds one model's optimizer settings in the form the update rules and backends take.
+type Hyper struct {
+	Alpha, Beta, L1, L2, LearningRate float64
+}
+
+// hyperOf extracts the optimizer settings of spec.
+func hyperOf(s Spec) Hyper {
+	return Hyper{Alpha: s.Alpha, Beta: s.Beta, L1: s.L1, L2: s.L2, LearningRate: s.LearningRate}
+}
+
+// optimizer names an update rule.
+type optimizer uint8
+
+const (
+	ftrl optimizer = iota
+	adagrad
+)
+
+func optimizerOf(name string) optimizer {
+	if name == OptimizerAdaGrad {
+		return adagrad
+	}
+	return ftrl
+}
+
+// rule is an update rule with its settings for one step, prepared once so that the per-coordinate
+// work has no division by a constant.
+type rule struct {
+	opt      optimizer
+	invAlpha float64 // FTRL
+	beta     float64 // FTRL
+	rate     float64 // AdaGrad
+	l1, l2   float64
+}
+
+// ruleOf returns the rule of opt with settings h and regularization l1, l2 (zero for the bias).
+func ruleOf(opt optimizer, h *Hyper, l1, l2 float64) rule {
+	return rule{opt: opt, invAlpha: 1 / h.Alpha, beta: h.Beta, rate: h.LearningRate, l1: l1, l2: l2}
+}
+
+// step applies gradient g to c.
+func (r *rule) step(c *coord, g float64) {
+	if r.opt == adagrad {
+		c.s, c.w = r.adagrad(c.s, c.w, g)
+		return
+	}
+	c.z, c.s, c.w = r.ftrl(c.z, c.s, c.w, g)
+}
+
+// ftrl is one FTRL-Proximal update (McMahan et al. 2013, algorithm 1) of a coordinate with state z,
+// s = sqrt(sum of squared gradients) and weight w, after gradient g.
+func (r *rule) ftrl(z, s, w, g float64) (z2, s2, w2 float64) {
+	s2 = math.Sqrt(s*s + g*g)
+	z2 = z + g - (s2-s)*r.invAlpha*w
+	if math.Abs(z2) <= r.l1 {
+		return z2, s2, 0
+	}
+	return z2, s2, -(z2 - math.Copysign(r.l1, z2)) / ((r.beta+s2)*r.invAlpha + r.l2)
+}
+
+// adagrad is one AdaGrad update of a coordinate with s = sqrt(sum of squared gradients) and weight w
+// after loss gradient g: L2 adds l2*w to the gradient, L1 is a proximal shrink of the step's size.
+func (r *rule) adagrad(s, w, g float64) (s2, w2 float64) {
+	g += r.l2 * w
+	if g == 0 {
+		return s, w
+	}
+	s2 = math.Sqrt(s*s + g*g)
+	eta := r.rate / s2
+	w2 = w - eta*g
+	if r.l1 > 0 {
+		t := eta * r.l1
+		switch {
+		case w2 > t:
+			w2 -= t
+		case w2 < -t:
+			w2 += t
+		default:
+			w2 = 0
+		}
+	}
+	return s2, w2
+}

@@ -1,0 +1,237 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/learner"
+)
+
+// Registry is a learner.Registry on Redis. A model's keys share the hash tag {model} so they live on
+// one Redis Cluster slot and a publish is one MULTI/EXEC:
+//
+//	<prefix>models                      set of model names
+//	<prefix>model:{m}:versions          sorted set of version numbers
+//	<prefix>model:{m}:v:<n>             hash: meta (JSON), snapshot (bytes)
+//	<prefix>model:{m}:champion          the serving version
+//	<prefix>model:{m}:checkpoint        hash: meta (JSON: version, offsets), state (bytes)
+//
+// Snapshots of all but the newest KeepSnapshots versions (and the champion) are dropped; their
+// metadata stays, so lineage is never lost.
+type Registry struct {
+	rdb    goredis.UniversalClient
+	prefix string
+	// KeepSnapshots bounds how many versions keep their weights (default 20).
+	KeepSnapshots int
+}
+
+var _ learner.Registry = (*Registry)(nil)
+
+// NewRegistry returns a registry with keys under prefix.
+func NewRegistry(rdb goredis.UniversalClient, prefix string) *Registry {
+	return &Registry{rdb: rdb, prefix: prefix, KeepSnapshots: 20}
+}
+
+func (r *Registry) modelKey(m, suffix string) string { return r.prefix + "model:{" + m + "}:" + suffix }
+func (r *Registry) versionKey(m string, v int64) string {
+	return r.modelKey(m, "v:"+strconv.FormatInt(v, 10))
+}
+
+// Publish implements learner.Registry. The version number is the latest plus one, assigned inside
+// the transaction (WATCH on the versions set), so concurrent publishers never collide.
+func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []byte, cp *learner.Checkpoint) (learner.Version, error) {
+	versions := r.modelKey(v.Model, "versions")
+	var published learner.Version
+	txf := func(tx *goredis.Tx) error {
+		latest, err := latestVersion(ctx, tx, versions)
+		if err != nil {
+			return err
+		}
+		v.Version = latest + 1
+		if v.CreatedAt.IsZero() {
+			v.CreatedAt = time.Now().UTC()
+		}
+		meta, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.SAdd(ctx, r.prefix+"models", v.Model)
+			p.ZAdd(ctx, versions, goredis.Z{Score: float64(v.Version), Member: v.Version})
+			p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
+			if cp != nil {
+				cpMeta, err := json.Marshal(learner.Checkpoint{Version: v.Version, Offsets: cp.Offsets})
+				if err != nil {
+					return err
+				}
+				p.HSet(ctx, r.modelKey(v.Model, "checkpoint"), "meta", cpMeta, "state", cp.State)
+			}
+			return nil
+		})
+		published = v
+		return err
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		err := r.rdb.Watch(ctx, txf, versions)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return learner.Version{}, fmt.Errorf("publish %s: %w", v.Model, err)
+		}
+		r.trim(ctx, v.Model, published.Version)
+		return published, nil
+	}
+	return learner.Version{}, fmt.Errorf("publish %s: too many concurrent publishers", v.Model)
+}
+
+func latestVersion(ctx context.Context, c goredis.Cmdable, versions string) (int64, error) {
+	zs, err := c.ZRevRangeWithScores(ctx, versions, 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return 0, err
+	}
+	return int64(zs[0].Score), nil
+}
+
+// trim drops the weights of old versions; failures only cost memory, so they are not reported.
+func (r *Registry) trim(ctx context.Context, model string, latest int64) {
+	keep := int64(r.KeepSnapshots)
+	if keep <= 0 || latest <= keep {
+		return
+	}
+	champ, _ := r.Champion(ctx, model)
+	old, err := r.rdb.ZRangeByScore(ctx, r.modelKey(model, "versions"), &goredis.ZRangeBy{
+		Min: strconv.FormatInt(latest-keep-10, 10), Max: strconv.FormatInt(latest-keep, 10),
+	}).Result()
+	if err != nil {
+		return
+	}
+	for _, s := range old {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		if n != champ {
+			r.rdb.HDel(ctx, r.versionKey(model, n), "snapshot")
+		}
+	}
+}
+
+// Get implements learner.Registry.
+func (r *Registry) Get(ctx context.Context, model string, version int64) (learner.Version, error) {
+	b, err := r.rdb.HGet(ctx, r.versionKey(model, version), "meta").Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return learner.Version{}, fmt.Errorf("model %s version %d: %w", model, version, learner.ErrNotFound)
+	}
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("get model %s version %d: %w", model, version, err)
+	}
+	var v learner.Version
+	if err := json.Unmarshal(b, &v); err != nil {
+		return learner.Version{}, fmt.Errorf("decode model %s version %d: %w", model, version, err)
+	}
+	return v, nil
+}
+
+// Snapshot implements learner.Registry.
+func (r *Registry) Snapshot(ctx context.Context, model string, version int64) ([]byte, error) {
+	b, err := r.rdb.HGet(ctx, r.versionKey(model, version), "snapshot").Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("snapshot of model %s version %d: %w", model, version, learner.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get snapshot of model %s version %d: %w", model, version, err)
+	}
+	return b, nil
+}
+
+// List implements learner.Registry.
+func (r *Registry) List(ctx context.Context, model string) ([]learner.Version, error) {
+	nums, err := r.rdb.ZRevRange(ctx, r.modelKey(model, "versions"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list model %s: %w", model, err)
+	}
+	if len(nums) == 0 {
+		return nil, nil
+	}
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(nums))
+	for i, s := range nums {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		cmds[i] = pipe.HGet(ctx, r.versionKey(model, n), "meta")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("list model %s: %w", model, err)
+	}
+	out := make([]learner.Version, 0, len(nums))
+	for _, c := range cmds {
+		b, err := c.Bytes()
+		if err != nil {
+			continue
+		}
+		var v learner.Version
+		if json.Unmarshal(b, &v) == nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// Models implements learner.Registry.
+func (r *Registry) Models(ctx context.Context) ([]string, error) {
+	ms, err := r.rdb.SMembers(ctx, r.prefix+"models").Result()
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return ms, nil
+}
+
+// Champion implements learner.Registry.
+func (r *Registry) Champion(ctx context.Context, model string) (int64, error) {
+	n, err := r.rdb.Get(ctx, r.modelKey(model, "champion")).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("champion of %s: %w", model, err)
+	}
+	return n, nil
+}
+
+// SetChampion implements learner.Registry.
+func (r *Registry) SetChampion(ctx context.Context, model string, version int64) (int64, error) {
+	if _, err := r.Get(ctx, model, version); err != nil {
+		return 0, err
+	}
+	prev, err := r.rdb.SetArgs(ctx, r.modelKey(model, "champion"), version, goredis.SetArgs{Get: true}).Result()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("set champion of %s: %w", model, err)
+	}
+	n, _ := strconv.ParseInt(prev, 10, 64)
+	return n, nil
+}
+
+// Checkpoint implements learner.Registry. It returns nil, nil when the model has none.
+func (r *Registry) Checkpoint(ctx context.Context, model string) (*learner.Checkpoint, error) {
+	vals, err := r.rdb.HMGet(ctx, r.modelKey(model, "checkpoint"), "meta", "state").Result()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint of %s: %w", model, err)
+	}
+	meta, ok1 := vals[0].(string)
+	state, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
+	var cp learner.Checkpoint
+	if err := json.Unmarshal([]byte(meta), &cp); err != nil {
+		return nil, fmt.Errorf("decode checkpoint of %s: %w", model, err)
+	}
+	cp.State = []byte(state)
+	return &cp, nil
+}

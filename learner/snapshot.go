@@ -1,0 +1,166 @@
+package learner
+
+import (
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/streamlearn/streamlearn/features"
+)
+
+// Snapshot is an immutable copy of a model's weights for serving: only the slots with a non-zero
+// weight, with the standardization each needs. It is safe for concurrent use.
+type Snapshot struct {
+	spec   Spec
+	hasher *Hasher
+	mask   uint32
+	out    int
+	seen   int64
+	target moments   // a regression target's, when standardizing
+	bias   []float64 // out
+	slots  []uint32  // per row, ascending
+	w      []float64 // row*out + output
+	mean   []float64 // per row: standardization of a numeric input in that slot
+	scale  []float64
+	table  slotTable
+
+	scratch sync.Pool // *Hashed
+}
+
+// Snapshot returns an immutable copy of the current weights.
+func (t *Online) Snapshot() *Snapshot {
+	c := t.p.c
+	return newSnapshot(t.spec, t.seen, t.target, t.p.dim, func(i int) float64 { return c[i].w }, t.stats)
+}
+
+// newSnapshot copies the non-zero weights of a model over dim slots, weight(slot*outputs+o) being a
+// weight and the bias at slot dim, with the standardization statistics of those slots (nil if none).
+func newSnapshot(spec Spec, seen int64, target moments, dim int, weight func(int) float64, stats []moments) *Snapshot {
+	out := spec.outputs()
+	s := &Snapshot{spec: spec.clone(), seen: seen, target: target, out: out}
+	for o := range out {
+		s.bias = append(s.bias, weight(dim*out+o))
+	}
+	for slot := range dim {
+		nonzero := false
+		for o := range out {
+			nonzero = nonzero || weight(slot*out+o) != 0
+		}
+		if !nonzero {
+			continue
+		}
+		var mean, scale float64
+		if stats != nil {
+			mean, scale = stats[slot].mean, stats[slot].scale
+		}
+		s.slots = append(s.slots, uint32(slot))
+		for o := range out {
+			s.w = append(s.w, weight(slot*out+o))
+		}
+		s.mean = append(s.mean, mean)
+		s.scale = append(s.scale, scale)
+	}
+	s.index()
+	return s
+}
+
+// index builds the derived fields of a snapshot whose spec, slots and weights are set, and reports
+// false if a slot repeats.
+func (s *Snapshot) index() bool {
+	s.hasher = NewHasher(s.spec)
+	s.mask = uint32(1)<<uint(s.spec.HashBits) - 1
+	s.table = newSlotTable(len(s.slots))
+	for i, slot := range s.slots {
+		if !s.table.put(slot, int32(i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Spec returns the definition of the model.
+func (s *Snapshot) Spec() Spec { return s.spec.clone() }
+
+// Seen is the number of examples the model had learned when the snapshot was taken.
+func (s *Snapshot) Seen() int64 { return s.seen }
+
+// Predict scores v. It equals the trainer's Predict at the time of the snapshot.
+func (s *Snapshot) Predict(v features.Vector) Prediction {
+	h := s.hashed(v)
+	defer s.scratch.Put(h)
+	if s.out == 1 {
+		var m [1]float64
+		s.margins(h, m[:])
+		return predictionOf(&s.spec, m[:], &s.target)
+	}
+	m := make([]float64, s.out)
+	s.margins(h, m)
+	return predictionOf(&s.spec, m, &s.target)
+}
+
+func (s *Snapshot) hashed(v features.Vector) *Hashed {
+	h, _ := s.scratch.Get().(*Hashed)
+	if h == nil {
+		h = new(Hashed)
+	}
+	s.hasher.Hash(v, h)
+	return h
+}
+
+// input returns the value the model sees for the i-th feature of h, found in row (as Online.input).
+func (s *Snapshot) input(h *Hashed, i int, row int32) float64 {
+	v := h.Values[i]
+	switch {
+	case !finite(v):
+		return 0
+	case h.Numeric[i] && s.spec.Standardize:
+		return standardized(v, s.mean[row], s.scale[row])
+	}
+	return v
+}
+
+// margins writes the margins of h into m, summing in the trainer's order so that results are equal.
+func (s *Snapshot) margins(h *Hashed, m []float64) {
+	copy(m, s.bias)
+	for i, slot := range h.Slots {
+		row := s.table.get(slot & s.mask)
+		if row < 0 {
+			continue
+		}
+		x := s.input(h, i, row)
+		for o, w := range s.w[int(row)*s.out:][:s.out] {
+			m[o] += w * x
+		}
+	}
+}
+
+// Contributions explains the prediction for v: each feature's weight times its standardized value,
+// and the bias, largest absolute contribution first. For multiclass they are for the top class; for
+// a standardized regression target they are in target units and the bias includes the target's mean.
+func (s *Snapshot) Contributions(v features.Vector) []Contribution {
+	h := s.hashed(v)
+	defer s.scratch.Put(h)
+	o, unit, offset := 0, 1.0, 0.0
+	switch s.spec.Task {
+	case Multiclass:
+		o = s.spec.classIndex(s.Predict(v).Class)
+	case Regression:
+		if s.spec.Standardize {
+			unit, offset = s.target.sd(), s.target.mean
+		}
+	}
+	out := make([]Contribution, 0, len(h.Slots)+1)
+	out = append(out, Contribution{Feature: "(bias)", Value: 1, Weight: s.bias[o], Contribution: offset + unit*s.bias[o]})
+	for i, slot := range h.Slots {
+		c := Contribution{Feature: h.featureName(v, i), Value: h.Values[i]}
+		if row := s.table.get(slot & s.mask); row >= 0 {
+			c.Weight = s.w[int(row)*s.out+o]
+			c.Contribution = unit * c.Weight * s.input(h, i, row)
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return math.Abs(out[i].Contribution) > math.Abs(out[j].Contribution)
+	})
+	return out
+}

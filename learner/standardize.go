@@ -1,0 +1,52 @@
+package learner
+
+import "math"
+
+// clipSD bounds a standardized value, so that one outlier cannot throw the weights far off.
+const clipSD = 8
+
+// moments are the running count, mean and sum of squared deviations of one numeric input (Welford),
+// and the scale 1/sd derived from them.
+type moments struct {
+	n, mean, m2, scale float64
+}
+
+// observe adds x to the running statistics.
+func (m *moments) observe(x float64) {
+	m.n++
+	d := x - m.mean
+	m.mean += d / m.n
+	m.m2 += d * (x - m.mean)
+	m.scale = scaleOf(m.n, m.m2)
+}
+
+// scaleOf is 1/sd, or 0 while the input has shown no spread, so that it contributes nothing yet.
+func scaleOf(n, m2 float64) float64 {
+	if n < 2 || !(m2 > 0) {
+		return 0
+	}
+	return math.Sqrt(n / m2)
+}
+
+// sd is the running standard deviation.
+func (m *moments) sd() float64 {
+	if m.n < 2 || !(m.m2 > 0) {
+		return 0
+	}
+	return math.Sqrt(m.m2 / m.n)
+}
+
+// standardized maps x to its z-score under (mean, scale), clipped to ±clipSD.
+func standardized(x, mean, scale float64) float64 {
+	z := (x - mean) * scale
+	if z > clipSD {
+		return clipSD
+	}
+	if z < -clipSD {
+		return -clipSD
+	}
+	return z
+}
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return x-x == 0 }

@@ -1,0 +1,155 @@
+package clickhouse
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"time"
+)
+
+// Config configures a Writer. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	// Addr lists host:port addresses of the native protocol (port 9000 by default, 9440 with TLS).
+	Addr []string `yaml:"addr"`
+	// Database holds the tables; Open creates it. Default "streamlearn".
+	Database string `yaml:"database"`
+	// Username and Password authenticate; the password is never logged. Default user "default".
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS enables TLS; TLSCAFile is a PEM file of CAs to trust instead of the system pool.
+	TLS                   bool   `yaml:"tls"`
+	TLSCAFile             string `yaml:"tls_ca_file"`
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
+	// BatchRows buffered rows make Run flush before FlushInterval is up. Default 10000.
+	BatchRows int `yaml:"batch_rows"`
+	// FlushInterval is how often Run flushes. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// MaxBufferedRows bounds the rows held in memory, across tables, while ClickHouse is slow or down;
+	// at the bound Add blocks until a flush makes room (backpressure). Rows are never dropped.
+	// Default 1000000.
+	MaxBufferedRows int `yaml:"max_buffered_rows"`
+	// CloseTimeout bounds the final flush of Close and of Run. Default 10s.
+	CloseTimeout time.Duration `yaml:"close_timeout"`
+	// DialTimeout bounds connecting to a server. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// DefaultConfig returns the configuration for a local server.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            []string{"127.0.0.1:9000"},
+		Database:        "streamlearn",
+		Username:        "default",
+		BatchRows:       10_000,
+		FlushInterval:   time.Second,
+		MaxBufferedRows: 1_000_000,
+		CloseTimeout:    10 * time.Second,
+		DialTimeout:     5 * time.Second,
+	}
+}
+
+// withDefaults fills the zero fields of c from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if len(c.Addr) == 0 {
+		c.Addr = d.Addr
+	}
+	if c.Database == "" {
+		c.Database = d.Database
+	}
+	if c.Username == "" {
+		c.Username = d.Username
+	}
+	if c.BatchRows == 0 {
+		c.BatchRows = d.BatchRows
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	if c.MaxBufferedRows == 0 {
+		c.MaxBufferedRows = d.MaxBufferedRows
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = d.CloseTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
+	}
+	return c
+}
+
+// identifier is what Database may be: it is spliced into DDL and queries unquoted.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate reports every invalid field. Zero values are valid: they mean the defaults.
+func (c Config) Validate() error {
+	var errs []error
+	for i, a := range c.Addr {
+		if a == "" {
+			errs = append(errs, fmt.Errorf("clickhouse.addr[%d]: empty address", i))
+		}
+	}
+	if c.Database != "" && !identifier.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse.database: %q is not an identifier ([A-Za-z_][A-Za-z0-9_]*)", c.Database))
+	}
+	if c.TLSCAFile != "" && !c.TLS {
+		errs = append(errs, errors.New("clickhouse.tls_ca_file: set but tls is off"))
+	}
+	if c.BatchRows < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.batch_rows: %d is negative", c.BatchRows))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.flush_interval: %s is negative", c.FlushInterval))
+	}
+	if c.MaxBufferedRows < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.max_buffered_rows: %d is negative", c.MaxBufferedRows))
+	}
+	if c.BatchRows > 0 && c.MaxBufferedRows > 0 && c.MaxBufferedRows < c.BatchRows {
+		errs = append(errs, fmt.Errorf("clickhouse.max_buffered_rows: %d is below batch_rows %d", c.MaxBufferedRows, c.BatchRows))
+	}
+	if c.CloseTimeout < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.close_timeout: %s is negative", c.CloseTimeout))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.dial_timeout: %s is negative", c.DialTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue keeps the password out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Any("addr", c.Addr),
+		slog.String("database", c.Database),
+		slog.String("username", c.Username),
+		slog.Bool("password_set", c.Password != ""),
+		slog.Bool("tls", c.TLS),
+		slog.Int("batch_rows", c.BatchRows),
+		slog.Duration("flush_interval", c.FlushInterval),
+		slog.Int("max_buffered_rows", c.MaxBufferedRows),
+	)
+}
+
+// tlsConfig returns nil when TLS is off.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // opt-in for test servers
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read tls_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read tls_ca_file %s: no PEM certificates", c.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
