@@ -25,7 +25,7 @@ type Outcome struct {
 	// Value is the label of binary (0/1) and regression models; booleans decode to 0/1.
 	Value float64 `json:"label"`
 	// Class is the label of multiclass models (a string label on the wire).
-	Class string `json:"class,omitempty"`
+	Class string    `json:"class,omitempty"`
 	Time  time.Time `json:"time"`
 }
 

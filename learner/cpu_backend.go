@@ -40,10 +40,10 @@ type cpuModels struct {
 	opt     optimizer
 	hyper   []Hyper
 	c       [][]cpuCoord // per model, indexed slot*Outputs+o, the bias at slot Dim
-	touched []int32     // columns with a pending gradient, in order of first appearance
-	mark    []bool      // whether a column is in touched
-	pending int         // rows in the pending gradient
-	seen    int64       // rows applied
+	touched []int32      // columns with a pending gradient, in order of first appearance
+	mark    []bool       // whether a column is in touched
+	pending int          // rows in the pending gradient
+	seen    int64        // rows applied
 	closed  bool
 }
 

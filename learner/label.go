@@ -25,3 +25,25 @@ type Contribution struct {
 	Weight       float64 `json:"weight"`
 	Contribution float64 `json:"contribution"`
 }
+
+// predictionOf turns margins into the prediction of spec; target holds a regression target's moments.
+func predictionOf(spec *Spec, margins []float64, target *moments) Prediction {
+	switch spec.Task {
+	case Regression:
+		if spec.Standardize {
+			return Prediction{Score: target.mean + target.sd()*margins[0]}
+		}
+		return Prediction{Score: margins[0]}
+	case Multiclass:
+		probs := make([]float64, len(margins))
+		softmax(margins, probs)
+		top := 0
+		for i, p := range probs {
+			if p > probs[top] {
+				top = i
+			}
+		}
+		return Prediction{Score: probs[top], Class: spec.Classes[top], Probs: probs}
+	}
+	return Prediction{Score: sigmoid(margins[0])}
+}

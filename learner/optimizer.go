@@ -73,15 +73,29 @@ func (r *rule) adagrad(s, w, g float64) (s2, w2 float64) {
 	eta := r.rate / s2
 	w2 = w - eta*g
 	if r.l1 > 0 {
-		t := eta * r.l1
-		switch {
-		case w2 > t:
-			w2 -= t
-		case w2 < -t:
-			w2 += t
-		default:
-			w2 = 0
-		}
+		w2 = shrink(w2, eta*r.l1)
 	}
 	return s2, w2
+}
+
+// shrink moves w towards zero by t, stopping at zero (the proximal step of an L1 penalty).
+func shrink(w, t float64) float64 {
+	switch {
+	case w > t:
+		return w - t
+	case w < -t:
+		return w + t
+	}
+	return 0
+}
+
+// regularization returns the L1 and L2 strengths of one update from a batch of rows examples after
+// seen. FTRL-Proximal applies them once to the cumulative objective by construction; AdaGrad's per-step
+// share of that objective is rows/(seen+rows), so that both mean the same on a stream.
+func regularization(opt optimizer, h *Hyper, seen int64, rows int) (l1, l2 float64) {
+	if opt == ftrl {
+		return h.L1, h.L2
+	}
+	share := float64(rows) / float64(seen+int64(rows))
+	return h.L1 * share, h.L2 * share
 }

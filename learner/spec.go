@@ -184,3 +184,10 @@ func (s Spec) classIndex(class string) int {
 	}
 	return -1
 }
+
+// clone returns a deep copy of s.
+func (s Spec) clone() Spec {
+	s.Classes = append([]string(nil), s.Classes...)
+	s.Crosses = append([][2]string(nil), s.Crosses...)
+	return s
+}

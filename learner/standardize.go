@@ -50,3 +50,25 @@ func standardized(x, mean, scale float64) float64 {
 
 // finite reports whether x is neither NaN nor infinite.
 func finite(x float64) bool { return x-x == 0 }
+
+// modelInput is the value a model sees for raw value v in slot: standardized by stats[slot] if numeric
+// and stats is not nil, zero if not finite.
+func modelInput(v float64, numeric bool, stats []moments, slot uint32) float64 {
+	switch {
+	case !finite(v):
+		return 0
+	case numeric && stats != nil:
+		st := &stats[slot]
+		return standardized(v, st.mean, st.scale)
+	}
+	return v
+}
+
+// observeInputs folds the numeric values of h into stats.
+func observeInputs(h *Hashed, stats []moments, mask uint32) {
+	for i, s := range h.Slots {
+		if v := h.Values[i]; h.Numeric[i] && finite(v) {
+			stats[s&mask].observe(v)
+		}
+	}
+}

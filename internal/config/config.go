@@ -140,25 +140,32 @@ func Load(path string) (Config, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// Expand replaces ${VAR} and ${VAR:-default} using lookup.
+// Expand replaces ${VAR} and ${VAR:-default} using lookup. Whole-line comments are left alone, so
+// documentation may mention ${VAR} without setting it.
 func Expand(src []byte, lookup func(string) (string, bool)) ([]byte, error) {
 	var missing []string
-	out := envRef.ReplaceAllFunc(src, func(m []byte) []byte {
-		sub := envRef.FindSubmatch(m)
-		name := string(sub[1])
-		if v, ok := lookup(name); ok && v != "" {
-			return []byte(v)
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	for i, line := range lines {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
+			continue
 		}
-		if len(sub[2]) > 0 {
-			return sub[3]
-		}
-		missing = append(missing, name)
-		return nil
-	})
+		lines[i] = envRef.ReplaceAllFunc(line, func(m []byte) []byte {
+			sub := envRef.FindSubmatch(m)
+			name := string(sub[1])
+			if v, ok := lookup(name); ok && v != "" {
+				return []byte(v)
+			}
+			if len(sub[2]) > 0 {
+				return sub[3]
+			}
+			missing = append(missing, name)
+			return nil
+		})
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("config refers to unset environment variables: %s", strings.Join(missing, ", "))
 	}
-	return out, nil
+	return bytes.Join(lines, nil), nil
 }
 
 // Parse decodes YAML (after ${ENV} expansion) over the defaults and validates the result.

@@ -71,11 +71,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	model := r.Spec.Name
 	trainer, offsets, parent, err := r.resume(ctx)
 	if err != nil {
-		return err
+		return ignoreCanceled(ctx, err)
 	}
 	start, err := r.startOffsets(ctx, offsets)
 	if err != nil {
-		return err
+		return ignoreCanceled(ctx, err)
 	}
 	opts := append(append([]kgo.Opt{}, r.ClientOpts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.ExamplesTopic: start}),
@@ -172,6 +172,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return publish(fctx)
+}
+
+// ignoreCanceled drops an error caused by shutdown during start-up: stopping then is not a failure.
+func ignoreCanceled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func (r *Runner) resume(ctx context.Context) (learner.Trainer, map[int32]int64, int64, error) {

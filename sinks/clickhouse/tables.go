@@ -14,6 +14,14 @@ const (
 	TableSchemaMigrations = "schema_migrations"
 )
 
+// The partition of a row, as the table's PARTITION BY in migrations.go computes it.
+func predictionPartition(r *PredictionRow) uint32     { return day(r.Time) }
+func outcomePartition(r *OutcomeRow) uint32           { return day(r.Time) }
+func featureDriftPartition(r *FeatureDriftRow) uint32 { return month(r.WindowStart) }
+func performancePartition(r *PerformanceRow) uint32   { return month(r.WindowStart) }
+func driftAlertPartition(r *DriftAlertRow) uint32     { return month(r.Time) }
+func retrainEventPartition(r *RetrainEventRow) uint32 { return month(r.Time) }
+
 // The columns each Add* method writes, in INSERT order. The DDL lives in migrations.go.
 
 var predictionColumns = []column[PredictionRow]{

@@ -99,21 +99,15 @@ func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
 		flushing: make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 
-		predictions: newTable(db, TablePredictions, predictionColumns,
-			func(r *PredictionRow) uint32 { return day(r.Time) }, nil),
-		outcomes: newTable(db, TableOutcomes, outcomeColumns,
-			func(r *OutcomeRow) uint32 { return day(r.Time) }, nil),
-		featureDrift: newTable(db, TableFeatureDrift, featureDriftColumns,
-			func(r *FeatureDriftRow) uint32 { return month(r.WindowStart) },
+		predictions: newTable(db, TablePredictions, predictionColumns, predictionPartition, nil),
+		outcomes:    newTable(db, TableOutcomes, outcomeColumns, outcomePartition, nil),
+		featureDrift: newTable(db, TableFeatureDrift, featureDriftColumns, featureDriftPartition,
 			func(r *FeatureDriftRow) { r.Updated = stamp(r.Updated) }),
-		performance: newTable(db, TableModelPerformance, performanceColumns,
-			func(r *PerformanceRow) uint32 { return month(r.WindowStart) },
+		performance: newTable(db, TableModelPerformance, performanceColumns, performancePartition,
 			func(r *PerformanceRow) { r.Updated = stamp(r.Updated) }),
-		driftAlerts: newTable(db, TableDriftAlerts, driftAlertColumns,
-			func(r *DriftAlertRow) uint32 { return month(r.Time) },
+		driftAlerts: newTable(db, TableDriftAlerts, driftAlertColumns, driftAlertPartition,
 			func(r *DriftAlertRow) { r.Features = slices.Clone(r.Features) }), // the caller may reuse its slice
-		retrainEvents: newTable(db, TableRetrainEvents, retrainEventColumns,
-			func(r *RetrainEventRow) uint32 { return month(r.Time) }, nil),
+		retrainEvents: newTable(db, TableRetrainEvents, retrainEventColumns, retrainEventPartition, nil),
 		modelVersions: newTable(db, TableModelVersions, modelVersionColumns, nil,
 			func(r *ModelVersionRow) {
 				if r.Updated.IsZero() {

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ func BenchmarkWritePredictions(b *testing.B) {
 	ctx := testenv.Context(b, 10*time.Minute)
 	rows := predictions(0, batch, "bench", 1, time.Now())
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
 		w.AddPredictions(rows...)
@@ -24,6 +26,7 @@ func BenchmarkWritePredictions(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu())/float64(b.N*batch), "client-cpu-ns/row")
 }
 
 // BenchmarkRowWiseBatch is the baseline: the same INSERT built with batch.Append row by row, as
@@ -36,6 +39,7 @@ func BenchmarkRowWiseBatch(b *testing.B) {
 	rows := predictions(0, batch, "bench", 1, time.Now())
 	insert := "INSERT INTO " + w.Database() + ".predictions (id, entity, model, version, score, route, time, time_ms, scored_at, scored_at_ms, row_version)"
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
 		bt, err := w.Conn().PrepareBatch(ctx, insert)
@@ -53,4 +57,20 @@ func BenchmarkRowWiseBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu())/float64(b.N*batch), "client-cpu-ns/row")
+}
+
+// startCPU returns a function that tells the CPU time this process (the client, not the server)
+// spent since the call, so that client cost is measured apart from the server's.
+func startCPU(b *testing.B) func() time.Duration {
+	b.Helper()
+	used := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := used()
+	return func() time.Duration { return used() - start }
 }
