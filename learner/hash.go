@@ -8,10 +8,10 @@ import (
 	"github.com/streamlearn/streamlearn/features"
 )
 
-// Hashed is a feature vector after hashing: parallel slices of slot, raw value and whether the value
-// is numeric (standardized when the spec asks) rather than a one-hot. A vector's own features come
-// first, in order, then its crosses. Build one with Hasher.Hash, or fill it directly when features are
-// hashed upstream; reuse it across calls to avoid allocations.
+// Hashed is a feature vector after hashing: parallel slices, of equal lengths, of slot, raw value and
+// whether the value is numeric (standardized when the spec asks) rather than a one-hot. A vector's own
+// features come first, in order, then its crosses. Build one with Hasher.Hash, or fill it directly
+// when features are hashed upstream; reuse it across calls to avoid allocations.
 type Hashed struct {
 	Slots   []uint32
 	Values  []float64

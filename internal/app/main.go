@@ -238,6 +238,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		startConsumer("correlate", m.correlator.Run)
 	}
+	if m.writer != nil {
+		// The writer's own flusher keeps rows moving while a consumer is blocked in Add at the
+		// buffer bound (a long ClickHouse outage); consumers still flush before they commit.
+		g.Go(func() error { return m.writer.Run(bg) })
+	}
 
 	var srv *http.Server
 	if m.has(RoleHTTP) {

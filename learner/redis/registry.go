@@ -17,6 +17,7 @@ import (
 // one Redis Cluster slot and a publish is one MULTI/EXEC:
 //
 //	<prefix>models                      set of model names
+//	<prefix>model:{m}:seq               the last version number assigned
 //	<prefix>model:{m}:versions          sorted set of version numbers
 //	<prefix>model:{m}:v:<n>             hash: meta (JSON), snapshot (bytes)
 //	<prefix>model:{m}:champion          the serving version
@@ -43,60 +44,44 @@ func (r *Registry) versionKey(m string, v int64) string {
 	return r.modelKey(m, "v:"+strconv.FormatInt(v, 10))
 }
 
-// Publish implements learner.Registry. The version number is the latest plus one, assigned inside
-// the transaction (WATCH on the versions set), so concurrent publishers never collide.
+// Publish implements learner.Registry. Version numbers come from an atomic counter, so concurrent
+// publishers never collide; a failed publish leaves a gap, never a duplicate.
 func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []byte, cp *learner.Checkpoint) (learner.Version, error) {
-	versions := r.modelKey(v.Model, "versions")
-	var published learner.Version
-	txf := func(tx *goredis.Tx) error {
-		latest, err := latestVersion(ctx, tx, versions)
-		if err != nil {
-			return err
-		}
-		v.Version = latest + 1
-		if v.CreatedAt.IsZero() {
-			v.CreatedAt = time.Now().UTC()
-		}
-		meta, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.SAdd(ctx, r.prefix+"models", v.Model)
-			p.ZAdd(ctx, versions, goredis.Z{Score: float64(v.Version), Member: v.Version})
-			p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
-			if cp != nil {
-				cpMeta, err := json.Marshal(learner.Checkpoint{Version: v.Version, Offsets: cp.Offsets})
-				if err != nil {
-					return err
-				}
-				p.HSet(ctx, r.modelKey(v.Model, "checkpoint"), "meta", cpMeta, "state", cp.State)
-			}
-			return nil
-		})
-		published = v
-		return err
+	n, err := r.rdb.Incr(ctx, r.modelKey(v.Model, "seq")).Result()
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("publish %s: next version: %w", v.Model, err)
 	}
-	for attempt := 0; attempt < 10; attempt++ {
-		err := r.rdb.Watch(ctx, txf, versions)
-		if errors.Is(err, goredis.TxFailedErr) {
-			continue
-		}
-		if err != nil {
-			return learner.Version{}, fmt.Errorf("publish %s: %w", v.Model, err)
-		}
-		r.trim(ctx, v.Model, published.Version)
-		return published, nil
+	v.Version = n
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = time.Now().UTC()
 	}
-	return learner.Version{}, fmt.Errorf("publish %s: too many concurrent publishers", v.Model)
-}
-
-func latestVersion(ctx context.Context, c goredis.Cmdable, versions string) (int64, error) {
-	zs, err := c.ZRevRangeWithScores(ctx, versions, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return 0, err
+	if v.Offsets == nil && cp != nil {
+		v.Offsets = cp.Offsets
 	}
-	return int64(zs[0].Score), nil
+	meta, err := json.Marshal(v)
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("publish %s: encode: %w", v.Model, err)
+	}
+	var cpMeta []byte
+	if cp != nil {
+		if cpMeta, err = json.Marshal(learner.Checkpoint{Version: v.Version, Offsets: cp.Offsets}); err != nil {
+			return learner.Version{}, fmt.Errorf("publish %s: encode checkpoint: %w", v.Model, err)
+		}
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.SAdd(ctx, r.prefix+"models", v.Model)
+		p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(v.Version), Member: v.Version})
+		p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
+		if cp != nil {
+			p.HSet(ctx, r.modelKey(v.Model, "checkpoint"), "meta", cpMeta, "state", cp.State)
+		}
+		return nil
+	})
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("publish %s version %d: %w", v.Model, v.Version, err)
+	}
+	r.trim(ctx, v.Model, v.Version)
+	return v, nil
 }
 
 // trim drops the weights of old versions; failures only cost memory, so they are not reported.

@@ -1,0 +1,142 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/streamlearn/streamlearn/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "streamlearn")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestServeEndToEndWithKcatAndSIGTERM runs the real binary with the embedded broker, talks to it
+// with kcat (librdkafka), and stops it with SIGTERM: it must flush, commit and exit 0.
+func TestServeEndToEndWithKcatAndSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := build(t)
+	kafkaAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfgFile := filepath.Join(t.TempDir(), "streamlearn.yaml")
+	cfg := fmt.Sprintf("redis:\n  key_prefix: \"cmdtest:%d:\"\nclickhouse:\n  database: cmdtest_%d\n", time.Now().UnixNano(), time.Now().UnixNano()%1e9)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "serve", "--config", cfgFile, "--embedded-kafka", kafkaAddr,
+		"--redis", testenv.Redis(t), "--clickhouse", testenv.ClickHouse(t), "--http", httpAddr)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 60s; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	t.Logf("ready after %s", time.Since(deadline.Add(-60*time.Second)))
+	if kcat, err := exec.LookPath("kcat"); err == nil {
+		var in strings.Builder
+		for i := range 5 {
+			fmt.Fprintf(&in, "u-%d:{\"id\": \"kcat-%d\", \"entity\": \"u-%d\", \"fields\": {\"amount\": %d}}\n", i, i, i, 10*i)
+		}
+		produce := exec.Command(kcat, "-P", "-b", kafkaAddr, "-t", "events", "-K:")
+		produce.Stdin = strings.NewReader(in.String())
+		if out, err := produce.CombinedOutput(); err != nil {
+			t.Fatalf("kcat produce: %v\n%s", err, out)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, kcat, "-C", "-b", kafkaAddr, "-t", "predictions", "-o", "beginning", "-c", "5", "-e", "-f", "%k\n").Output()
+		if err != nil {
+			t.Fatalf("kcat consume: %v\n%s", err, out)
+		}
+		for i := range 5 {
+			if !strings.Contains(string(out), fmt.Sprintf("kcat-%d", i)) {
+				t.Errorf("no prediction for kcat-%d in %q", i, out)
+			}
+		}
+	} else if testenv.InCI() {
+		t.Fatal("kcat is not installed (CI installs it)")
+	} else {
+		t.Log("kcat not installed: librdkafka interop not checked")
+	}
+
+	t.Logf("kcat done after %s", time.Since(deadline.Add(-60*time.Second)))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("still running 60s after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop line in the log:\n%s", stderr.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	out, err := exec.Command(build(t), "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "streamlearn ") {
+		t.Fatalf("version = %q, %v", out, err)
+	}
+}
+
+func TestBadConfigIsAClearError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	cfgFile := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(cfgFile, []byte("redis:\n  db: 99\nlog:\n  level: loud\n"), 0o600)
+	out, err := exec.Command(build(t), "serve", "--config", cfgFile).CombinedOutput()
+	if err == nil {
+		t.Fatal("serve accepted a bad config")
+	}
+	for _, want := range []string{"redis.db", "log.level"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("error does not name %s: %s", want, out)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/learner"
+	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func client(t *testing.T) (goredis.UniversalClient, string) {
+	t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, fmt.Sprintf("t:%s:%d:", t.Name(), time.Now().UnixNano())
+}
+
+func TestJoinEitherOrder(t *testing.T) {
+	rdb, prefix := client(t)
+	js := learnredis.NewJoinStore(rdb, prefix, time.Minute)
+	ctx := context.Background()
+	pend := func(id string) learner.Pending {
+		return learner.Pending{ID: id, Model: "m", Version: 3, Score: 0.7, Features: features.Vector{{Name: "a", Value: 1}}, Time: time.UnixMilli(1e12).UTC()}
+	}
+	out := func(id string, label float64) ingest.Outcome { return ingest.Outcome{ID: id, Value: label, Time: time.UnixMilli(1e12 + 5000).UTC()} }
+
+	// Prediction first, then outcome.
+	if exs, err := js.AddPending(ctx, []learner.Pending{pend("a"), pend("b")}); err != nil || len(exs) != 0 {
+		t.Fatalf("AddPending = %v, %v; want no examples yet", exs, err)
+	}
+	exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1), out("c", 0)})
+	if err != nil || len(exs) != 1 || exs[0].ID != "a" || exs[0].Label != 1 || exs[0].Version != 3 || exs[0].Features[0].Name != "a" {
+		t.Fatalf("AddOutcomes = %+v, %v; want the joined example a", exs, err)
+	}
+	// Outcome first (c), then its prediction.
+	exs, err = js.AddPending(ctx, []learner.Pending{pend("c")})
+	if err != nil || len(exs) != 1 || exs[0].ID != "c" || exs[0].Label != 0 || exs[0].Score != 0.7 {
+		t.Fatalf("AddPending after outcome = %+v, %v", exs, err)
+	}
+	// A pair joins once: a redelivered outcome finds nothing to join.
+	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1)}); err != nil || len(exs) != 0 {
+		t.Fatalf("redelivered outcome joined again: %+v, %v", exs, err)
+	}
+	// The waiting side expires after the horizon.
+	ttl, err := rdb.PTTL(ctx, prefix+"join:{b}").Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("pending b ttl = %v, %v; want within the horizon", ttl, err)
+	}
+}
+
+func TestJoinConcurrentSidesJoinOnce(t *testing.T) {
+	rdb, prefix := client(t)
+	js := learnredis.NewJoinStore(rdb, prefix, time.Minute)
+	ctx := context.Background()
+	const n = 500
+	var mu sync.Mutex
+	joined := map[string]int{}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			exs, err := js.AddPending(ctx, []learner.Pending{{ID: fmt.Sprint(i), Model: "m"}})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for _, e := range exs {
+				joined[e.ID]++
+			}
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: fmt.Sprint(i), Value: 1}})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for _, e := range exs {
+				joined[e.ID]++
+			}
+			mu.Unlock()
+		}
+	}()
+	wg.Wait()
+	if len(joined) != n {
+		t.Errorf("joined %d pairs, want %d", len(joined), n)
+	}
+	for id, c := range joined {
+		if c != 1 {
+			t.Errorf("pair %s joined %d times", id, c)
+		}
+	}
+}
+
+func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
+	rdb, prefix := client(t)
+	reg := learnredis.NewRegistry(rdb, prefix)
+	reg.KeepSnapshots = 3
+	ctx := context.Background()
+
+	if c, err := reg.Champion(ctx, "m"); err != nil || c != 0 {
+		t.Fatalf("champion of an unknown model = %d, %v", c, err)
+	}
+	if _, err := reg.Get(ctx, "m", 1); !errors.Is(err, learner.ErrNotFound) {
+		t.Fatalf("Get of a missing version = %v, want ErrNotFound", err)
+	}
+	var parent int64
+	for i := 1; i <= 6; i++ {
+		v, err := reg.Publish(ctx, learner.Version{Model: "m", Parent: parent, Examples: int64(i * 100), Metrics: learner.Metrics{AUC: 0.5 + float64(i)/100}},
+			[]byte(fmt.Sprintf("snap-%d", i)), &learner.Checkpoint{Offsets: map[int32]int64{0: int64(i * 10), 1: int64(i)}, State: []byte(fmt.Sprintf("state-%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Version != int64(i) || v.Parent != parent {
+			t.Fatalf("published version %d parent %d, want %d parent %d", v.Version, v.Parent, i, parent)
+		}
+		parent = v.Version
+		if i == 2 {
+			if prev, err := reg.SetChampion(ctx, "m", 2); err != nil || prev != 0 {
+				t.Fatalf("SetChampion = %d, %v", prev, err)
+			}
+		}
+	}
+	vs, err := reg.List(ctx, "m")
+	if err != nil || len(vs) != 6 || vs[0].Version != 6 || vs[5].Version != 1 {
+		t.Fatalf("List = %d versions (%v), want 6 newest first", len(vs), err)
+	}
+	if vs[0].Metrics.AUC != 0.56 || vs[0].Examples != 600 || vs[0].Offsets[0] != 60 {
+		t.Errorf("version 6 metadata = %+v", vs[0])
+	}
+	// Old snapshots are trimmed, except the champion's; metadata stays.
+	if _, err := reg.Snapshot(ctx, "m", 1); !errors.Is(err, learner.ErrNotFound) {
+		t.Errorf("snapshot of v1 = %v, want trimmed", err)
+	}
+	if b, err := reg.Snapshot(ctx, "m", 2); err != nil || string(b) != "snap-2" {
+		t.Errorf("champion's snapshot = %q, %v", b, err)
+	}
+	if b, err := reg.Snapshot(ctx, "m", 6); err != nil || string(b) != "snap-6" {
+		t.Errorf("latest snapshot = %q, %v", b, err)
+	}
+	cp, err := reg.Checkpoint(ctx, "m")
+	if err != nil || cp == nil || cp.Version != 6 || string(cp.State) != "state-6" || cp.Offsets[0] != 60 || cp.Offsets[1] != 6 {
+		t.Fatalf("checkpoint = %+v, %v; want version 6's", cp, err)
+	}
+	// Rollback: the champion moves back and says what it replaced.
+	if _, err := reg.SetChampion(ctx, "m", 6); err != nil {
+		t.Fatal(err)
+	}
+	if prev, err := reg.SetChampion(ctx, "m", 2); err != nil || prev != 6 {
+		t.Fatalf("rollback returned previous %d, %v; want 6", prev, err)
+	}
+	if _, err := reg.SetChampion(ctx, "m", 99); !errors.Is(err, learner.ErrNotFound) {
+		t.Errorf("promoting a missing version = %v, want ErrNotFound", err)
+	}
+	ms, err := reg.Models(ctx)
+	if err != nil || len(ms) != 1 || ms[0] != "m" {
+		t.Errorf("Models = %v, %v", ms, err)
+	}
+}
+
+func TestRegistryConcurrentPublishersGetDistinctVersions(t *testing.T) {
+	rdb, prefix := client(t)
+	reg := learnredis.NewRegistry(rdb, prefix)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[int64]bool{}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				v, err := reg.Publish(ctx, learner.Version{Model: "m", Note: fmt.Sprint(w)}, []byte("s"), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if got[v.Version] {
+					t.Errorf("version %d assigned twice", v.Version)
+				}
+				got[v.Version] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != 40 {
+		t.Errorf("%d distinct versions, want 40", len(got))
+	}
+}
