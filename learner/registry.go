@@ -57,7 +57,31 @@ type Registry interface {
 	Models(ctx context.Context) ([]string, error)
 	// Champion returns the version that serves a model, 0 when none is published.
 	Champion(ctx context.Context, model string) (int64, error)
-	// SetChampion makes version serve the model and returns the previous champion.
-	SetChampion(ctx context.Context, model string, version int64) (int64, error)
+	// Promote makes version the model's champion and returns the previous one. A manual promotion
+	// (manual true) is recorded in the history; with pin it also pauses automatic promotion until
+	// a manual promotion without pin. An automatic promotion of a pinned model does nothing and
+	// returns ErrPinned.
+	Promote(ctx context.Context, model string, version int64, reason string, manual, pin bool) (int64, error)
+	// Rollback makes the version that served before the current champion serve again and pins it:
+	// the previous entry of the history when the current champion came from a manual promotion,
+	// else the current champion's parent.
+	Rollback(ctx context.Context, model, reason string) (ChampionChange, error)
+	// History returns the manual champion changes of a model, newest first.
+	History(ctx context.Context, model string) ([]ChampionChange, error)
+	// Pinned reports whether automatic promotion of the model is paused.
+	Pinned(ctx context.Context, model string) (bool, error)
 	Checkpoint(ctx context.Context, model string) (*Checkpoint, error)
 }
+
+// ChampionChange is one entry of a model's champion history.
+type ChampionChange struct {
+	Time     time.Time `json:"time"`
+	Model    string    `json:"model"`
+	Version  int64     `json:"version"`
+	Previous int64     `json:"previous"`
+	Reason   string    `json:"reason"`
+	Pinned   bool      `json:"pinned"`
+}
+
+// ErrPinned is returned by an automatic promotion of a model whose champion was pinned by hand.
+var ErrPinned = errors.New("champion is pinned")

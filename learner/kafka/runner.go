@@ -6,6 +6,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -114,7 +115,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		if r.AutoPromote {
-			if _, err := r.Registry.SetChampion(pctx, model, v.Version); err != nil {
+			// A champion pinned by hand stays; the version is still published for a later promote.
+			if _, err := r.Registry.Promote(pctx, model, v.Version, "auto", false, false); err != nil && !errors.Is(err, learner.ErrPinned) {
 				return err
 			}
 		}

@@ -130,9 +130,13 @@ func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 			t.Fatalf("published version %d parent %d, want %d parent %d", v.Version, v.Parent, i, parent)
 		}
 		parent = v.Version
+		_, err = reg.Promote(ctx, "m", v.Version, "auto", false, false)
+		if wantPinned := i > 2; (err != nil) != wantPinned || (err != nil && !errors.Is(err, learner.ErrPinned)) {
+			t.Fatalf("auto promote %d: %v (pinned: %v)", v.Version, err, wantPinned)
+		}
 		if i == 2 {
-			if prev, err := reg.SetChampion(ctx, "m", 2); err != nil || prev != 0 {
-				t.Fatalf("SetChampion = %d, %v", prev, err)
+			if prev, err := reg.Promote(ctx, "m", 2, "keep 2", true, true); err != nil || prev != 2 {
+				t.Fatalf("manual promote = %d, %v", prev, err)
 			}
 		}
 	}
@@ -157,14 +161,33 @@ func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 	if err != nil || cp == nil || cp.Version != 6 || string(cp.State) != "state-6" || cp.Offsets[0] != 60 || cp.Offsets[1] != 6 {
 		t.Fatalf("checkpoint = %+v, %v; want version 6's", cp, err)
 	}
-	// Rollback: the champion moves back and says what it replaced.
-	if _, err := reg.SetChampion(ctx, "m", 6); err != nil {
-		t.Fatal(err)
+	// The pin held: versions 3..6 were published but 2 still serves.
+	if c, _ := reg.Champion(ctx, "m"); c != 2 {
+		t.Fatalf("champion = %d, want the pinned 2", c)
 	}
-	if prev, err := reg.SetChampion(ctx, "m", 2); err != nil || prev != 6 {
-		t.Fatalf("rollback returned previous %d, %v; want 6", prev, err)
+	if pinned, _ := reg.Pinned(ctx, "m"); !pinned {
+		t.Fatal("not pinned after a manual promotion with pin")
 	}
-	if _, err := reg.SetChampion(ctx, "m", 99); !errors.Is(err, learner.ErrNotFound) {
+	// A manual promotion without pin resumes automatic promotion.
+	if prev, err := reg.Promote(ctx, "m", 6, "ship 6", true, false); err != nil || prev != 2 {
+		t.Fatalf("promote 6 = %d, %v", prev, err)
+	}
+	if pinned, _ := reg.Pinned(ctx, "m"); pinned {
+		t.Fatal("still pinned after an unpinned manual promotion")
+	}
+	// Rollback goes back to what served before 6, and pins it.
+	ch, err := reg.Rollback(ctx, "m", "")
+	if err != nil || ch.Version != 2 || ch.Previous != 6 || !ch.Pinned {
+		t.Fatalf("rollback = %+v, %v; want back to 2 from 6", ch, err)
+	}
+	hist, err := reg.History(ctx, "m")
+	if err != nil || len(hist) != 3 || hist[0].Version != 2 || hist[1].Version != 6 || hist[2].Reason != "keep 2" {
+		t.Fatalf("history = %+v, %v", hist, err)
+	}
+	if _, err := reg.Promote(ctx, "m", 6, "auto", false, false); !errors.Is(err, learner.ErrPinned) {
+		t.Errorf("automatic promotion of a pinned model = %v, want ErrPinned", err)
+	}
+	if _, err := reg.Promote(ctx, "m", 99, "x", true, false); !errors.Is(err, learner.ErrNotFound) {
 		t.Errorf("promoting a missing version = %v, want ErrNotFound", err)
 	}
 	ms, err := reg.Models(ctx)

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 //	<prefix>model:{m}:versions          sorted set of version numbers
 //	<prefix>model:{m}:v:<n>             hash: meta (JSON), snapshot (bytes)
 //	<prefix>model:{m}:champion          the serving version
+//	<prefix>model:{m}:pinned            set while a manual promotion pauses automatic ones
+//	<prefix>model:{m}:history           list of manual champion changes (JSON), newest first, capped
 //	<prefix>model:{m}:checkpoint        hash: meta (JSON: version, offsets), state (bytes)
 //
 // Snapshots of all but the newest KeepSnapshots versions (and the champion) are dropped; their
@@ -186,20 +189,96 @@ func (r *Registry) Champion(ctx context.Context, model string) (int64, error) {
 	return n, nil
 }
 
-// SetChampion implements learner.Registry.
-func (r *Registry) SetChampion(ctx context.Context, model string, version int64) (int64, error) {
+//go:embed promote.lua
+var promoteSource string
+
+var promoteScript = goredis.NewScript(promoteSource)
+
+// Promote implements learner.Registry. The champion, the pin and the history change together in one
+// script, so an automatic promotion never slips past a pin set at the same moment.
+func (r *Registry) Promote(ctx context.Context, model string, version int64, reason string, manual, pin bool) (int64, error) {
 	if _, err := r.Get(ctx, model, version); err != nil {
 		return 0, err
 	}
-	prev, err := r.rdb.SetArgs(ctx, r.modelKey(model, "champion"), version, goredis.SetArgs{Get: true}).Result()
-	if errors.Is(err, goredis.Nil) {
-		return 0, nil
-	}
+	keys := []string{r.modelKey(model, "champion"), r.modelKey(model, "pinned"), r.modelKey(model, "history")}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	prev, err := promoteScript.Run(ctx, r.rdb, keys, version, reason, flag(manual), flag(pin), now, model).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("set champion of %s: %w", model, err)
+		return 0, fmt.Errorf("promote %s version %d: %w", model, version, err)
 	}
-	n, _ := strconv.ParseInt(prev, 10, 64)
-	return n, nil
+	if prev < 0 {
+		return 0, fmt.Errorf("promote %s version %d: %w", model, version, learner.ErrPinned)
+	}
+	return prev, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Rollback implements learner.Registry.
+func (r *Registry) Rollback(ctx context.Context, model, reason string) (learner.ChampionChange, error) {
+	cur, err := r.Champion(ctx, model)
+	if err != nil {
+		return learner.ChampionChange{}, err
+	}
+	if cur == 0 {
+		return learner.ChampionChange{}, fmt.Errorf("rollback %s: no champion: %w", model, learner.ErrNotFound)
+	}
+	hist, err := r.History(ctx, model)
+	if err != nil {
+		return learner.ChampionChange{}, err
+	}
+	var target int64
+	if len(hist) > 0 && hist[0].Version == cur {
+		target = hist[0].Previous
+	} else {
+		v, err := r.Get(ctx, model, cur)
+		if err != nil {
+			return learner.ChampionChange{}, err
+		}
+		target = v.Parent
+	}
+	if target == 0 {
+		return learner.ChampionChange{}, fmt.Errorf("rollback %s: version %d has nothing before it: %w", model, cur, learner.ErrNotFound)
+	}
+	if reason == "" {
+		reason = fmt.Sprintf("rollback from %d", cur)
+	}
+	prev, err := r.Promote(ctx, model, target, reason, true, true)
+	if err != nil {
+		return learner.ChampionChange{}, err
+	}
+	return learner.ChampionChange{Time: time.Now().UTC(), Model: model, Version: target, Previous: prev, Reason: reason, Pinned: true}, nil
+}
+
+// History implements learner.Registry.
+func (r *Registry) History(ctx context.Context, model string) ([]learner.ChampionChange, error) {
+	items, err := r.rdb.LRange(ctx, r.modelKey(model, "history"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", model, err)
+	}
+	out := make([]learner.ChampionChange, 0, len(items))
+	for _, it := range items {
+		var c learner.ChampionChange
+		if err := json.Unmarshal([]byte(it), &c); err != nil {
+			return nil, fmt.Errorf("decode history of %s: %w", model, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Pinned implements learner.Registry.
+func (r *Registry) Pinned(ctx context.Context, model string) (bool, error) {
+	n, err := r.rdb.Exists(ctx, r.modelKey(model, "pinned")).Result()
+	if err != nil {
+		return false, fmt.Errorf("pinned %s: %w", model, err)
+	}
+	return n == 1, nil
 }
 
 // Checkpoint implements learner.Registry. It returns nil, nil when the model has none.
