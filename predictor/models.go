@@ -1,9 +1,11 @@
-// Package predictor serves live scores: on the stream (every valid event gets one prediction record)
-// and over HTTP. It holds the serving version of each model and swaps versions atomically, so a
-// request is scored by exactly one version from start to end.
+// Package predictor serves live scores: on the stream (every valid event gets one prediction record
+// for the route it takes) and over HTTP. It routes traffic between a champion and challengers,
+// scores shadow models on the side, and swaps model versions atomically, so a request is scored by
+// exactly one version of each model from start to end.
 package predictor
 
 import (
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -20,52 +22,43 @@ type Served struct {
 	LoadedAt time.Time
 }
 
-// Models holds the serving version of each model name. Get and Swap are safe for concurrent use; a
-// caller that got a *Served keeps scoring with it even after a swap.
+// Models holds the serving version of each model name. Readers take one immutable map with a
+// single atomic load, so a request that reads several models sees them as of one moment; writers
+// copy the map. A caller that got a *Served keeps scoring with it even after a swap.
 type Models struct {
-	mu     sync.RWMutex
-	byName map[string]*atomic.Pointer[Served]
+	mu  sync.Mutex // serializes writers
+	cur atomic.Pointer[map[string]*Served]
 }
 
 // NewModels returns an empty holder.
-func NewModels() *Models { return &Models{byName: map[string]*atomic.Pointer[Served]{}} }
+func NewModels() *Models {
+	m := &Models{}
+	m.cur.Store(&map[string]*Served{})
+	return m
+}
+
+func (m *Models) load() map[string]*Served { return *m.cur.Load() }
 
 // Get returns the serving version of a model, or nil.
-func (m *Models) Get(name string) *Served {
-	m.mu.RLock()
-	p := m.byName[name]
-	m.mu.RUnlock()
-	if p == nil {
-		return nil
-	}
-	return p.Load()
-}
+func (m *Models) Get(name string) *Served { return m.load()[name] }
 
 // Swap makes s the serving version of its model and returns the one it replaced (nil if none).
 func (m *Models) Swap(s *Served) *Served {
-	m.mu.RLock()
-	p := m.byName[s.Model]
-	m.mu.RUnlock()
-	if p == nil {
-		m.mu.Lock()
-		if p = m.byName[s.Model]; p == nil {
-			p = new(atomic.Pointer[Served])
-			m.byName[s.Model] = p
-		}
-		m.mu.Unlock()
-	}
-	return p.Swap(s)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.load()
+	next := maps.Clone(old)
+	next[s.Model] = s
+	m.cur.Store(&next)
+	return old[s.Model]
 }
 
 // All returns the serving versions, by model name.
 func (m *Models) All() []*Served {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make([]*Served, 0, len(m.byName))
-	for _, p := range m.byName {
-		if s := p.Load(); s != nil {
-			out = append(out, s)
-		}
+	all := m.load()
+	out := make([]*Served, 0, len(all))
+	for _, s := range all {
+		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out

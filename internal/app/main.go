@@ -161,7 +161,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("models client: %w", err)
 	}
 	defer modelsClient.Close()
-	g.Go(func() error { return loader.Run(bg, modelsClient, []string{cfg.Model.Name}, 2*time.Second) })
+	var modelNames []string
+	for _, spec := range cfg.Models() {
+		modelNames = append(modelNames, spec.Name)
+	}
+	g.Go(func() error { return loader.Run(bg, modelsClient, modelNames, 2*time.Second) })
 
 	if m.has(RoleScore) {
 		cl, err := m.groupClient(kopts, "score", cfg.Kafka.Topics.Events)
@@ -209,21 +213,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		startConsumer("join", c.Run)
 	}
 	if m.has(RoleLearn) {
-		m.runner = &learnkafka.Runner{
-			Spec: cfg.Model, Registry: m.registry, ClientOpts: kopts,
-			ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
-			PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
-			MetricsWindow: cfg.Learner.MetricsWindow, Logger: log,
-			OnLearn: func(n int) { m.metrics.Learned.Add(float64(n)) },
-			OnPublish: func(v learner.Version) {
-				m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
-				m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
-				if m.writer != nil {
-					m.writer.AddModelVersions(modelVersionRow(v))
-				}
-			},
+		for _, spec := range cfg.Models() {
+			runner := &learnkafka.Runner{
+				Spec: spec, Registry: m.registry, ClientOpts: kopts,
+				ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
+				PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
+				MetricsWindow: cfg.Learner.MetricsWindow, Logger: log,
+				OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
+				OnPublish: func(v learner.Version) {
+					m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
+					m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
+					if m.writer != nil {
+						m.writer.AddModelVersions(modelVersionRow(v))
+					}
+				},
+			}
+			if spec.Name == cfg.Model.Name {
+				m.runner = runner
+			}
+			startConsumer("learn "+spec.Name, runner.Run)
 		}
-		startConsumer("learn", m.runner.Run)
 	}
 	if m.has(RoleCorrelate) {
 		t := cfg.Kafka.Topics
@@ -311,7 +320,7 @@ func (m *Main) open(ctx context.Context) error {
 		return fmt.Errorf("kafka at %s: %w", m.KafkaAddr, err)
 	}
 
-	if m.rdb, err = redisClient(cfg.Redis); err != nil {
+	if m.rdb, err = RedisClient(cfg.Redis); err != nil {
 		return err
 	}
 	if err := m.rdb.Ping(tctx).Err(); err != nil {
@@ -362,7 +371,8 @@ func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.
 	return cl, nil
 }
 
-func redisClient(c config.Redis) (goredis.UniversalClient, error) {
+// RedisClient returns a client for the configured Redis server or cluster.
+func RedisClient(c config.Redis) (goredis.UniversalClient, error) {
 	pass := c.Password
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)

@@ -28,11 +28,36 @@ type Config struct {
 	HTTP       HTTP              `yaml:"http"`
 	Ingest     ingest.Limits     `yaml:"ingest"`
 	// Model is the champion model learned from the stream.
-	Model   learner.Spec `yaml:"model"`
-	Join    Join         `yaml:"join"`
-	Learner Learner      `yaml:"learner"`
-	Drift   Drift        `yaml:"drift"`
-	Log     Log          `yaml:"log"`
+	Model learner.Spec `yaml:"model"`
+	// Challengers are more models learned from the same examples, with other hyperparameters; each
+	// starts from the default spec and needs its own name.
+	Challengers []ModelSpec `yaml:"challengers"`
+	Join        Join        `yaml:"join"`
+	Learner     Learner     `yaml:"learner"`
+	Drift       Drift       `yaml:"drift"`
+	Log         Log         `yaml:"log"`
+}
+
+// ModelSpec is a learner.Spec read from YAML over the defaults, for lists of models.
+type ModelSpec learner.Spec
+
+// UnmarshalYAML decodes a spec over learner.DefaultSpec.
+func (m *ModelSpec) UnmarshalYAML(n *yaml.Node) error {
+	s := learner.DefaultSpec()
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*m = ModelSpec(s)
+	return nil
+}
+
+// Models returns the champion model's spec followed by the challengers'.
+func (c Config) Models() []learner.Spec {
+	out := []learner.Spec{c.Model}
+	for _, ch := range c.Challengers {
+		out = append(out, learner.Spec(ch))
+	}
+	return out
 }
 
 // Redis says where per-entity features, pending joins and the model registry live.
@@ -235,6 +260,16 @@ func (c Config) Validate() error {
 	}
 	if err := c.Model.Validate(); err != nil {
 		add(err)
+	}
+	names := map[string]bool{c.Model.Name: true}
+	for i, ch := range c.Challengers {
+		if err := learner.Spec(ch).Validate(); err != nil {
+			add(fmt.Errorf("challengers[%d]: %w", i, err))
+		}
+		if names[ch.Name] {
+			add(fmt.Errorf("challengers[%d].name: %q is already used by another model", i, ch.Name))
+		}
+		names[ch.Name] = true
 	}
 	if c.Join.Horizon < time.Second {
 		add(fmt.Errorf("join.horizon: %s is shorter than a second", c.Join.Horizon))

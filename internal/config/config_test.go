@@ -67,3 +67,17 @@ func TestExpand(t *testing.T) {
 		t.Errorf("Expand = %q, want %q", got, want)
 	}
 }
+
+func TestChallengersStartFromDefaults(t *testing.T) {
+	cfg, err := config.Parse([]byte("challengers:\n  - name: fast\n    alpha: 0.9\n  - name: adagrad\n    optimizer: adagrad\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := cfg.Models()
+	if len(ms) != 3 || ms[1].Name != "fast" || ms[1].Alpha != 0.9 || ms[1].HashBits != cfg.Model.HashBits || ms[2].Optimizer != "adagrad" {
+		t.Fatalf("models = %+v", ms)
+	}
+	if _, err := config.Parse([]byte("challengers:\n  - name: default\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "challengers[0].name") {
+		t.Errorf("a challenger named like the champion: %v", err)
+	}
+}

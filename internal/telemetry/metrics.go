@@ -16,7 +16,7 @@ type Metrics struct {
 	Invalid        *prometheus.CounterVec
 	Predictions    prometheus.Counter
 	Examples       prometheus.Counter
-	Learned        prometheus.Counter
+	Learned        *prometheus.CounterVec
 	ModelVersion   *prometheus.GaugeVec
 	ProgressiveAUC *prometheus.GaugeVec
 	ProgressiveLL  *prometheus.GaugeVec
@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"topic", "reason"}),
 		Predictions:    prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_predictions_total", Help: "Prediction records produced."}),
 		Examples:       prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_examples_joined_total", Help: "Outcomes joined with their predictions into examples."}),
-		Learned:        prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_examples_learned_total", Help: "Examples the learner has learned from."}),
+		Learned:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_examples_learned_total", Help: "Examples learned, by model."}, []string{"model"}),
 		ModelVersion:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_version", Help: "Version serving, by model."}, []string{"model"}),
 		ProgressiveAUC: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_auc", Help: "Progressive-validation AUC over the learner's metrics window."}, []string{"model"}),
 		ProgressiveLL:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_logloss", Help: "Progressive-validation logloss over the learner's metrics window."}, []string{"model"}),

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/internal/app"
+	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/learner"
+	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/predictor"
+)
+
+// modelsCommand is the registry's command line: list, show, promote, rollback.
+func modelsCommand() *cobra.Command {
+	var f connFlags
+	cmd := &cobra.Command{Use: "models", Short: "List, show, promote and roll back model versions in the registry"}
+	f.register(cmd.PersistentFlags())
+	withRegistry := func(run func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			rdb, err := app.RedisClient(cfg.Redis)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			return run(cmd.Context(), cfg, learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix), cmd.OutOrStdout(), args)
+		}
+	}
+	var (
+		reason string
+		pin    bool
+	)
+	list := &cobra.Command{Use: "list", Short: "Models with their champion and latest version", Args: cobra.NoArgs,
+		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, _ []string) error {
+			names, err := reg.Models(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tCHAMPION\tPINNED\tLATEST\tEXAMPLES\tAUC\tLOGLOSS\tCREATED")
+			for _, n := range names {
+				champ, err := reg.Champion(ctx, n)
+				if err != nil {
+					return err
+				}
+				pinned, _ := reg.Pinned(ctx, n)
+				vs, err := reg.List(ctx, n)
+				if err != nil || len(vs) == 0 {
+					continue
+				}
+				l := vs[0]
+				fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%.4f\t%.4f\t%s\n", n, champ, pinned, l.Version, l.Examples, l.Metrics.AUC, l.Metrics.LogLoss, l.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		})}
+	show := &cobra.Command{Use: "show MODEL [VERSION]", Short: "A version's lineage, spec and metrics (default: the champion) and the champion history", Args: cobra.RangeArgs(1, 2),
+		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			model := args[0]
+			version, err := reg.Champion(ctx, model)
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				if version, err = strconv.ParseInt(args[1], 10, 64); err != nil {
+					return fmt.Errorf("version %q: %w", args[1], err)
+				}
+			}
+			v, err := reg.Get(ctx, model, version)
+			if err != nil {
+				return err
+			}
+			hist, err := reg.History(ctx, model)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"version": v, "champion_history": hist})
+		})}
+	promote := &cobra.Command{Use: "promote MODEL VERSION", Short: "Make VERSION the champion (--pin keeps it until the next manual promotion)", Args: cobra.ExactArgs(2),
+		RunE: withRegistry(func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			version, err := strconv.ParseInt(args[1], 10, 64)
+			if err != nil {
+				return fmt.Errorf("version %q: %w", args[1], err)
+			}
+			prev, err := reg.Promote(ctx, args[0], version, reason, true, pin)
+			if err != nil {
+				return err
+			}
+			announce(ctx, cfg, w, args[0], version, "promoted")
+			fmt.Fprintf(w, "%s: champion %d -> %d (pinned: %v)\n", args[0], prev, version, pin)
+			return nil
+		})}
+	promote.Flags().StringVar(&reason, "reason", "manual promotion", "why, recorded in the champion history")
+	promote.Flags().BoolVar(&pin, "pin", true, "pause automatic promotion of newer versions")
+	rollback := &cobra.Command{Use: "rollback MODEL", Short: "Serve the version that served before the current champion again (pinned)", Args: cobra.ExactArgs(1),
+		RunE: withRegistry(func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			ch, err := reg.Rollback(ctx, args[0], reason)
+			if err != nil {
+				return err
+			}
+			announce(ctx, cfg, w, args[0], ch.Version, "rollback")
+			fmt.Fprintf(w, "%s: champion %d -> %d (pinned)\n", args[0], ch.Previous, ch.Version)
+			return nil
+		})}
+	rollback.Flags().StringVar(&reason, "reason", "", "why, recorded in the champion history")
+	cmd.AddCommand(list, show, promote, rollback)
+	return cmd
+}
+
+// announce tells predictors on the models topic; they also poll the registry, so a broker that
+// cannot be reached only delays the swap.
+func announce(ctx context.Context, cfg config.Config, w io.Writer, model string, version int64, event string) {
+	opts, err := cfg.Kafka.ClientOpts()
+	if err == nil && cfg.Kafka.Embedded == "" {
+		var cl *kgo.Client
+		if cl, err = kgo.NewClient(opts...); err == nil {
+			defer cl.Close()
+			b, _ := json.Marshal(predictor.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()})
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			err = cl.ProduceSync(actx, &kgo.Record{Topic: cfg.Kafka.Topics.Models, Key: []byte(model), Value: b}).FirstErr()
+		}
+	}
+	if err != nil || cfg.Kafka.Embedded != "" {
+		fmt.Fprintf(w, "(not announced on Kafka; predictors pick the change up from the registry within seconds)\n")
+	}
+}
