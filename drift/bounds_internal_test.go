@@ -34,18 +34,22 @@ func TestMemoryStaysBounded(t *testing.T) {
 		}
 		for _, w := range s.windows {
 			for name, a := range w.feats {
-				if len(a.sample.vals) > cfg.SampleSize || len(a.cats) > cfg.MaxTrackedCategories {
-					t.Errorf("%s: %d sampled, %d categories", name, len(a.sample.vals), len(a.cats))
+				if len(a.sample.items) > 2*cfg.SampleSize || len(a.cats) > cfg.MaxTrackedCategories {
+					t.Errorf("%s: %d sampled, %d categories", name, len(a.sample.items), len(a.cats))
 				}
 			}
 		}
 	}
-	if len(ms.perf.windows) > 2*maxOpen {
+	// Versions 0 and 1, plus all versions.
+	if len(ms.perf.windows) > 3*maxOpen {
 		t.Errorf("%d open performance windows", len(ms.perf.windows))
 	}
 	for _, w := range ms.perf.windows {
 		if len(w.acc.posScores)+len(w.acc.negScores) > cfg.MaxExactOutcomes {
 			t.Errorf("performance window keeps %d scores", len(w.acc.posScores)+len(w.acc.negScores))
+		}
+		if w.acc.errs != nil && len(w.acc.errs.items) > 2*cfg.MaxExactOutcomes {
+			t.Errorf("performance window keeps %d errors", len(w.acc.errs.items))
 		}
 	}
 	if got := m.Stats().DroppedFeatures; got == 0 {

@@ -3,6 +3,8 @@ package drift
 import (
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"time"
 )
 
@@ -29,8 +31,8 @@ type MonitorConfig struct {
 	// differs from the reference's by more than this. Default 0.1; a
 	// negative value turns the check off.
 	MissingRateThreshold float64
-	// SampleSize bounds the reservoir sample kept per numeric feature and
-	// window (used for quantile edges, KS and Wasserstein). Default 2048.
+	// SampleSize bounds the sample kept per numeric feature and window
+	// (used for quantile edges, KS and Wasserstein). Default 2048.
 	SampleSize int
 	// MaxTrackedCategories bounds the distinct values counted per
 	// categorical feature and window; values first seen after the bound is
@@ -39,12 +41,33 @@ type MonitorConfig struct {
 	// MaxFeatures bounds the features tracked per model; fields beyond it
 	// are ignored and counted in Stats. Default 1000.
 	MaxFeatures int
-	// MaxExactOutcomes bounds the outcomes kept per (model, version,
-	// window) for an exact AUC; beyond it AUC comes from a histogram of
-	// 65536 score bins on [0, 1]. Default 1<<20.
+	// MaxExactOutcomes bounds the outcomes kept per performance row and
+	// window for an exact AUC; beyond it AUC comes from a histogram of
+	// 65536 score bins on [0, 1]. It also bounds the errors kept per model
+	// and window for the concept-drift detectors (a uniform sample beyond
+	// it). Default 1<<20.
 	MaxExactOutcomes int
 	// ECEBins is the number of equal-width calibration bins. Default 10.
 	ECEBins int
+
+	// Segments are event fields that split the performance rows of all
+	// versions of a model (Version AllVersions): one row per value, with
+	// Segment "field=value". Default none.
+	Segments []string
+	// MaxSegmentValues bounds the values tracked per segment field and
+	// model; values first seen after the bound is reached go to the segment
+	// "field=__other__". Default 100.
+	MaxSegmentValues int
+	// Threshold is a binary model's decision threshold: a score ≥ Threshold
+	// predicts 1. Precision, recall and the 0/1 error the concept-drift
+	// detectors watch use it. Default 0.5.
+	Threshold float64
+	// Regression says labels are numbers: rows carry N, MAE and RMSE (with
+	// label coverage and delay) and NaN classification metrics, and the
+	// detectors watch absolute errors. Default false: labels are 0 or 1.
+	Regression bool
+	// Trigger is the retrain trigger policy applied to closed windows.
+	Trigger TriggerConfig
 }
 
 // DefaultMonitorConfig returns the defaults described on MonitorConfig.
@@ -61,10 +84,14 @@ func DefaultMonitorConfig() MonitorConfig {
 		MaxFeatures:          1000,
 		MaxExactOutcomes:     1 << 20,
 		ECEBins:              10,
+		MaxSegmentValues:     100,
+		Threshold:            0.5,
+		Trigger:              DefaultTriggerConfig(),
 	}
 }
 
-// Validate reports the fields that are negative (zero means default).
+// Validate reports the fields that are negative or out of range (zero
+// means default).
 func (c MonitorConfig) Validate() error {
 	var errs []error
 	neg := func(name string, bad bool) {
@@ -81,8 +108,25 @@ func (c MonitorConfig) Validate() error {
 	neg("MaxFeatures", c.MaxFeatures < 0)
 	neg("MaxExactOutcomes", c.MaxExactOutcomes < 0)
 	neg("ECEBins", c.ECEBins < 0)
+	neg("MaxSegmentValues", c.MaxSegmentValues < 0)
+	if c.Threshold < 0 || c.Threshold > 1 || math.IsNaN(c.Threshold) {
+		errs = append(errs, fmt.Errorf("drift: Threshold %v must be in [0, 1]", c.Threshold))
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Segments {
+		if s == "" || seen[s] {
+			errs = append(errs, fmt.Errorf("drift: Segments: %q is empty or repeated", s))
+		}
+		seen[s] = true
+	}
+	if err := c.Trigger.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
+
+// Equal reports whether two configurations are the same.
+func (c MonitorConfig) Equal(o MonitorConfig) bool { return reflect.DeepEqual(c, o) }
 
 // withDefaults replaces zero and invalid fields with their defaults.
 func (c MonitorConfig) withDefaults() MonitorConfig {
@@ -108,11 +152,16 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 	def(&c.MaxFeatures, d.MaxFeatures)
 	def(&c.MaxExactOutcomes, d.MaxExactOutcomes)
 	def(&c.ECEBins, d.ECEBins)
+	def(&c.MaxSegmentValues, d.MaxSegmentValues)
 	if c.PSIThreshold <= 0 {
 		c.PSIThreshold = d.PSIThreshold
 	}
 	if c.MissingRateThreshold == 0 {
 		c.MissingRateThreshold = d.MissingRateThreshold
 	}
+	if !(c.Threshold > 0 && c.Threshold <= 1) {
+		c.Threshold = d.Threshold
+	}
+	c.Trigger = c.Trigger.withDefaults()
 	return c
 }

@@ -66,7 +66,7 @@ type profile struct {
 	refMissing float64
 
 	edges     []float64 // numeric: inner quantile edges, bins are (e[i-1], e[i]]
-	refSample []float64 // numeric: sorted reservoir sample of the reference
+	refSample []float64 // numeric: sorted sample of the reference
 
 	refStd   float64
 	catIndex map[string]int // categorical: kept categories
@@ -77,22 +77,27 @@ type featureAcc struct {
 	prof *profile
 	n    int64 // usable values
 
-	sample reservoir
-	// counts are exact bin counts against prof.edges; nil while the edges
-	// are unknown, or when the window had more values than its sample when
-	// they became known.
+	sample sample
+	// counts are exact bin counts against prof.edges, kept by windows that
+	// start after the reference had to be closed (see newFeatureAcc); nil
+	// for the others, which are binned from their sample.
 	counts []float64
 
 	cats     map[string]int64
 	overflow int64 // categorical values beyond MaxTrackedCategories
 }
 
-func newFeatureAcc(p *profile, cfg *MonitorConfig) *featureAcc {
+// newFeatureAcc returns the accumulator of p in a window. exact asks for
+// exact bin counts; the caller asks for them only in windows that start at
+// or after the reference's closing time, whose values all arrive after the
+// edges are known. Windows open beside the reference bin their sample
+// whatever the arrival order, so that live runs and replays agree.
+func newFeatureAcc(p *profile, cfg *MonitorConfig, exact bool) *featureAcc {
 	a := &featureAcc{prof: p}
 	switch p.kind {
 	case kindNumeric:
-		a.sample = newReservoir(cfg.SampleSize)
-		if p.closed {
+		a.sample = newSample(cfg.SampleSize)
+		if exact && p.closed {
 			a.counts = make([]float64, len(p.edges)+1)
 		}
 	case kindCategorical:
@@ -101,9 +106,9 @@ func newFeatureAcc(p *profile, cfg *MonitorConfig) *featureAcc {
 	return a
 }
 
-func (a *featureAcc) addNumber(x float64) {
+func (a *featureAcc) addNumber(x float64, pri uint64) {
 	a.n++
-	a.sample.add(x)
+	a.sample.add(x, pri)
 	if a.counts != nil {
 		a.counts[binOf(a.prof.edges, x)]++
 	}
@@ -120,18 +125,6 @@ func (a *featureAcc) addString(s string, maxTracked int) {
 	}
 }
 
-// edgesKnown switches a window opened before its reference closed to exact
-// bin counts when its sample still holds every value.
-func (a *featureAcc) edgesKnown() {
-	if a.prof.kind != kindNumeric || a.counts != nil || !a.sample.complete() {
-		return
-	}
-	a.counts = make([]float64, len(a.prof.edges)+1)
-	for _, x := range a.sample.vals {
-		a.counts[binOf(a.prof.edges, x)]++
-	}
-}
-
 // binned returns the window's counts over the profile's bins. Without exact
 // counts, numeric windows are binned from their sample.
 func (a *featureAcc) binned() []float64 {
@@ -141,7 +134,7 @@ func (a *featureAcc) binned() []float64 {
 			return a.counts
 		}
 		c := make([]float64, len(p.edges)+1)
-		for _, x := range a.sample.vals {
+		for _, x := range a.sample.values() {
 			c[binOf(p.edges, x)]++
 		}
 		return c
@@ -164,7 +157,7 @@ func (p *profile) close(ref *featureAcc, events int64, cfg *MonitorConfig) {
 	p.refMissing = missingRate(ref.n, events)
 	switch p.kind {
 	case kindNumeric:
-		s := slices.Clone(ref.sample.vals)
+		s := ref.sample.values()
 		slices.Sort(s)
 		p.refSample = s
 		p.edges = quantileEdges(s, cfg.Bins)

@@ -9,49 +9,67 @@ import (
 )
 
 // Monitor keeps, per model, tumbling event-time windows of feature values,
-// prediction scores and joined outcomes, and turns them into
-// FeatureDriftRow and PerformanceRow values. It is safe for concurrent use.
+// prediction scores and joined examples; turns them into FeatureDriftRow
+// and PerformanceRow values; feeds the concept-drift detectors; and runs
+// the retrain trigger Policy on every window that closes. It is safe for
+// concurrent use.
 //
-// Each (model, feature) is compared with its reference: the first window
-// that received a usable value of it. Windows close by event time (see
-// MonitorConfig.AllowedLateness), each stream (events, predictions,
-// outcomes) of a model with its own watermark; the reference is pinned when
+// Each (model, feature) is compared with its reference: the earliest
+// window that received a usable value of it, until a feature-drift alert
+// makes the windows after it the new reference (the retrained model's
+// data). Windows close by event time (see MonitorConfig.AllowedLateness),
+// each stream (events, predictions, outcomes) of a model with its own
+// watermark; performance windows also wait for the predictions and events
+// that give label coverage its denominators. The reference is pinned when
 // its window closes, and later windows are scored only from then on.
-// Replaying the same observations in the same order yields the same rows,
-// apart from Updated.
+//
+// Rows and alerts depend on the set of observations in each window, not on
+// their order, when observations carry ids (samples are taken by a hash of
+// the id): replaying a history, even with Kafka partitions interleaved
+// differently, yields the same rows apart from Updated and floating-point
+// rounding of sums, and the same alerts.
 //
 // Memory is bounded per model: at most AllowedLateness/Window+2 windows are
-// open per stream, and per open window a feature holds at most SampleSize
+// open per stream, and per open window a feature holds at most 2×SampleSize
 // float64 values and Bins+1 counts (numeric) or MaxTrackedCategories
 // counts (categorical); at most MaxFeatures features are tracked; a
-// (version, window) of outcomes holds at most MaxExactOutcomes scores, or
-// 2×65536 histogram counts beyond. A pinned reference keeps its sample and
-// counts. Rows of closed windows wait, compact, for the next Rows call.
+// performance row's window holds at most MaxExactOutcomes scores, or
+// 2×65536 histogram counts beyond, and the all-traffic row up to
+// 2×MaxExactOutcomes errors for the detectors. A pinned reference keeps its
+// sample and counts. Rows of closed windows and alerts wait, compact, for
+// the next Rows and Alerts calls.
 type Monitor struct {
 	mu     sync.Mutex
 	cfg    MonitorConfig
 	timing timing
 	models map[string]*modelState
+	policy *Policy
 	stats  MonitorStats
+	seq    uint64 // priorities of observations without an id
+	gen    uint64 // bumped whenever state that Snapshot keeps changes
 
-	// Final rows of closed windows, waiting for Rows.
+	// Final rows of closed windows and alerts, waiting for Rows and Alerts.
 	closedFeatures    []FeatureDriftRow
 	closedPerformance []PerformanceRow
+	alerts            []Alert
 }
 
 // MonitorStats counts observations the Monitor did not use.
 type MonitorStats struct {
 	Late            int64 // observations for windows that had closed
 	BadTime         int64 // event times outside the years 1900–2200
-	BadOutcomes     int64 // outcomes with a non-finite score or a label other than 0/1
+	BadOutcomes     int64 // outcomes with a non-finite score or label, or a binary label other than 0/1
 	DroppedFeatures int64 // field values of features beyond MaxFeatures
 }
 
 type modelState struct {
-	name   string
-	events *driftStream
-	scores *driftStream
-	perf   *performanceStream
+	name         string
+	events       *driftStream
+	scores       *driftStream
+	perf         *performanceStream
+	closedCounts map[int64]*windowCounts
+	segments     []*segmentValues // per MonitorConfig.Segments field
+	concept      *conceptState
 }
 
 // NewMonitor returns a Monitor; zero or invalid fields of cfg take their
@@ -62,6 +80,7 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 		cfg:    cfg,
 		timing: timing{window: int64(cfg.Window), lateness: int64(cfg.AllowedLateness)},
 		models: make(map[string]*modelState),
+		policy: NewPolicy(cfg.Trigger, cfg.Regression),
 	}
 }
 
@@ -75,92 +94,9 @@ func (m *Monitor) Stats() MonitorStats {
 	return m.stats
 }
 
-// ObserveEvent records an event's raw fields for feature drift: numbers
-// (float64, float32, int, int32, int64, uint32, uint64, json.Number) are
-// numeric, strings categorical, booleans the categories "true" and "false".
-// nil, NaN, ±Inf, other types and values of a feature's other kind count as
-// missing.
-func (m *Monitor) ObserveEvent(model string, t time.Time, fields map[string]any) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ts, ok := m.timestamp(t)
-	if !ok {
-		return
-	}
-	ms := m.model(model)
-	w := m.openWindow(ms, ms.events, ts)
-	if w == nil {
-		return
-	}
-	w.events++
-	w.dirty = true
-	for name, v := range fields {
-		k, x, s, ok := parseValue(v)
-		if !ok {
-			continue
-		}
-		a := m.acc(ms.events, w, name, k)
-		if a == nil || a.prof.kind != k {
-			continue
-		}
-		if k == kindNumeric {
-			a.addNumber(x)
-		} else {
-			a.addString(s, m.cfg.MaxTrackedCategories)
-		}
-	}
-}
-
-// ObservePrediction records a score for prediction drift, reported as the
-// feature ScoreFeature of kind "score". All versions of a model share it; a
-// non-finite score counts as missing.
-func (m *Monitor) ObservePrediction(model string, version int64, t time.Time, score float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ts, ok := m.timestamp(t)
-	if !ok {
-		return
-	}
-	ms := m.model(model)
-	w := m.openWindow(ms, ms.scores, ts)
-	if w == nil {
-		return
-	}
-	w.events++
-	w.dirty = true
-	if !finite(score) {
-		return
-	}
-	if a := m.acc(ms.scores, w, ScoreFeature, kindNumeric); a != nil {
-		a.addNumber(score)
-	}
-}
-
-// ObserveOutcome records a joined example of one model version: the score
-// given before the label was known and the label, 0 or 1. Outcomes with a
-// non-finite score or another label are dropped and counted in Stats.
-func (m *Monitor) ObserveOutcome(model string, version int64, t time.Time, score, label float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ts, ok := m.timestamp(t)
-	if !ok {
-		return
-	}
-	if !finite(score) || (label != 0 && label != 1) {
-		m.stats.BadOutcomes++
-		return
-	}
-	ms := m.model(model)
-	for _, w := range ms.perf.due(ts, &m.timing) {
-		m.closedPerformance = append(m.closedPerformance, m.performanceRow(ms.name, w))
-	}
-	w := ms.perf.window(version, ts, &m.timing, &m.cfg)
-	if w == nil {
-		m.stats.Late++
-		return
-	}
-	w.acc.add(score, label)
-	w.dirty = true
+// WindowStart returns the start of the window holding t.
+func (m *Monitor) WindowStart(t time.Time) time.Time {
+	return time.Unix(0, m.timing.start(t.UnixNano())).UTC()
 }
 
 // Rows returns the rows of every window that changed since the last call:
@@ -168,7 +104,8 @@ func (m *Monitor) ObserveOutcome(model string, version int64, t time.Time, score
 // are emitted again with a newer Updated whenever they change (a
 // ReplacingMergeTree keyed on the row key keeps the latest). State of
 // closed windows is already gone; pinned references stay. Rows are sorted
-// by window start, model, then feature or version; Updated is now.
+// by window start, model, then feature or version and segment; Updated is
+// now.
 func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -185,7 +122,7 @@ func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
 		}
 		for _, w := range ms.perf.openWindows() {
 			if w.dirty {
-				perfs = append(perfs, m.performanceRow(ms.name, w))
+				perfs = append(perfs, m.performanceRow(ms, w))
 				w.dirty = false
 			}
 		}
@@ -200,26 +137,79 @@ func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
 		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Feature, b.Feature))
 	})
 	slices.SortStableFunc(perfs, func(a, b PerformanceRow) int {
-		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Version, b.Version))
+		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Model, b.Model),
+			cmp.Compare(a.Version, b.Version), cmp.Compare(a.Segment, b.Segment))
 	})
 	return feats, perfs
 }
 
+// Alerts returns the alerts the trigger policy raised since the last call,
+// in the order it raised them.
+func (m *Monitor) Alerts() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.alerts
+	m.alerts = nil
+	return a
+}
+
+// OpenWindows are the starts of the oldest open window of each stream over
+// all models; zero when none is open.
+type OpenWindows struct {
+	Events, Predictions, Outcomes time.Time
+}
+
+// Oldest returns the oldest open windows. Observations of earlier windows
+// are no longer needed: a restored Snapshot plus the observations of these
+// windows and later rebuild the Monitor.
+func (m *Monitor) Oldest() OpenWindows {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ev, pr, out int64 = math.MaxInt64, math.MaxInt64, math.MaxInt64
+	for _, ms := range m.models {
+		if s, ok := ms.events.oldest(); ok {
+			ev = min(ev, s)
+		}
+		if s, ok := ms.scores.oldest(); ok {
+			pr = min(pr, s)
+		}
+		if s, ok := ms.perf.oldest(); ok {
+			out = min(out, s)
+		}
+	}
+	at := func(s int64) time.Time {
+		if s == math.MaxInt64 {
+			return time.Time{}
+		}
+		return time.Unix(0, s).UTC()
+	}
+	return OpenWindows{Events: at(ev), Predictions: at(pr), Outcomes: at(out)}
+}
+
 // Flush closes every open window, as if event time had moved past all of
-// them, so that the next Rows returns their final rows. Use it at shutdown
-// or at the end of a replay.
+// them, so that the next Rows returns their final rows. Use it at the end
+// of a replay. Windows it closes are not judged by the trigger policy nor
+// fed to the detectors: they may be incomplete.
 func (m *Monitor) Flush() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	all := func(int64) bool { return true }
 	for _, ms := range m.sortedModels() {
 		for _, s := range []*driftStream{ms.events, ms.scores} {
-			m.closeWindows(ms.name, s, s.takeWindows(all, &m.timing))
+			m.closeWindows(ms, s, s.takeWindows(all, &m.timing), false)
 		}
-		for _, w := range ms.perf.takeWindows(func(perfKey) bool { return true }, &m.timing) {
-			m.closedPerformance = append(m.closedPerformance, m.performanceRow(ms.name, w))
-		}
+		m.finishPerformance(ms, ms.perf.takeWindows(func(perfKey) bool { return true }, &m.timing), false)
+		clear(ms.closedCounts)
 	}
+	m.gen++
+}
+
+// Generation returns a number that changes whenever the state Snapshot
+// keeps changes, so that callers save snapshots only when needed.
+func (m *Monitor) Generation() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gen
 }
 
 var (
@@ -235,14 +225,29 @@ func (m *Monitor) timestamp(t time.Time) (int64, bool) {
 	return t.UnixNano(), true
 }
 
+// priority returns an observation's sampling priority: a hash of its id,
+// or of its arrival rank when it has none.
+func (m *Monitor) priority(id string) uint64 {
+	if id != "" {
+		return hashID(id)
+	}
+	m.seq++
+	return mix64(m.seq)
+}
+
 func (m *Monitor) model(name string) *modelState {
 	ms := m.models[name]
 	if ms == nil {
 		ms = &modelState{
-			name:   name,
-			events: newDriftStream(""),
-			scores: newDriftStream(KindScore),
-			perf:   newPerformanceStream(),
+			name:         name,
+			events:       newDriftStream(""),
+			scores:       newDriftStream(KindScore),
+			perf:         newPerformanceStream(),
+			closedCounts: make(map[int64]*windowCounts),
+			concept:      newConceptState(&m.cfg.Trigger.Concept),
+		}
+		for range m.cfg.Segments {
+			ms.segments = append(ms.segments, &segmentValues{known: make(map[string]bool), max: m.cfg.MaxSegmentValues})
 		}
 		m.models[name] = ms
 	}
@@ -258,10 +263,22 @@ func (m *Monitor) sortedModels() []*modelState {
 	return out
 }
 
+// segmentKey returns the row segment of field i's raw value.
+func (m *Monitor) segmentKey(ms *modelState, i int, v string) string {
+	k, grew := ms.segments[i].key(m.cfg.Segments[i], v)
+	if grew {
+		m.gen++
+	}
+	return k
+}
+
 // openWindow advances the stream's watermark to ts, closing the windows
 // that became due, and returns the window of ts, or nil when it is late.
 func (m *Monitor) openWindow(ms *modelState, s *driftStream, ts int64) *driftWindow {
-	m.closeWindows(ms.name, s, s.due(ts, &m.timing))
+	if due := s.due(ts, &m.timing); len(due) > 0 {
+		m.closeWindows(ms, s, due, true)
+		m.closePerformance(ms)
+	}
 	w := s.window(ts, &m.timing)
 	if w == nil {
 		m.stats.Late++
@@ -269,10 +286,95 @@ func (m *Monitor) openWindow(ms *modelState, s *driftStream, ts int64) *driftWin
 	return w
 }
 
-func (m *Monitor) closeWindows(model string, s *driftStream, ws []*driftWindow) {
+// closeWindows finishes windows of a drift stream: final rows, coverage
+// denominators kept for the performance rows, and, when judge is set, the
+// trigger policy's verdict on feature windows.
+func (m *Monitor) closeWindows(ms *modelState, s *driftStream, ws []*driftWindow, judge bool) {
 	for _, w := range ws {
+		m.gen++
 		s.pinReferences(w, &m.cfg)
-		m.closedFeatures = append(m.closedFeatures, m.featureRows(model, s, w, true)...)
+		rows := m.featureRows(ms.name, s, w, true)
+		m.closedFeatures = append(m.closedFeatures, rows...)
+		if s == ms.scores {
+			c := ms.counts(w.start)
+			c.predictions, c.versions = w.events, w.versions
+		} else if len(m.cfg.Segments) > 0 {
+			ms.counts(w.start).segments = w.segments
+		}
+		if !judge || s != ms.events {
+			continue
+		}
+		if a, ok := m.policy.FeatureWindow(featureWindow(ms.name, w, m.timing.window, rows)); ok {
+			m.alerts = append(m.alerts, a)
+			s.rebase()
+		}
+	}
+}
+
+func featureWindow(model string, w *driftWindow, length int64, rows []FeatureDriftRow) FeatureWindow {
+	fw := FeatureWindow{Model: model, Start: time.Unix(0, w.start).UTC(), End: time.Unix(0, w.start+length).UTC(), Events: w.events}
+	for _, r := range rows {
+		if !r.ReferenceStart.Before(r.WindowStart) {
+			continue
+		}
+		fw.Compared++
+		if r.Drifted {
+			fw.Drifted = append(fw.Drifted, r.Feature)
+		}
+	}
+	return fw
+}
+
+// outcomeWatermark is the watermark that closes a model's performance
+// windows: its outcomes' watermark, held back by its predictions' and, with
+// segments, its events', so that coverage denominators are complete.
+func (m *Monitor) outcomeWatermark(ms *modelState) int64 {
+	w := ms.perf.watermark
+	if ms.scores.watermark != math.MinInt64 {
+		w = min(w, ms.scores.watermark)
+	}
+	if len(m.cfg.Segments) > 0 && ms.events.watermark != math.MinInt64 {
+		w = min(w, ms.events.watermark)
+	}
+	return w
+}
+
+// closePerformance finishes the performance windows the outcome watermark
+// has passed.
+func (m *Monitor) closePerformance(ms *modelState) {
+	wm := m.outcomeWatermark(ms)
+	if wm < ms.perf.nextClose && len(ms.closedCounts) == 0 {
+		return
+	}
+	ws := ms.perf.takeWindows(func(k perfKey) bool { return m.timing.closed(k.start, wm) }, &m.timing)
+	m.finishPerformance(ms, ws, true)
+	for start := range ms.closedCounts {
+		if m.timing.closed(start, wm) {
+			delete(ms.closedCounts, start)
+			m.gen++
+		}
+	}
+}
+
+// finishPerformance emits the final rows of closed performance windows and,
+// when judge is set, feeds the all-traffic windows' errors to the
+// detectors and the trigger policy.
+func (m *Monitor) finishPerformance(ms *modelState, ws []*performanceWindow, judge bool) {
+	for _, w := range ws {
+		m.gen++
+		r := m.performanceRow(ms, w)
+		m.closedPerformance = append(m.closedPerformance, r)
+		if !judge || w.acc.errs == nil {
+			continue
+		}
+		pw := PerformanceWindow{
+			Model: ms.name, Start: r.WindowStart, End: r.WindowEnd, N: r.N, Positives: r.Positives,
+			AUC: r.AUC, RMSE: r.RMSE, Version: w.acc.maxVersion,
+		}
+		pw.ADWIN, pw.PageHinkley, pw.ErrorRate = ms.concept.feed(w.acc.errors())
+		if a, ok := m.policy.PerformanceWindow(pw); ok {
+			m.alerts = append(m.alerts, a)
+		}
 	}
 }
 
@@ -283,15 +385,20 @@ func (m *Monitor) acc(s *driftStream, w *driftWindow, name string, k kind) *feat
 		return a
 	}
 	p := s.profiles[name]
-	if p == nil {
+	switch {
+	case p == nil:
 		if len(s.profiles) >= m.cfg.MaxFeatures {
 			m.stats.DroppedFeatures++
 			return nil
 		}
 		p = &profile{name: name, kind: k, refStart: w.start}
 		s.profiles[name] = p
+	case !p.closed && w.start < p.refStart:
+		// The reference is the earliest window with a value, whichever
+		// arrived first.
+		p.refStart = w.start
 	}
-	a := newFeatureAcc(p, &m.cfg)
+	a := newFeatureAcc(p, &m.cfg, w.start >= m.timing.closeAt(p.refStart))
 	w.feats[name] = a
 	return a
 }
@@ -358,7 +465,7 @@ func (m *Monitor) compare(r *FeatureDriftRow, p *profile, a *featureAcc) {
 	r.LInf = LInf(p.refBins, cur)
 	r.Chi2, r.Chi2PValue = ChiSquare(p.refBins, cur)
 	if p.kind == kindNumeric {
-		s := slices.Clone(a.sample.vals)
+		s := a.sample.values()
 		slices.Sort(s)
 		method := KSAsymp
 		if len(s)*len(p.refSample) <= ksExactMaxPairs {
@@ -391,11 +498,12 @@ func kindName(s *driftStream, p *profile) string {
 	return KindCategorical
 }
 
-func (m *Monitor) performanceRow(model string, w *performanceWindow) PerformanceRow {
-	r := w.acc.row()
+func (m *Monitor) performanceRow(ms *modelState, w *performanceWindow) PerformanceRow {
+	r := w.acc.row(ms.predictions(w.key))
 	r.WindowStart = time.Unix(0, w.key.start).UTC()
 	r.WindowEnd = time.Unix(0, w.key.start+m.timing.window).UTC()
-	r.Model = model
+	r.Model = ms.name
 	r.Version = w.key.version
+	r.Segment = w.key.segment
 	return r
 }

@@ -59,7 +59,7 @@ func (sc scenario) run(t *testing.T, cfg drift.MonitorConfig) result {
 			call = append(call, fmt.Sprintf("%+v", r))
 		}
 		for _, r := range pr {
-			res.perf[fmt.Sprintf("%s/%d/%s", r.Model, r.Version, r.WindowStart.Format(time.RFC3339))] = r
+			res.perf[fmt.Sprintf("%s/%d/%s%s", r.Model, r.Version, r.Segment, r.WindowStart.Format(time.RFC3339))] = r
 			r.Updated = time.Time{}
 			call = append(call, fmt.Sprintf("%+v", r))
 		}
@@ -110,7 +110,9 @@ func (sc scenario) run(t *testing.T, cfg drift.MonitorConfig) result {
 
 func TestMonitorCovariateShift(t *testing.T) {
 	sc := scenario{hours: 8, eventsPerHour: 3000, shiftHour: 4, seed: 7, rowsEvery: 1000}
-	res := sc.run(t, drift.DefaultMonitorConfig())
+	cfg := drift.DefaultMonitorConfig()
+	cfg.Trigger.Disabled = true // an alert would make the drifted hours the new reference
+	res := sc.run(t, cfg)
 	features := []string{"age", "amount", "country", "new", drift.ScoreFeature}
 	for h := 0; h < sc.hours; h++ {
 		ws := t0.Add(time.Duration(h) * time.Hour)
@@ -157,13 +159,18 @@ func TestMonitorCovariateShift(t *testing.T) {
 func TestMonitorPerformanceMatchesFunctions(t *testing.T) {
 	sc := scenario{hours: 4, eventsPerHour: 2000, shiftHour: 2, seed: 11, rowsEvery: 777}
 	res := sc.run(t, drift.DefaultMonitorConfig())
-	if len(res.perf) != sc.hours {
-		t.Fatalf("%d performance rows, want %d", len(res.perf), sc.hours)
+	if len(res.perf) != 2*sc.hours {
+		t.Fatalf("%d performance rows, want %d (version 1 and all versions)", len(res.perf), 2*sc.hours)
 	}
 	for ws, os := range res.outcomes {
 		r, ok := res.perf["fraud/1/"+ws.Format(time.RFC3339)]
 		if !ok {
 			t.Fatalf("no performance row for %v", ws)
+		}
+		all := res.perf["fraud/-1/"+ws.Format(time.RFC3339)]
+		all.Version, all.Updated, r.Updated = r.Version, time.Time{}, time.Time{}
+		if fmt.Sprint(all) != fmt.Sprint(r) {
+			t.Errorf("%v: all versions %+v, want the one version's %+v", ws, all, r)
 		}
 		scores, labels := make([]float64, len(os)), make([]float64, len(os))
 		var pos int64
@@ -200,8 +207,8 @@ func TestMonitorAUCHistogramBeyondExactBound(t *testing.T) {
 		m.ObserveOutcome("m", 2, t0.Add(time.Duration(i)*time.Millisecond), s, y)
 	}
 	_, pr := m.Rows(t0)
-	if len(pr) != 1 {
-		t.Fatalf("%d rows, want 1", len(pr))
+	if len(pr) != 2 || pr[0].Version != drift.AllVersions || pr[1].Version != 2 {
+		t.Fatalf("rows %+v, want all versions and version 2", pr)
 	}
 	if want := drift.AUC(scores, labels); math.Abs(pr[0].AUC-want) > 1e-4 {
 		t.Errorf("histogram AUC = %v, exact %v", pr[0].AUC, want)
@@ -307,7 +314,7 @@ func TestMonitorConfigValidate(t *testing.T) {
 		t.Error("negative fields accepted")
 	}
 	got := drift.NewMonitor(drift.MonitorConfig{}).Config()
-	if want := drift.DefaultMonitorConfig(); got != want {
+	if want := drift.DefaultMonitorConfig(); !got.Equal(want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -10,43 +11,89 @@ import (
 // is at most half the share of (positive, negative) pairs that share a bin.
 const aucHistogramBins = 1 << 16
 
-// performanceAcc accumulates joined outcomes of one model version in one
-// window. Log loss, Brier and ECE are kept as running sums and are exact on
-// any stream; AUC is exact while the window holds at most maxExact outcomes.
+// performanceAcc accumulates joined examples of one performance row (one
+// model version or all of them, one segment or all traffic) in one window.
+// Log loss, Brier, ECE, precision, recall, MAE, RMSE, coverage and delay
+// are running sums and exact on any stream; AUC is exact while the window
+// holds at most maxExact outcomes.
 type performanceAcc struct {
+	regression bool
+	threshold  float64
+
 	n, positives     int64
+	observed         int64   // labels observed, not implied: label coverage
+	delays           int64   // of those, with a known outcome time
+	sumDelay         float64 // seconds
+	predPos, truePos int64
+	sumAbs, sumSq    float64
 	sumLogLoss       float64
-	sumBrier         float64
 	cal              *calibration
 	maxExact         int
 	posScores        []float64
 	negScores        []float64
 	histPos, histNeg []float64 // non-nil once past maxExact
+	maxVersion       int64
+	errs             *bottomK[timedError] // the detectors' input; all-versions, all-traffic rows only
 }
 
-func newPerformanceAcc(cfg *MonitorConfig) *performanceAcc {
-	return &performanceAcc{cal: newCalibration(cfg.ECEBins), maxExact: cfg.MaxExactOutcomes}
+// timedError is one example's error at its event time, for the detectors.
+type timedError struct {
+	ts  int64
+	err float64
 }
 
-// add records one outcome; label must be 0 or 1.
-func (p *performanceAcc) add(score, label float64) {
+func newPerformanceAcc(cfg *MonitorConfig, withErrors bool) *performanceAcc {
+	p := &performanceAcc{regression: cfg.Regression, threshold: cfg.Threshold, maxExact: cfg.MaxExactOutcomes, maxVersion: math.MinInt64}
+	if !cfg.Regression {
+		p.cal = newCalibration(cfg.ECEBins)
+	}
+	if withErrors {
+		e := newBottomK[timedError](cfg.MaxExactOutcomes)
+		p.errs = &e
+	}
+	return p
+}
+
+// add records one example; a binary label must be 0 or 1.
+func (p *performanceAcc) add(o *outcomeObs) {
 	p.n++
-	p.sumLogLoss += logLoss(score, label)
-	d := score - label
-	p.sumBrier += d * d
-	p.cal.add(score, label)
-	positive := label == 1
+	if !o.implicit {
+		p.observed++
+		if o.hasDelay {
+			p.delays++
+			p.sumDelay += o.delay
+		}
+	}
+	p.maxVersion = max(p.maxVersion, o.version)
+	d := o.score - o.label
+	p.sumAbs += math.Abs(d)
+	p.sumSq += d * d
+	if p.errs != nil {
+		p.errs.add(timedError{o.ts, o.err}, o.pri)
+	}
+	if p.regression {
+		return
+	}
+	positive := o.label == 1
+	if o.score >= p.threshold {
+		p.predPos++
+		if positive {
+			p.truePos++
+		}
+	}
+	p.sumLogLoss += logLoss(o.score, o.label)
+	p.cal.add(o.score, o.label)
 	if positive {
 		p.positives++
 	}
 	if p.histPos != nil {
-		p.addHistogram(score, positive)
+		p.addHistogram(o.score, positive)
 		return
 	}
 	if positive {
-		p.posScores = append(p.posScores, score)
+		p.posScores = append(p.posScores, o.score)
 	} else {
-		p.negScores = append(p.negScores, score)
+		p.negScores = append(p.negScores, o.score)
 	}
 	if len(p.posScores)+len(p.negScores) > p.maxExact {
 		p.histPos = make([]float64, aucHistogramBins)
@@ -91,14 +138,47 @@ func (p *performanceAcc) auc() float64 {
 	return twiceU / (2 * pos * neg)
 }
 
-func (p *performanceAcc) row() PerformanceRow {
-	r := PerformanceRow{N: p.n, Positives: p.positives, AUC: p.auc()}
+// row returns the metrics; predictions is the number of predictions the
+// row's examples could have joined (0: unknown, coverage NaN).
+func (p *performanceAcc) row(predictions int64) PerformanceRow {
+	nan := math.NaN()
+	r := PerformanceRow{N: p.n, Positives: p.positives, LabelCoverage: nan, MeanDelaySeconds: nan}
+	if predictions > 0 {
+		r.LabelCoverage = float64(p.observed) / float64(predictions)
+	}
+	if p.delays > 0 {
+		r.MeanDelaySeconds = p.sumDelay / float64(p.delays)
+	}
+	r.AUC, r.LogLoss, r.Brier, r.ECE, r.Precision, r.Recall, r.MAE, r.RMSE = nan, nan, nan, nan, nan, nan, nan, nan
 	if p.n == 0 {
-		r.LogLoss, r.Brier, r.ECE = math.NaN(), math.NaN(), math.NaN()
 		return r
 	}
-	r.LogLoss = p.sumLogLoss / float64(p.n)
-	r.Brier = p.sumBrier / float64(p.n)
+	n := float64(p.n)
+	r.MAE = p.sumAbs / n
+	r.RMSE = math.Sqrt(p.sumSq / n)
+	if p.regression {
+		return r
+	}
+	r.AUC = p.auc()
+	r.LogLoss = p.sumLogLoss / n
+	r.Brier = p.sumSq / n
 	r.ECE = p.cal.ece()
+	if p.predPos > 0 {
+		r.Precision = float64(p.truePos) / float64(p.predPos)
+	}
+	if p.positives > 0 {
+		r.Recall = float64(p.truePos) / float64(p.positives)
+	}
 	return r
+}
+
+// errors returns the sampled errors in event-time order (ties broken by
+// priority, so that the order does not depend on arrival).
+func (p *performanceAcc) errors() []prioritized[timedError] {
+	p.errs.trim()
+	es := p.errs.items
+	slices.SortFunc(es, func(a, b prioritized[timedError]) int {
+		return cmp.Or(cmp.Compare(a.v.ts, b.v.ts), cmp.Compare(a.pri, b.pri))
+	})
+	return es
 }

@@ -7,7 +7,10 @@ import (
 )
 
 // performanceStream holds the outcome windows of one model, one per
-// (version, window start), under one watermark.
+// (version, segment, window start) under one watermark: the largest event
+// time of the model's outcomes. Its windows close by the model's outcome
+// watermark (see Monitor.outcomeWatermark), which also waits for the
+// predictions and events that give label coverage its denominators.
 type performanceStream struct {
 	watermark int64
 	nextClose int64
@@ -15,7 +18,8 @@ type performanceStream struct {
 }
 
 type perfKey struct {
-	version int64
+	version int64 // AllVersions for the rows over every version
+	segment string
 	start   int64
 }
 
@@ -33,30 +37,16 @@ func newPerformanceStream() *performanceStream {
 	}
 }
 
-func (s *performanceStream) window(version, ts int64, t *timing, cfg *MonitorConfig) *performanceWindow {
-	start := t.start(ts)
-	if t.closed(start, s.watermark) {
-		return nil
-	}
-	k := perfKey{version: version, start: start}
+// window returns the open window of k, creating it.
+func (s *performanceStream) window(k perfKey, t *timing, cfg *MonitorConfig) *performanceWindow {
 	w := s.windows[k]
 	if w == nil {
-		w = &performanceWindow{key: k, acc: newPerformanceAcc(cfg)}
+		withErrors := k.version == AllVersions && k.segment == ""
+		w = &performanceWindow{key: k, acc: newPerformanceAcc(cfg, withErrors)}
 		s.windows[k] = w
-		s.nextClose = min(s.nextClose, t.closeAt(start))
+		s.nextClose = min(s.nextClose, t.closeAt(k.start))
 	}
 	return w
-}
-
-func (s *performanceStream) due(ts int64, t *timing) []*performanceWindow {
-	if ts <= s.watermark {
-		return nil
-	}
-	s.watermark = ts
-	if ts < s.nextClose {
-		return nil
-	}
-	return s.takeWindows(func(k perfKey) bool { return t.closed(k.start, ts) }, t)
 }
 
 func (s *performanceStream) takeWindows(closed func(perfKey) bool, t *timing) []*performanceWindow {
@@ -83,8 +73,20 @@ func (s *performanceStream) openWindows() []*performanceWindow {
 	return out
 }
 
+func (s *performanceStream) oldest() (int64, bool) {
+	if len(s.windows) == 0 {
+		return 0, false
+	}
+	o := int64(math.MaxInt64)
+	for k := range s.windows {
+		o = min(o, k.start)
+	}
+	return o, true
+}
+
 func sortPerformanceWindows(ws []*performanceWindow) {
 	slices.SortFunc(ws, func(a, b *performanceWindow) int {
-		return cmp.Or(cmp.Compare(a.key.start, b.key.start), cmp.Compare(a.key.version, b.key.version))
+		return cmp.Or(cmp.Compare(a.key.start, b.key.start), cmp.Compare(a.key.version, b.key.version),
+			cmp.Compare(a.key.segment, b.key.segment))
 	})
 }

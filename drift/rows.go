@@ -51,16 +51,32 @@ type FeatureDriftRow struct {
 	Updated                time.Time
 }
 
-// PerformanceRow is one row of the model_performance table: outcomes joined
-// to the scores of one model version in one window. Its key is (Model,
-// Version, WindowStart). AUC is NaN while one class is missing; LogLoss,
-// Brier and ECE are NaN while N is 0.
+// PerformanceRow is one row of the model_performance table: examples
+// (predictions joined with their outcomes) of one model version, or of all
+// versions (Version AllVersions), in one window, over all traffic (Segment
+// "") or one segment ("field=value"; all-versions rows only). Its key is
+// (Model, Version, Segment, WindowStart).
+//
+// LabelCoverage is the share of the window's predictions that got an
+// observed label: examples over predictions of the version, of all
+// versions, or events of the segment (one prediction per event); NaN when
+// the Monitor saw none. MeanDelaySeconds is the mean of outcome time −
+// event time. Binary models: AUC is NaN while one class is missing;
+// LogLoss, Brier, ECE, MAE and RMSE are NaN while N is 0; Precision and
+// Recall count a score ≥ MonitorConfig.Threshold as predicting 1 and are
+// NaN without predicted (resp. actual) positives. Regression models: N,
+// MAE and RMSE, the classification metrics NaN and Positives 0.
 type PerformanceRow struct {
 	WindowStart, WindowEnd time.Time
 	Model                  string
 	Version                int64
+	Segment                string
 	N, Positives           int64
+	LabelCoverage          float64
+	MeanDelaySeconds       float64
 	AUC, LogLoss, Brier    float64
 	ECE                    float64
+	Precision, Recall      float64
+	MAE, RMSE              float64
 	Updated                time.Time
 }

@@ -23,6 +23,10 @@ type driftWindow struct {
 	events int64
 	feats  map[string]*featureAcc
 	dirty  bool
+	// Denominators of label coverage: predictions per version (score
+	// stream) and events per segment (event stream, when segments are set).
+	versions map[int64]int64
+	segments map[string]int64
 }
 
 func newDriftStream(kind string) *driftStream {
@@ -98,8 +102,20 @@ func (s *driftStream) openWindows() []*driftWindow {
 	return out
 }
 
-// pinReferences closes the profiles whose reference window is w and lets
-// the still-open windows use the new bin edges.
+// oldest returns the start of the oldest open window.
+func (s *driftStream) oldest() (int64, bool) {
+	if len(s.windows) == 0 {
+		return 0, false
+	}
+	o := int64(math.MaxInt64)
+	for start := range s.windows {
+		o = min(o, start)
+	}
+	return o, true
+}
+
+// pinReferences closes the profiles whose reference window is w; the
+// still-open windows are scored against them from now on.
 func (s *driftStream) pinReferences(w *driftWindow, cfg *MonitorConfig) {
 	pinned := false
 	for name, p := range s.profiles {
@@ -108,16 +124,30 @@ func (s *driftStream) pinReferences(w *driftWindow, cfg *MonitorConfig) {
 		}
 		p.close(w.feats[name], w.events, cfg)
 		pinned = true
-		for _, o := range s.windows {
-			if a := o.feats[name]; a != nil {
-				a.edgesKnown()
-			}
-		}
 	}
 	if pinned {
 		for _, o := range s.windows {
 			o.dirty = true
 		}
+	}
+}
+
+// rebase drops every reference: each feature's new reference is the
+// earliest open window that has a value of it, or else the first window to
+// get one. Open windows then bin their samples, as windows open beside a
+// reference always do.
+func (s *driftStream) rebase() {
+	s.profiles = make(map[string]*profile, len(s.profiles))
+	for _, w := range s.openWindows() {
+		for name, a := range w.feats {
+			p := s.profiles[name]
+			if p == nil {
+				p = &profile{name: name, kind: a.prof.kind, refStart: w.start}
+				s.profiles[name] = p
+			}
+			a.prof, a.counts = p, nil
+		}
+		w.dirty = true
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -17,30 +16,53 @@ import (
 	"github.com/streamlearn/streamlearn/learner"
 )
 
-// API serves the scoring and lookup routes of the HTTP contract:
+// API serves the scoring, lookup and model-management routes of the HTTP contract:
 //
-//	POST /v1/score               one event, or {"events": [...]}; ?explain=1 adds feature contributions
-//	GET  /v1/features/{entity}   an entity's current features
-//	GET  /v1/models              models, their versions and which one serves
+//	POST /v1/score                      one event, or {"events": [...]}; ?explain=1 adds features and contributions
+//	GET  /v1/features/{entity}          an entity's current features
+//	GET  /v1/models                     models, their versions, which one serves and the routes
+//	GET  /v1/models/{model}/history     the champion changes of a model
+//	POST /v1/models/{model}/promote     {"version": N, "reason": "...", "pin": true}
+//	POST /v1/models/{model}/rollback    {"reason": "..."}
 //
-// Requests never change stored state.
+// Scoring and lookups never change stored state.
 type API struct {
 	Features features.Store
 	Models   *Models
 	Registry learner.Registry
-	// Model is the model that answers /v1/score.
-	Model  string
+	Router   *Router
+	// Loader swaps a promoted or rolled-back champion in at once; other processes follow the
+	// announcement or their next poll of the registry.
+	Loader *Loader
+	// Announce, when set, tells other processes of a champion change (on the models topic).
+	Announce func(ctx context.Context, a Announcement) error
+	// Shadow, when set, receives the predictions of shadow models for scored requests.
+	Shadow ShadowLog
 	Limits ingest.Limits
 	// MaxBodyBytes bounds a request body (default 1 MiB); MaxEvents bounds a batch (default 1000).
 	MaxBodyBytes int64
 	MaxEvents    int
+	// RateLimit bounds the requests of each client on these routes.
+	RateLimit RateLimit
+	Now       func() time.Time
+}
+
+// ShadowLog receives shadow predictions made while serving requests. It must not block the
+// request: an implementation drops what it cannot take at once.
+type ShadowLog interface {
+	LogShadow(ps []Prediction)
 }
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/score", a.score)
-	mux.HandleFunc("GET /v1/features/{entity}", a.features)
-	mux.HandleFunc("GET /v1/models", a.models)
+	lim := newLimiter(a.RateLimit)
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, lim.wrap(h)) }
+	handle("POST /v1/score", a.score)
+	handle("GET /v1/features/{entity}", a.features)
+	handle("GET /v1/models", a.models)
+	handle("GET /v1/models/{model}/history", a.history)
+	handle("POST /v1/models/{model}/promote", a.promote)
+	handle("POST /v1/models/{model}/rollback", a.rollback)
 }
 
 // Score is the answer for one scored event.
@@ -56,24 +78,8 @@ type Score struct {
 	Contributions []learner.Contribution `json:"contributions,omitempty"`
 }
 
-// Error is the body of every error response.
-type Error struct {
-	Error string `json:"error"`
-	// Reason is the machine-readable cause (an ingest.Reason for bad events).
-	Reason string `json:"reason,omitempty"`
-	// Index is the position of the bad event in a batch.
-	Index *int `json:"index,omitempty"`
-}
-
-// WriteJSON writes v with status code.
-func WriteJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// WriteError writes an Error body.
-func WriteError(w http.ResponseWriter, code int, e Error) { WriteJSON(w, code, e) }
+// defaultTop is how many contributions ?explain=1 returns unless ?top=N says otherwise.
+const defaultTop = 10
 
 func (a *API) maxBody() int64 {
 	if a.MaxBodyBytes > 0 {
@@ -89,70 +95,113 @@ func (a *API) maxEvents() int {
 	return 1000
 }
 
-func (a *API) score(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody()))
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// readBody reads a body of at most limit bytes; on failure it has answered the request.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			WriteError(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("body is larger than %d bytes", mbe.Limit), Reason: "too_large"})
+			WriteError(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("body is larger than %d bytes", mbe.Limit), Reason: ReasonTooLarge})
+			return nil, false
+		}
+		WriteError(w, http.StatusBadRequest, Error{Error: "read body: " + err.Error(), Reason: ReasonBadRequest})
+		return nil, false
+	}
+	return body, true
+}
+
+func (a *API) score(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	explain := q.Get("explain") == "1" || q.Get("explain") == "true"
+	top := defaultTop
+	if s := q.Get("top"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("top=%q must be a positive integer", s), Reason: ReasonBadRequest, Field: "top"})
 			return
 		}
-		WriteError(w, http.StatusBadRequest, Error{Error: "read body: " + err.Error()})
+		top = n
+	}
+	body, ok := readBody(w, r, a.maxBody())
+	if !ok {
 		return
 	}
 	raws, batch, err := splitBatch(body)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, Error{Error: err.Error(), Reason: string(ingest.ReasonBadJSON)})
+		e := Error{Error: err.Error(), Reason: string(ingest.ReasonBadJSON)}
+		if batch {
+			e.Field = "events"
+		}
+		WriteError(w, http.StatusBadRequest, e)
 		return
 	}
 	if len(raws) > a.maxEvents() {
-		WriteError(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("%d events, the limit is %d", len(raws), a.maxEvents()), Reason: "too_many_events"})
+		WriteError(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("%d events, the limit is %d", len(raws), a.maxEvents()), Reason: ReasonTooMany, Field: "events"})
 		return
 	}
-	now := time.Now()
+	now := a.now()
 	events := make([]ingest.Event, len(raws))
 	for i, raw := range raws {
-		ev, err := ingest.DecodeEvent(raw, now, a.Limits)
-		if err != nil {
-			e := Error{Error: err.Error(), Reason: string(ingest.ReasonOf(err))}
+		if events[i], err = ingest.DecodeEvent(raw, now, a.Limits); err != nil {
+			index := -1
 			if batch {
-				e.Index = &i
+				index = i
 			}
-			WriteError(w, http.StatusBadRequest, e)
+			WriteError(w, http.StatusBadRequest, eventError(err, index))
 			return
 		}
-		events[i] = ev
 	}
-	served := a.Models.Get(a.Model)
-	if served == nil {
-		WriteError(w, http.StatusServiceUnavailable, Error{Error: fmt.Sprintf("model %q is not loaded yet", a.Model), Reason: "not_ready"})
+	lu, err := a.Router.lineup(a.Models)
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, Error{Error: err.Error(), Reason: ReasonNotReady})
 		return
 	}
-	explain := r.URL.Query().Get("explain") == "1" || r.URL.Query().Get("explain") == "true"
+	vs, err := liveVectors(r.Context(), a.Features, events)
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: ReasonUnavailable})
+		return
+	}
 	scores := make([]Score, len(events))
-	for i, ev := range events {
-		var st features.EntityState
-		if ev.Entity != "" {
-			st, err = a.Features.Get(r.Context(), ev.Entity)
-			if err != nil {
-				WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: "unavailable"})
-				return
-			}
-		}
-		v := features.Vectorize(ev, &st)
-		p := served.Snapshot.Predict(v)
-		scores[i] = Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: RouteChampion}
+	for i := range events {
+		ev := &events[i]
+		route := a.Router.RouteOf(ev)
+		served := lu.routes[route]
+		p := served.Snapshot.Predict(vs[i])
+		scores[i] = Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
 		if explain {
-			scores[i].Features = v.Map()
-			scores[i].Contributions = served.Snapshot.Contributions(v)
+			scores[i].Features = vs[i].Map()
+			cs := served.Snapshot.Contributions(vs[i])
+			scores[i].Contributions = cs[:min(top, len(cs))]
 		}
 	}
 	if batch {
 		WriteJSON(w, http.StatusOK, map[string]any{"results": scores})
-		return
+	} else {
+		WriteJSON(w, http.StatusOK, scores[0])
 	}
-	WriteJSON(w, http.StatusOK, scores[0])
+	if a.Shadow != nil && len(lu.shadow) > 0 {
+		a.Shadow.LogShadow(shadowPredictions(events, vs, lu.shadow, now.UTC()))
+	}
 }
+
+func shadowPredictions(events []ingest.Event, vs []features.Vector, shadow []*Served, at time.Time) []Prediction {
+	ps := make([]Prediction, 0, len(events)*len(shadow))
+	for i := range events {
+		for _, sh := range shadow {
+			ps = append(ps, newPrediction(&events[i], sh, sh.Snapshot.Predict(vs[i]), RouteShadow, at))
+		}
+	}
+	return ps
+}
+
+var eventsKey = []byte(`"events"`)
 
 // splitBatch returns the events of a body: one event, or the elements of {"events": [...]}.
 func splitBatch(body []byte) ([]json.RawMessage, bool, error) {
@@ -160,35 +209,38 @@ func splitBatch(body []byte) ([]json.RawMessage, bool, error) {
 	if len(trimmed) == 0 {
 		return nil, false, errors.New("empty body: send an event or {\"events\": [...]}")
 	}
+	if trimmed[0] != '{' || !bytes.Contains(trimmed, eventsKey) {
+		return []json.RawMessage{trimmed}, false, nil
+	}
 	var probe struct {
 		Events json.RawMessage `json:"events"`
 	}
-	if trimmed[0] == '{' && json.Unmarshal(trimmed, &probe) == nil && len(probe.Events) > 0 {
-		var list []json.RawMessage
-		if err := json.Unmarshal(probe.Events, &list); err != nil {
-			return nil, true, errors.New(`"events" must be an array of events`)
-		}
-		if len(list) == 0 {
-			return nil, true, errors.New(`"events" is empty`)
-		}
-		return list, true, nil
+	if json.Unmarshal(trimmed, &probe) != nil || len(probe.Events) == 0 {
+		return []json.RawMessage{trimmed}, false, nil
 	}
-	return []json.RawMessage{trimmed}, false, nil
+	var list []json.RawMessage
+	if err := json.Unmarshal(probe.Events, &list); err != nil {
+		return nil, true, errors.New(`"events" must be an array of events`)
+	}
+	if len(list) == 0 {
+		return nil, true, errors.New(`"events" is empty`)
+	}
+	return list, true, nil
 }
 
 func (a *API) features(w http.ResponseWriter, r *http.Request) {
 	entity := r.PathValue("entity")
 	if entity == "" || len(entity) > a.Limits.MaxIDBytes {
-		WriteError(w, http.StatusBadRequest, Error{Error: "entity must be 1 to " + strconv.Itoa(a.Limits.MaxIDBytes) + " bytes", Reason: string(ingest.ReasonBadEntity)})
+		WriteError(w, http.StatusBadRequest, Error{Error: "entity must be 1 to " + strconv.Itoa(a.Limits.MaxIDBytes) + " bytes", Reason: string(ingest.ReasonBadEntity), Field: "entity"})
 		return
 	}
 	st, err := a.Features.Get(r.Context(), entity)
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: "unavailable"})
+		WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: ReasonUnavailable})
 		return
 	}
 	if st.Count == 0 {
-		WriteError(w, http.StatusNotFound, Error{Error: fmt.Sprintf("entity %q has no events", entity), Reason: "not_found"})
+		WriteError(w, http.StatusNotFound, Error{Error: fmt.Sprintf("entity %q has no events", entity), Reason: ReasonNotFound})
 		return
 	}
 	out := map[string]any{
@@ -201,60 +253,4 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) {
 		out["last_event_time"] = time.UnixMilli(st.LastTime).UTC()
 	}
 	WriteJSON(w, http.StatusOK, out)
-}
-
-// ModelInfo is one model in GET /v1/models.
-type ModelInfo struct {
-	Model    string            `json:"model"`
-	Serving  int64             `json:"serving_version"`
-	Champion int64             `json:"champion"`
-	Versions []learner.Version `json:"versions"`
-}
-
-func (a *API) models(w http.ResponseWriter, r *http.Request) {
-	infos, err := ListModels(r.Context(), a.Registry, a.Models, 20)
-	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, Error{Error: err.Error(), Reason: "unavailable"})
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"models": infos})
-}
-
-// ListModels describes every model the registry knows or that is serving, with at most limit
-// versions each (newest first).
-func ListModels(ctx context.Context, reg learner.Registry, served *Models, limit int) ([]ModelInfo, error) {
-	names, err := reg.Models(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	for _, n := range names {
-		seen[n] = true
-	}
-	for _, s := range served.All() {
-		if !seen[s.Model] {
-			names = append(names, s.Model)
-		}
-	}
-	sort.Strings(names)
-	infos := make([]ModelInfo, 0, len(names))
-	for _, n := range names {
-		info := ModelInfo{Model: n, Versions: []learner.Version{}}
-		if s := served.Get(n); s != nil {
-			info.Serving = s.Version
-		}
-		if info.Champion, err = reg.Champion(ctx, n); err != nil {
-			return nil, err
-		}
-		vs, err := reg.List(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		if len(vs) > limit {
-			vs = vs[:limit]
-		}
-		info.Versions = append(info.Versions, vs...)
-		infos = append(infos, info)
-	}
-	return infos, nil
 }

@@ -78,13 +78,17 @@ func (l *Loader) Sync(ctx context.Context, model string) error {
 	return l.sync(ctx, model)
 }
 
-// Change runs change (a change of model's champion in the registry) and loads the new champion,
-// holding other loads off in between so that none swaps the old champion back in.
+// Change runs change (a change of model's champion in the registry) and, when this process serves
+// the model, loads the new champion, holding other loads off in between so that none swaps the old
+// champion back in.
 func (l *Loader) Change(ctx context.Context, model string, change func(ctx context.Context) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := change(ctx); err != nil {
 		return err
+	}
+	if l.Models.Get(model) == nil && !slices.Contains(l.follow, model) {
+		return nil
 	}
 	return l.sync(ctx, model)
 }

@@ -1,6 +1,11 @@
 package predictor
 
-import "time"
+import (
+	"time"
+
+	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/learner"
+)
 
 // Prediction is one record of the predictions topic, keyed by event id.
 type Prediction struct {
@@ -21,3 +26,10 @@ const (
 	RouteChallenger = "challenger"
 	RouteShadow     = "shadow"
 )
+
+func newPrediction(ev *ingest.Event, s *Served, p learner.Prediction, route string, at time.Time) Prediction {
+	return Prediction{
+		ID: ev.ID, Entity: ev.Entity, Model: s.Model, Version: s.Version,
+		Score: p.Score, Class: p.Class, Route: route, Time: ev.Time, ScoredAt: at,
+	}
+}

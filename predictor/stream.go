@@ -17,25 +17,25 @@ type Output interface {
 }
 
 // Stream scores batches of events from the events topic: one feature-store round trip, one produce
-// call and one join-store round trip per batch.
+// call and one join-store round trip per batch. Every event gets one prediction for the route it
+// takes, plus one per shadow model (route "shadow"); only the routed one waits for its outcome.
 type Stream struct {
 	Features features.Store
 	Models   *Models
+	Router   *Router
 	Join     learner.JoinStore
 	Out      Output
-	// Model is the name of the model that scores the stream.
-	Model string
-	Now   func() time.Time
+	Now      func() time.Time
 }
 
 // Handle scores events and records them for the label join. It is idempotent per event id: a
 // redelivered event gets the features it had the first time and overwrites its pending entry.
 func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
-	served := s.Models.Get(s.Model)
-	if served == nil {
-		return fmt.Errorf("score: model %q is not loaded", s.Model)
+	lu, err := s.Router.lineup(s.Models)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
 	}
-	states, err := s.Features.Apply(ctx, events)
+	vs, err := streamVectors(ctx, s.Features, events)
 	if err != nil {
 		return err
 	}
@@ -44,18 +44,20 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 		now = s.Now
 	}
 	scoredAt := now().UTC()
-	preds := make([]Prediction, len(events))
+	preds := make([]Prediction, 0, len(events)*(1+len(lu.shadow)))
 	pending := make([]learner.Pending, len(events))
-	for i, ev := range events {
-		v := features.Vectorize(ev, &states[i])
-		p := served.Snapshot.Predict(v)
-		preds[i] = Prediction{
-			ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version,
-			Score: p.Score, Class: p.Class, Route: RouteChampion, Time: ev.Time, ScoredAt: scoredAt,
-		}
+	for i := range events {
+		ev := &events[i]
+		route := s.Router.RouteOf(ev)
+		served := lu.routes[route]
+		p := served.Snapshot.Predict(vs[i])
+		preds = append(preds, newPrediction(ev, served, p, routeName(route), scoredAt))
 		pending[i] = learner.Pending{
-			ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: v,
+			ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vs[i],
 			Model: served.Model, Version: served.Version, Score: p.Score, ScoredAt: scoredAt,
+		}
+		for _, sh := range lu.shadow {
+			preds = append(preds, newPrediction(ev, sh, sh.Snapshot.Predict(vs[i]), RouteShadow, scoredAt))
 		}
 	}
 	if err := s.Out.Predictions(ctx, preds); err != nil {

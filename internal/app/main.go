@@ -128,6 +128,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.registry = learnredis.NewRegistry(m.rdb, prefix)
 	store := featredis.New(m.rdb, prefix, cfg.Redis.EntityTTL)
 	joins := learnredis.NewJoinStore(m.rdb, prefix, cfg.Join.Horizon)
+	if cfg.Join.ImplicitLabel != nil {
+		joins.WithImplicitLabel(*cfg.Join.ImplicitLabel)
+	}
 	out := &sinkkafka.Output{Client: m.producer, PredictionsTopic: cfg.Kafka.Topics.Predictions, ExamplesTopic: cfg.Kafka.Topics.Examples}
 	m.models = predictor.NewModels()
 	loader := &predictor.Loader{
@@ -173,7 +176,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cl.Close()
-		stream := &predictor.Stream{Features: store, Models: m.models, Join: joins, Out: out, Model: cfg.Model.Name}
+		router, err := m.router(ctx, loader)
+		if err != nil {
+			return err
+		}
+		stream := &predictor.Stream{Features: store, Models: m.models, Router: router, Join: joins, Out: out}
 		c := &ingest.Consumer[ingest.Event]{
 			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log,
 			Decode: func(b []byte, now time.Time) (ingest.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
@@ -211,6 +218,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			OnBatch: func(valid, _ int) { m.metrics.Outcomes.Add(float64(valid)) },
 		}
 		startConsumer("join", c.Run)
+		if cfg.Join.ImplicitLabel != nil {
+			startConsumer("implicit labels", func(ctx context.Context) error {
+				return sweepImplicit(ctx, joins, out, cfg.Join.SweepInterval, m.metrics, log)
+			})
+		}
 	}
 	if m.has(RoleLearn) {
 		for _, spec := range cfg.Models() {
@@ -255,9 +267,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	var srv *http.Server
 	if m.has(RoleHTTP) {
+		router, err := m.router(ctx, loader)
+		if err != nil {
+			return err
+		}
 		api := &predictor.API{
-			Features: store, Models: m.models, Registry: m.registry, Model: cfg.Model.Name, Limits: cfg.Ingest,
-			MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxEvents: cfg.HTTP.MaxEvents,
+			Features: store, Models: m.models, Registry: m.registry, Router: router, Loader: loader,
+			Announce: m.announce, Shadow: &shadowLog{client: m.producer, topic: cfg.Kafka.Topics.Predictions, log: log},
+			Limits: cfg.Ingest, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxEvents: cfg.HTTP.MaxEvents, RateLimit: cfg.Predictor.RateLimit,
 		}
 		srv, err = m.serveHTTP(g, api)
 		if err != nil {

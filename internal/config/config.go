@@ -17,6 +17,7 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
@@ -36,6 +37,8 @@ type Config struct {
 	Learner     Learner     `yaml:"learner"`
 	Drift       Drift       `yaml:"drift"`
 	Log         Log         `yaml:"log"`
+	// Predictor routes live traffic between models (champion, challengers, shadows) and limits clients.
+	Predictor predictor.Config `yaml:"predictor"`
 }
 
 // ModelSpec is a learner.Spec read from YAML over the defaults, for lists of models.
@@ -98,6 +101,11 @@ type HTTP struct {
 type Join struct {
 	// Horizon is how long a prediction waits for its outcome, and an outcome for its prediction (default 24h).
 	Horizon time.Duration `yaml:"horizon"`
+	// ImplicitLabel, when set, is the label of a prediction whose outcome does not come within the
+	// horizon (e.g. 0: "no chargeback within 30 days"). Unset: such predictions are not learned.
+	ImplicitLabel *float64 `yaml:"implicit_label"`
+	// SweepInterval is how often expired predictions are looked for (default 1s).
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
 // Learner configures online learning.
@@ -139,10 +147,11 @@ func DefaultConfig() Config {
 		HTTP:       HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, MaxEvents: 1000},
 		Ingest:     ingest.DefaultLimits(),
 		Model:      spec,
-		Join:       Join{Horizon: 24 * time.Hour},
+		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
 		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000},
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second},
 		Log:        Log{Level: "info", Format: "text"},
+		Predictor:  predictor.DefaultConfig(),
 	}
 }
 
@@ -261,6 +270,7 @@ func (c Config) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		add(err)
 	}
+	add(c.Predictor.Validate())
 	names := map[string]bool{c.Model.Name: true}
 	for i, ch := range c.Challengers {
 		if err := learner.Spec(ch).Validate(); err != nil {
@@ -270,6 +280,9 @@ func (c Config) Validate() error {
 			add(fmt.Errorf("challengers[%d].name: %q is already used by another model", i, ch.Name))
 		}
 		names[ch.Name] = true
+	}
+	if c.Join.SweepInterval < 10*time.Millisecond {
+		add(fmt.Errorf("join.sweep_interval: %s is below 10ms", c.Join.SweepInterval))
 	}
 	if c.Join.Horizon < time.Second {
 		add(fmt.Errorf("join.horizon: %s is shorter than a second", c.Join.Horizon))

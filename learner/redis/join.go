@@ -6,7 +6,10 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,11 +24,20 @@ var joinSource string
 var joinScript = goredis.NewScript(joinSource)
 
 // JoinStore is a learner.JoinStore on Redis: one key per event id holding the side that came first.
+// Keys are spread over joinBuckets hash tags; each bucket has a due set of predictions waiting for
+// an implicit label, in the same Redis Cluster slot as their keys so scripts can touch both.
 type JoinStore struct {
 	rdb     goredis.UniversalClient
 	prefix  string
 	horizon time.Duration
+	// implicit, when set, is the label of a prediction whose outcome does not come within the horizon.
+	implicit *float64
 }
+
+const joinBuckets = 64
+
+// sweepGrace keeps a pending prediction readable this long after its horizon, for the sweeper.
+const sweepGrace = time.Hour
 
 var _ learner.JoinStore = (*JoinStore)(nil)
 
@@ -34,7 +46,22 @@ func NewJoinStore(rdb goredis.UniversalClient, prefix string, horizon time.Durat
 	return &JoinStore{rdb: rdb, prefix: prefix, horizon: horizon}
 }
 
-func (j *JoinStore) key(id string) string { return j.prefix + "join:{" + id + "}" }
+// WithImplicitLabel makes predictions whose outcome does not arrive within the horizon examples
+// with this label ("no chargeback within 30 days" = 0); SweepExpired finds them.
+func (j *JoinStore) WithImplicitLabel(label float64) *JoinStore {
+	j.implicit = &label
+	return j
+}
+
+func bucket(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return "{b" + strconv.Itoa(int(h.Sum32()%joinBuckets)) + "}"
+}
+
+func (j *JoinStore) key(id string) string      { return j.prefix + "join:" + bucket(id) + ":" + id }
+func (j *JoinStore) dueKey(b string) string    { return j.prefix + "joindue:" + b }
+func (j *JoinStore) keyPrefix(b string) string { return j.prefix + "join:" + b + ":" }
 
 // AddPending implements learner.JoinStore.
 func (j *JoinStore) AddPending(ctx context.Context, ps []learner.Pending) ([]learner.Example, error) {
@@ -103,8 +130,14 @@ func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, p
 	run := func() ([]*goredis.Cmd, error) {
 		pipe := j.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(ids))
-		for i := range ids {
-			cmds[i] = pipe.EvalSha(ctx, joinScript.Hash(), []string{j.key(ids[i])}, side, other, payloads[i], j.horizon.Milliseconds())
+		ttl, implicit := j.horizon, "0"
+		if j.implicit != nil {
+			ttl, implicit = j.horizon+sweepGrace, "1"
+		}
+		due := time.Now().Add(j.horizon).UnixMilli()
+		for i, id := range ids {
+			cmds[i] = pipe.EvalSha(ctx, joinScript.Hash(), []string{j.key(id), j.dueKey(bucket(id))},
+				side, other, payloads[i], ttl.Milliseconds(), implicit, due, id)
 		}
 		_, err := pipe.Exec(ctx)
 		if err == goredis.Nil {
@@ -134,4 +167,65 @@ func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, p
 		out[i] = s
 	}
 	return out, nil
+}
+
+//go:embed sweep.lua
+var sweepSource string
+
+var sweepScript = goredis.NewScript(sweepSource)
+
+// SweepExpired claims up to limit predictions per bucket whose horizon passed without an outcome
+// and returns them as examples with the implicit label. An outcome arriving after the claim is
+// ignored. Call ack once the examples are durable; until then a later sweep returns them again
+// (at-least-once). It does nothing without an implicit label.
+func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) ([]learner.Example, func(context.Context) error, error) {
+	noop := func(context.Context) error { return nil }
+	if j.implicit == nil {
+		return nil, noop, nil
+	}
+	pipe := j.rdb.Pipeline()
+	cmds := make([]*goredis.Cmd, joinBuckets)
+	for b := range joinBuckets {
+		tag := "{b" + strconv.Itoa(b) + "}"
+		cmds[b] = pipe.EvalSha(ctx, sweepScript.Hash(), []string{j.dueKey(tag)}, now.UnixMilli(), limit, j.keyPrefix(tag))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		if !goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			return nil, noop, fmt.Errorf("sweep join: %w", err)
+		}
+		if err := sweepScript.Load(ctx, j.rdb).Err(); err != nil {
+			return nil, noop, fmt.Errorf("load sweep script: %w", err)
+		}
+		return j.SweepExpired(ctx, now, limit)
+	}
+	var out []learner.Example
+	var ids []string
+	for _, c := range cmds {
+		vals, err := c.StringSlice()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, noop, fmt.Errorf("sweep join: %w", err)
+		}
+		for i := 0; i+1 < len(vals); i += 2 {
+			// An undecodable entry is acked too, so it does not come back forever.
+			ids = append(ids, vals[i])
+			var p learner.Pending
+			if err := json.Unmarshal([]byte(vals[i+1]), &p); err != nil {
+				continue
+			}
+			out = append(out, learner.Example{Pending: p, Label: *j.implicit, OutcomeTime: p.ScoredAt.Add(j.horizon), Implicit: true})
+		}
+	}
+	ack := func(ctx context.Context) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		pipe := j.rdb.Pipeline()
+		for _, id := range ids {
+			pipe.Del(ctx, j.key(id))
+			pipe.ZRem(ctx, j.dueKey(bucket(id)), id)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	return out, ack, nil
 }

@@ -1,12 +1,22 @@
--- One side of a prediction/outcome pair arrives. KEYS[1] the pair's hash;
--- ARGV[1] this side's field ("p" or "o"), ARGV[2] the other side's field, ARGV[3] payload, ARGV[4] horizon (ms).
+-- One side of a prediction/outcome pair arrives. KEYS[1] the pair's hash, KEYS[2] its bucket's due set.
+-- ARGV: this side's field ("p" or "o"), the other side's field, payload, ttl (ms), implicit labels
+-- on ("1"/"0"), due time (ms), event id.
 -- When the other side waits, the pair is complete: return it and delete the key, so an example is
--- produced once. Otherwise keep this side (a redelivery overwrites it) until the horizon.
+-- produced once. A pair the implicit-label sweeper has claimed ("c") is closed: nothing is stored.
+-- Otherwise keep this side (a redelivery overwrites it) until the ttl, and queue a prediction for
+-- the sweeper when implicit labels are on.
+if redis.call('HEXISTS', KEYS[1], 'c') == 1 then
+  return false
+end
 local other = redis.call('HGET', KEYS[1], ARGV[2])
 if other then
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[7])
   return other
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[5] == '1' and ARGV[1] == 'p' then
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[6], ARGV[7])
+end
 return false

@@ -53,9 +53,15 @@ func TestJoinEitherOrder(t *testing.T) {
 		t.Fatalf("redelivered outcome joined again: %+v, %v", exs, err)
 	}
 	// The waiting side expires after the horizon.
-	ttl, err := rdb.PTTL(ctx, prefix+"join:{b}").Result()
-	if err != nil || ttl <= 0 || ttl > time.Minute {
-		t.Errorf("pending b ttl = %v, %v; want within the horizon", ttl, err)
+	// Waiting now: b's prediction and a's redelivered outcome; both expire after the horizon.
+	keys, err := rdb.Keys(ctx, prefix+"join:*").Result()
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("waiting keys = %v, %v; want b's and the redelivered a's", keys, err)
+	}
+	for _, k := range keys {
+		if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
+			t.Errorf("%s ttl = %v, %v; want within the horizon", k, ttl, err)
+		}
 	}
 }
 
@@ -225,5 +231,46 @@ func TestRegistryConcurrentPublishersGetDistinctVersions(t *testing.T) {
 	wg.Wait()
 	if len(got) != 40 {
 		t.Errorf("%d distinct versions, want 40", len(got))
+	}
+}
+
+func TestImplicitLabelAfterHorizon(t *testing.T) {
+	rdb, prefix := client(t)
+	js := learnredis.NewJoinStore(rdb, prefix, 200*time.Millisecond).WithImplicitLabel(0)
+	ctx := context.Background()
+	p := func(id string) learner.Pending { return learner.Pending{ID: id, Model: "m", Score: 0.4, ScoredAt: time.Now()} }
+	if _, err := js.AddPending(ctx, []learner.Pending{p("a"), p("b"), p("c")}); err != nil {
+		t.Fatal(err)
+	}
+	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "a", Value: 1}}); err != nil || len(exs) != 1 {
+		t.Fatalf("a did not join: %v %v", exs, err)
+	}
+	if exs, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(exs) != 0 {
+		t.Fatalf("swept before the horizon: %v %v", exs, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	exs, ack, err := js.SweepExpired(ctx, time.Now(), 100)
+	if err != nil || len(exs) != 2 {
+		t.Fatalf("sweep = %+v, %v; want b and c", exs, err)
+	}
+	for _, e := range exs {
+		if !e.Implicit || e.Label != 0 || e.ID == "a" {
+			t.Errorf("implicit example = %+v", e)
+		}
+	}
+	// Not acked yet: a crash here means the next sweep yields them again (at-least-once).
+	again, _, err := js.SweepExpired(ctx, time.Now(), 100)
+	if err != nil || len(again) != 2 {
+		t.Fatalf("unacked sweep = %d, %v; want 2 again", len(again), err)
+	}
+	// A late outcome for a claimed prediction is ignored, not joined and not stored.
+	if late, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "b", Value: 1}}); err != nil || len(late) != 0 {
+		t.Fatalf("late outcome joined: %v %v", late, err)
+	}
+	if err := ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(rest) != 0 {
+		t.Fatalf("after ack: %v %v", rest, err)
 	}
 }

@@ -1,6 +1,3 @@
-// Package redis is the Redis adapter of the feature store: per-entity state in one hash per entity
-// (with a hash tag, so an entity's keys live on one Redis Cluster slot), updated by a Lua script that
-// applies each event once.
 package redis
 
 import (
@@ -21,7 +18,8 @@ var applyScript string
 
 var apply = goredis.NewScript(applyScript)
 
-// Store is a features.Store on Redis.
+// Store is the spine's features.Store on Redis: an event count and latest time per entity. Online
+// replaces it; Store stays until the predictor has moved to features.OnlineStore.
 type Store struct {
 	rdb    goredis.UniversalClient
 	prefix string

@@ -1,0 +1,125 @@
+// Command e2e measures the whole loop through Kafka: it publishes N synthetic events and their
+// outcomes to an embedded broker, then starts streamlearn and times how long it takes until every
+// event has its prediction and the learner has learned every example.
+//
+//	go run ./bench/e2e -redis 127.0.0.1:6399 -clickhouse 127.0.0.1:9900 -n 200000 -runs 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/internal/app"
+	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/synth"
+)
+
+func main() {
+	redis := flag.String("redis", "127.0.0.1:6399", "Redis address")
+	ch := flag.String("clickhouse", "127.0.0.1:9900", "ClickHouse native address")
+	n := flag.Int("n", 200000, "events (each with an outcome)")
+	runs := flag.Int("runs", 3, "runs; the median is reported")
+	flag.Parse()
+	var rates []float64
+	for run := 1; run <= *runs; run++ {
+		r, err := once(*redis, *ch, *n, run)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("run %d: %d events + %d outcomes scored, joined and learned in %s: %.0f events/s\n", run, *n, *n, r.Truncate(time.Millisecond), float64(*n)/r.Seconds())
+		rates = append(rates, float64(*n)/r.Seconds())
+	}
+	sort.Float64s(rates)
+	fmt.Printf("median: %.0f events/s end to end (each event scored, joined with its outcome and learned)\n", rates[len(rates)/2])
+}
+
+func once(redis, ch string, n, run int) (time.Duration, error) {
+	cfg := config.DefaultConfig()
+	cfg.Redis.Addr = redis
+	cfg.Redis.KeyPrefix = fmt.Sprintf("bench:%d:%d:", time.Now().UnixNano(), run)
+	cfg.ClickHouse.Addr = []string{ch}
+	cfg.ClickHouse.Database = fmt.Sprintf("bench_e2e_%d", run)
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Log.Level = "error"
+	emb, err := kafka.StartEmbedded("127.0.0.1:0", "", cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
+	if err != nil {
+		return 0, err
+	}
+	defer emb.Close()
+	cfg.Kafka.Brokers = []string{emb.Addr()}
+	if err := preload(cfg, n); err != nil {
+		return 0, err
+	}
+	m := app.New(cfg)
+	m.Logger = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- m.Run(ctx) }()
+	<-m.Ready
+	for {
+		if counter(m.Registry, "streamlearn_events_total") >= float64(n) && counter(m.Registry, "streamlearn_examples_learned_total") >= float64(n) {
+			break
+		}
+		select {
+		case err := <-done:
+			return 0, fmt.Errorf("streamlearn stopped: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
+	return elapsed, nil
+}
+
+// preload publishes the events, then the outcomes (so every outcome finds its prediction waiting or
+// arrives first: both orders happen while the two consumers race).
+func preload(cfg config.Config, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	g := synth.New(synth.Config{Seed: 1, Entities: 100000, Start: time.Now().Add(-48 * time.Hour), Step: 100 * time.Millisecond})
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		ev := g.Next()
+		cl.Produce(ctx, &kgo.Record{Topic: cfg.Kafka.Topics.Events, Key: []byte(ev.Entity), Value: ev.JSON()}, nil)
+		cl.Produce(ctx, &kgo.Record{Topic: cfg.Kafka.Topics.Outcomes, Key: []byte(ev.ID), Value: ev.OutcomeJSON()}, nil)
+	}
+	return cl.Flush(ctx)
+}
+
+func counter(g prometheus.Gatherer, name string) float64 {
+	mfs, _ := g.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.Metric {
+				sum += value(m)
+			}
+		}
+	}
+	return sum
+}
+
+func value(m *dto.Metric) float64 {
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return 0
+}

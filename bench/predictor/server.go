@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/features"
+	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/internal/app"
+	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/synth"
+	"github.com/streamlearn/streamlearn/learner"
+	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+)
+
+// serve is the server process: a private redis-server, the predictor role (app.RoleHTTP with an
+// embedded broker for the models topic, as `streamlearn predictor` runs it) with a trained model
+// and entity features in Redis, and the floor handler. It prints "READY <predictor> <floor>" and
+// runs until stdin closes or a signal comes.
+func serve(redisAddr string, entities int, profile string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if redisAddr == "" {
+		addr, cleanup, err := startRedis()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		redisAddr = addr
+	}
+	cfg := config.DefaultConfig()
+	cfg.Redis.Addr = redisAddr
+	cfg.Redis.KeyPrefix = fmt.Sprintf("bench:%d:", time.Now().UnixNano())
+	cfg.Kafka.Embedded = "127.0.0.1:0"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Log.Level = "warn"
+	if err := seed(ctx, cfg, entities); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+
+	m := app.New(cfg, app.RoleHTTP)
+	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	appCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(appCtx) }()
+	select {
+	case <-m.Ready:
+	case err := <-done:
+		return fmt.Errorf("predictor: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	floor := &http.Server{Handler: http.HandlerFunc(floorHandler)}
+	go floor.Serve(ln)
+	defer floor.Close()
+
+	fmt.Printf("READY %s %s\n", m.HTTPAddr, ln.Addr())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }() // the parent went away
+	<-appCtx.Done()
+	return <-done
+}
+
+// floorHandler is the floor of the comparison: a trivial Go JSON handler that decodes the event and
+// answers a fixed score, with no feature store and no model.
+func floorHandler(w http.ResponseWriter, r *http.Request) {
+	var ev map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": ev["id"], "model": "floor", "version": 1, "score": 0.5, "route": "champion"})
+}
+
+// seed gives every entity features in Redis and publishes a model trained on the same stream.
+func seed(ctx context.Context, cfg config.Config, entities int) error {
+	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
+	defer rdb.Close()
+	store := featredis.New(rdb, cfg.Redis.KeyPrefix, cfg.Redis.EntityTTL)
+	tr, err := learner.NewTrainer(cfg.Model)
+	if err != nil {
+		return err
+	}
+	g := synth.New(synth.Config{Seed: 1, Entities: entities, Start: time.Now().Add(-24 * time.Hour), Step: 100 * time.Millisecond})
+	const batch = 1000
+	for range 5 * entities / batch {
+		evs := make([]ingest.Event, batch)
+		labels := make([]float64, batch)
+		for i := range evs {
+			s := g.Next()
+			evs[i] = ingest.Event{ID: s.ID, Entity: s.Entity, Time: s.Time, Fields: s.Fields}
+			labels[i] = float64(s.Label)
+		}
+		states, err := store.Apply(ctx, evs)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			tr.Learn(features.Vectorize(evs[i], &states[i]), learner.Label{Value: labels[i]})
+		}
+	}
+	snap, err := tr.Snapshot().MarshalBinary()
+	if err != nil {
+		return err
+	}
+	reg := learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix)
+	v, err := reg.Publish(ctx, learner.Version{Model: cfg.Model.Name, Spec: tr.Spec(), Examples: tr.Seen()}, snap, nil)
+	if err != nil {
+		return err
+	}
+	_, err = reg.Promote(ctx, cfg.Model.Name, v.Version, "benchmark", false, false)
+	return err
+}
+
+// startRedis starts a private redis-server on a free port, without persistence.
+func startRedis() (string, func(), error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, fmt.Errorf("redis-server not installed: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "bench-predictor-redis-")
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	cmd.Stdout, _ = os.Create(filepath.Join(dir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, cleanup, nil
+		}
+		if time.Now().After(deadline) {
+			cleanup()
+			return "", nil, fmt.Errorf("redis-server did not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,77 @@
+package drift
+
+import (
+	"fmt"
+	"time"
+)
+
+// Alert kinds in Alert.Kind.
+const (
+	AlertFeatureDrift = "feature_drift"
+	AlertPerformance  = "performance"
+	AlertConceptDrift = "concept_drift"
+)
+
+// Alert is a decision of the trigger policy to retrain a model: a row of
+// the drift_alerts table and a retrain command. Every field is a function
+// of the windows that raised it, so replaying the same history raises the
+// same alerts with the same ids.
+type Alert struct {
+	// ID is "<model>:<kind>:<window start>", the start of the window that
+	// raised it (UTC, 20060102T150405Z).
+	ID    string
+	Model string
+	Kind  string // AlertFeatureDrift, AlertPerformance or AlertConceptDrift
+	// Reason says what breached, for people.
+	Reason string
+	// Time is the end of the window that raised the alert (event time).
+	Time time.Time
+	// From and To span the windows that breached in a row: the examples a
+	// retrain should learn from.
+	From, To time.Time
+	// Value and Threshold are the breaching measurement of the last window
+	// and its bound: the share of drifted features, the AUC (RMSE for
+	// regression), or the error rate for concept drift (Threshold: the
+	// baseline's error rate, NaN when unknown).
+	Value, Threshold float64
+	// Features are the drifted features of the last window (feature drift).
+	Features []string
+	// Version is the latest version of the model that scored in the last
+	// window (performance and concept drift; 0 for feature drift).
+	Version int64
+}
+
+func alertID(model, kind string, windowStart time.Time) string {
+	return fmt.Sprintf("%s:%s:%s", model, kind, windowStart.UTC().Format("20060102T150405Z"))
+}
+
+// RetrainCommand is the JSON a retrain alert sends on the control topic:
+//
+//	{"command": "retrain", "model": "default", "kind": "feature_drift", "reason": "...",
+//	 "alert_id": "default:feature_drift:20261122T100000Z",
+//	 "from": "2026-11-22T09:00:00Z", "to": "2026-11-22T11:00:00Z", "time": "2026-11-22T11:00:00Z"}
+//
+// It may be delivered more than once; AlertID tells repeats apart.
+type RetrainCommand struct {
+	Command string    `json:"command"` // always "retrain"
+	Model   string    `json:"model"`
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	AlertID string    `json:"alert_id"`
+	From    time.Time `json:"from"` // the examples to learn from: event times in [From, To)
+	To      time.Time `json:"to"`
+	Time    time.Time `json:"time"` // when the alert was raised (event time)
+	// ChampionVersion is Alert.Version, when known.
+	ChampionVersion int64 `json:"champion_version,omitempty"`
+}
+
+// CommandRetrain is RetrainCommand.Command.
+const CommandRetrain = "retrain"
+
+// Command returns the retrain command of the alert.
+func (a Alert) Command() RetrainCommand {
+	return RetrainCommand{
+		Command: CommandRetrain, Model: a.Model, Kind: a.Kind, Reason: a.Reason, AlertID: a.ID,
+		From: a.From.UTC(), To: a.To.UTC(), Time: a.Time.UTC(), ChampionVersion: a.Version,
+	}
+}

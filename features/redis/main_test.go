@@ -1,0 +1,91 @@
+package redis_test
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/features"
+	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var prefixes atomic.Int64
+
+// testPrefix is a key prefix of the test's own.
+func testPrefix(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", "{", "(", "}", ")", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("t%d:%s:", prefixes.Add(1), name)
+}
+
+func redisClient(t testing.TB) *goredis.Client {
+	t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func newStore(t testing.TB, cfg features.Config, opt featredis.Options) (*featredis.Online, *goredis.Client) {
+	t.Helper()
+	rdb := redisClient(t)
+	if opt.Prefix == "" {
+		opt.Prefix = testPrefix(t)
+	}
+	s, err := featredis.NewOnline(rdb, cfg, opt)
+	if err != nil {
+		t.Fatalf("NewOnline: %v", err)
+	}
+	return s, rdb
+}
+
+var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+
+func ev(id, entity string, at time.Duration, fields map[string]any) ingest.Event {
+	return ingest.Event{ID: id, Entity: entity, Time: t0.Add(at), Fields: fields}
+}
+
+func window(s string) features.Window {
+	w, err := features.ParseWindow(s)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// equalVectors compares two vectors by name, values within a relative tolerance.
+func equalVectors(got features.Vector, want map[string]float64) string {
+	var diffs []string
+	gm := got.Map()
+	for name, w := range want {
+		g, ok := gm[name]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("missing %s (want %v)", name, w))
+		case !near(g, w):
+			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", name, g, w))
+		}
+	}
+	for name, g := range gm {
+		if _, ok := want[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("unexpected %s = %v", name, g))
+		}
+	}
+	if len(gm) != len(got) {
+		diffs = append(diffs, "duplicate feature names")
+	}
+	sort.Strings(diffs)
+	return strings.Join(diffs, "; ")
+}
+
+func near(a, b float64) bool {
+	return a == b || math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
