@@ -132,8 +132,8 @@ func TestEveryAggregateAndWindow(t *testing.T) {
 			t.Errorf("%s: %s", step.name, d)
 		}
 	}
-	// The 7d window of b0 depends on how 14h tiles fall on the calendar; every other step is exact
-	// whatever the alignment, since t0 is a midnight and 2h, 5m and 25s divide a day.
+	// Which 14h tiles the 7d windows cover depends on where t0 falls on them (14h does not divide a
+	// day); the 7d expectations hold for this t0. 2h, 5m and 25s tiles start at every midnight.
 	snap, ok, err := store.Aggregates(ctx, "u", time.Time{})
 	if err != nil || !ok {
 		t.Fatalf("Aggregates: %v, %v", ok, err)

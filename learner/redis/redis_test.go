@@ -33,7 +33,9 @@ func TestJoinEitherOrder(t *testing.T) {
 	pend := func(id string) learner.Pending {
 		return learner.Pending{ID: id, Model: "m", Version: 3, Score: 0.7, Features: features.Vector{{Name: "a", Value: 1}}, Time: time.UnixMilli(1e12).UTC()}
 	}
-	out := func(id string, label float64) ingest.Outcome { return ingest.Outcome{ID: id, Value: label, Time: time.UnixMilli(1e12 + 5000).UTC()} }
+	out := func(id string, label float64) ingest.Outcome {
+		return ingest.Outcome{ID: id, Value: label, Time: time.UnixMilli(1e12 + 5000).UTC()}
+	}
 
 	// Prediction first, then outcome.
 	if exs, err := js.AddPending(ctx, []learner.Pending{pend("a"), pend("b")}); err != nil || len(exs) != 0 {
@@ -238,7 +240,9 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 	rdb, prefix := client(t)
 	js := learnredis.NewJoinStore(rdb, prefix, 200*time.Millisecond).WithImplicitLabel(0)
 	ctx := context.Background()
-	p := func(id string) learner.Pending { return learner.Pending{ID: id, Model: "m", Score: 0.4, ScoredAt: time.Now()} }
+	p := func(id string) learner.Pending {
+		return learner.Pending{ID: id, Model: "m", Score: 0.4, ScoredAt: time.Now()}
+	}
 	if _, err := js.AddPending(ctx, []learner.Pending{p("a"), p("b"), p("c")}); err != nil {
 		t.Fatal(err)
 	}
