@@ -147,20 +147,25 @@ func partitioned(all []obs, parts int) []obs {
 func interleave(all []obs, seed uint64, maxLag time.Duration) []obs {
 	rng := rand.New(rand.NewPCG(seed, 5))
 	lag := map[[2]int64]time.Duration{}
-	out := slices.Clone(all)
-	for i := range out {
-		k := [2]int64{int64(out[i].stream), int64(out[i].part)}
-		if _, ok := lag[k]; !ok {
-			lag[k] = time.Duration(rng.Int64N(int64(maxLag) + 1))
+	keys := make([]int64, len(all))
+	idx := make([]int, len(all))
+	for i := range all {
+		k := [2]int64{int64(all[i].stream), int64(all[i].part)}
+		l, ok := lag[k]
+		if !ok {
+			l = time.Duration(rng.Int64N(int64(maxLag) + 1))
+			lag[k] = l
 		}
+		keys[i], idx[i] = all[i].at.Add(l).UnixNano(), i
 	}
-	slices.SortStableFunc(out, func(a, b obs) int {
-		ka, kb := a.at.Add(lag[[2]int64{int64(a.stream), int64(a.part)}]), b.at.Add(lag[[2]int64{int64(b.stream), int64(b.part)}])
-		if c := ka.Compare(kb); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.stream, b.stream), cmp.Compare(a.part, b.part), cmp.Compare(a.offset, b.offset))
+	slices.SortFunc(idx, func(x, y int) int {
+		a, b := &all[x], &all[y]
+		return cmp.Or(cmp.Compare(keys[x], keys[y]), cmp.Compare(a.stream, b.stream), cmp.Compare(a.part, b.part), cmp.Compare(a.offset, b.offset))
 	})
+	out := make([]obs, len(all))
+	for i, j := range idx {
+		out[i] = all[j]
+	}
 	return out
 }
 

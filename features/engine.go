@@ -81,6 +81,29 @@ type Update struct {
 	Marks []Mark
 	// DeadMarkBuckets are the buckets whose marks must be deleted.
 	DeadMarkBuckets []int64
+
+	// What the call did, for Commit to count.
+	applied, duplicates, dropped uint64
+	late                         []lateEvent
+}
+
+type lateEvent struct {
+	ev     ingest.Event
+	behind time.Duration
+}
+
+// Commit counts what an ApplyEntity call did, once its Update is stored (or needed no storing): an
+// adapter that has to compute an entity again after a write conflict commits only the last Update.
+func (e *Engine) Commit(u *Update) {
+	e.applied.Add(u.applied)
+	e.duplicates.Add(u.duplicates)
+	e.dropped.Add(u.dropped)
+	e.late.Add(uint64(len(u.late)))
+	if e.onLate != nil {
+		for _, l := range u.late {
+			e.onLate(l.ev, l.behind)
+		}
+	}
 }
 
 // Mark is one event's redelivery mark.
@@ -136,7 +159,7 @@ func (e *Engine) ApplyEntity(l Loaded, evs []ingest.Event, z, obs ZStats, out []
 		if found {
 			m, err := decodeMark(raw)
 			if err != nil || m.t >= h {
-				e.duplicates.Add(1)
+				upd.duplicates++
 				if err == nil && m.fingerprint == p.fingerprint && e.replay(ev, &m, sc, out, i) {
 					continue
 				}
@@ -147,10 +170,7 @@ func (e *Engine) ApplyEntity(l Loaded, evs []ingest.Event, z, obs ZStats, out []
 			tooLate = true // applied once, long enough ago that its mark is gone with its lateness
 		}
 		if tooLate {
-			e.late.Add(1)
-			if e.onLate != nil {
-				e.onLate(ev, time.Duration(h-t)*time.Millisecond)
-			}
+			upd.late = append(upd.late, lateEvent{ev: ev, behind: time.Duration(h-t) * time.Millisecond})
 			out[i], _ = e.compute(st, ev, t, &zsource{live: z}, sc)
 			continue
 		}
@@ -160,9 +180,7 @@ func (e *Engine) ApplyEntity(l Loaded, evs []ingest.Event, z, obs ZStats, out []
 		in.z = zs.rec
 		vals, dropped := st.trackedValues(p, ev.Fields, sc.vals)
 		sc.vals = vals
-		if dropped > 0 {
-			e.dropped.Add(uint64(dropped))
-		}
+		upd.dropped += uint64(dropped)
 		st.apply(p, t, vals)
 		bucket := floorDiv(t, p.markBucket)
 		st.addMark(bucket)
@@ -174,7 +192,7 @@ func (e *Engine) ApplyEntity(l Loaded, evs []ingest.Event, z, obs ZStats, out []
 			}
 			batch[ev.ID] = value
 		}
-		e.applied.Add(1)
+		upd.applied++
 		upd.Changed = true
 	}
 	if upd.Changed {

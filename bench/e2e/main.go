@@ -7,11 +7,13 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +31,14 @@ func main() {
 	ch := flag.String("clickhouse", "127.0.0.1:9900", "ClickHouse native address")
 	n := flag.Int("n", 200000, "events (each with an outcome)")
 	runs := flag.Int("runs", 3, "runs; the median is reported")
+	export := flag.String("export", "", "write the stream as CSV to this file (for bench/e2e/sgd.py) and exit")
 	flag.Parse()
+	if *export != "" {
+		if err := exportCSV(*export, *n); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	var rates []float64
 	for run := 1; run <= *runs; run++ {
 		r, err := once(*redis, *ch, *n, run)
@@ -102,6 +111,28 @@ func preload(cfg config.Config, n int) error {
 		cl.Produce(ctx, &kgo.Record{Topic: cfg.Kafka.Topics.Outcomes, Key: []byte(ev.ID), Value: ev.OutcomeJSON()}, nil)
 	}
 	return cl.Flush(ctx)
+}
+
+// exportCSV writes the same synthetic stream the benchmark publishes, one row per event.
+func exportCSV(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"label", "amount", "age", "country", "mobile", "visits"})
+	g := synth.New(synth.Config{Seed: 1, Entities: 100000, Start: time.Now().Add(-48 * time.Hour), Step: 100 * time.Millisecond})
+	for range n {
+		ev := g.Next()
+		mobile := "0"
+		if ev.Fields["mobile"].(bool) {
+			mobile = "1"
+		}
+		_ = w.Write([]string{strconv.Itoa(ev.Label), fmt.Sprint(ev.Fields["amount"]), fmt.Sprint(ev.Fields["age"]), ev.Fields["country"].(string), mobile, fmt.Sprint(ev.Fields["visits"])})
+	}
+	w.Flush()
+	return w.Error()
 }
 
 func counter(g prometheus.Gatherer, name string) float64 {

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -165,12 +166,16 @@ func (s *Online) Apply(ctx context.Context, events []ingest.Event) ([]features.V
 		if s.eng.Standardizes() {
 			obs = mergeObs(obs, groups, conflicted)
 		}
+		commit(s.eng, groups, conflicted)
 		if len(conflicted) == 0 {
 			break
 		}
 		s.conflicts.Add(uint64(len(conflicted)))
 		if attempt == s.attempts {
 			return nil, fmt.Errorf("apply features: %d entities changed by another writer %d times in a row", len(conflicted), attempt)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, fmt.Errorf("apply features: %w", err)
 		}
 		groups = conflicted
 	}
@@ -196,12 +201,37 @@ func (s *Online) Apply(ctx context.Context, events []ingest.Event) ([]features.V
 	return out, nil
 }
 
+// backoff waits a random while, growing with the attempt, so that writers racing for the same
+// entities stop colliding.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, 100*time.Millisecond))))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 func allIndexes(n int) []int {
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
 	return idx
+}
+
+// commit counts the work of the groups that were written.
+func commit(eng *features.Engine, groups, conflicted []*group) {
+	failed := make(map[*group]bool, len(conflicted))
+	for _, g := range conflicted {
+		failed[g] = true
+	}
+	for _, g := range groups {
+		if !failed[g] {
+			eng.Commit(&g.update)
+		}
+	}
 }
 
 // mergeObs adds the standardize observations of the groups that were written.

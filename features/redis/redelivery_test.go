@@ -104,7 +104,7 @@ func TestMarksAreBounded(t *testing.T) {
 func TestMaxMarksRaisesTheFloor(t *testing.T) {
 	cfg := countConfig(time.Hour) // marks in buckets of 15 minutes
 	cfg.MaxMarks = 16
-	store, rdb := newStore(t, cfg, featredis.Options{})
+	store, _ := newStore(t, cfg, featredis.Options{})
 	ctx := testenv.Context(t, 30*time.Second)
 	var events []ingest.Event
 	for i := range 40 {
@@ -113,7 +113,6 @@ func TestMaxMarksRaisesTheFloor(t *testing.T) {
 	if _, err := store.Apply(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	_ = rdb
 	// m5 is within the hour of lateness, but its bucket (0-15m) was dropped for the cap.
 	got, err := store.Apply(ctx, []ingest.Event{events[5], ev("n", "u", 41*time.Minute, nil)})
 	if err != nil {

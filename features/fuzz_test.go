@@ -1,0 +1,75 @@
+package features_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/ingest"
+)
+
+func fuzzConfig() features.Config {
+	cfg := features.DefaultConfig()
+	ws := []features.Window{features.Window(5 * time.Minute), features.Window(time.Hour)}
+	for _, fn := range []string{"sum", "min", "max", "stddev", "last", "distinct"} {
+		cfg.Aggregates = append(cfg.Aggregates, features.Aggregate{Function: fn, Field: "*", Windows: ws})
+	}
+	cfg.Aggregates = append(cfg.Aggregates, features.Aggregate{Function: "since_prev", Windows: ws},
+		features.Aggregate{Function: "distinct", Field: "s", Windows: ws})
+	return cfg
+}
+
+// Stored bytes may be anything (another version, a bug, a hand edit): reading them never panics.
+func FuzzStoredState(f *testing.F) {
+	e, err := features.NewEngine(fuzzConfig(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	out := make([]features.Vector, 3)
+	evs := []ingest.Event{
+		{ID: "a", Entity: "u", Time: time.UnixMilli(1_800_000_000_000), Fields: map[string]any{"x": 1.5, "s": "v"}},
+		{ID: "b", Entity: "u", Time: time.UnixMilli(1_800_000_060_000), Fields: map[string]any{"x": 2.5, "y": 3.0, "s": "w"}},
+		{ID: "c", Entity: "u", Time: time.UnixMilli(1_800_000_030_000), Fields: map[string]any{"x": -1.0}},
+	}
+	u := e.ApplyEntity(features.Loaded{}, evs, nil, nil, out)
+	f.Add(u.State, u.Marks[0].Value)
+	f.Add([]byte{1}, []byte{1, 0, 0, 0, 0})
+	f.Add([]byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{})
+	f.Fuzz(func(t *testing.T, state, mark []byte) {
+		l := features.Loaded{State: state, Marks: map[string][]byte{"a": mark, "b": mark}}
+		e.ApplyEntity(l, evs, nil, nil, out)
+		e.LookupEntity(l, evs, nil, out)
+		e.Snapshot("u", state, time.Time{})
+	})
+}
+
+// Event values from the Go API may be anything JSON cannot carry: never a panic, never a NaN feature.
+func FuzzEventValues(f *testing.F) {
+	e, err := features.NewEngine(fuzzConfig(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("e1", "u", int64(1_800_000_000_000), 1.5, "DE", "amount")
+	f.Add("", "", int64(0), math.NaN(), "", "")
+	f.Add("x", "{}", int64(-1), math.Inf(1), "\xff\xfe", "*")
+	f.Add("y", "u", int64(math.MaxInt64/2), -math.MaxFloat64, "=", "a=b")
+	f.Fuzz(func(t *testing.T, id, entity string, ms int64, x float64, s, name string) {
+		evs := []ingest.Event{
+			{ID: id, Entity: entity, Time: time.UnixMilli(ms), Fields: map[string]any{name: x, "s": s, "x": x}},
+			{ID: id + "'", Entity: entity, Time: time.UnixMilli(ms / 2), Fields: map[string]any{"x": x / 3, name: s}},
+			{ID: id, Entity: entity, Time: time.UnixMilli(ms), Fields: map[string]any{name: x, "s": s, "x": x}},
+		}
+		out := make([]features.Vector, len(evs))
+		u := e.ApplyEntity(features.Loaded{}, evs, nil, nil, out)
+		for i, v := range out {
+			for _, f := range v {
+				if math.IsNaN(f.Value) {
+					t.Fatalf("event %d: %q is NaN", i, f.Name)
+				}
+			}
+		}
+		e.ApplyEntity(features.Loaded{State: u.State}, evs, nil, nil, out)
+		e.Snapshot(entity, u.State, time.UnixMilli(ms))
+	})
+}
