@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,9 @@ func Run(ctx context.Context, m *app.Main, opts Options, w io.Writer) error {
 	g.Go(func() error { return produce(gctx, m, opts, &produced) })
 	g.Go(func() error { return progress(gctx, m, opts, &produced, w) })
 	err := g.Wait()
-	fmt.Fprintln(w, "\nstopped. Query the tables: clickhouse-client --port <port> -q 'SELECT * FROM streamlearn.model_performance FINAL ORDER BY window_start'")
+	host, port, _ := net.SplitHostPort(m.Config.ClickHouse.Addr[0])
+	fmt.Fprintf(w, "\nstopped. Query the tables: clickhouse-client --host %s --port %s -q 'SELECT * FROM %s.model_performance FINAL ORDER BY window_start'\n",
+		host, port, m.Config.ClickHouse.Database)
 	return err
 }
 
