@@ -24,7 +24,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/streamlearn/streamlearn/drift"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/config"
@@ -225,8 +224,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	if m.has(RoleLearn) {
+		commands := map[string]chan learnkafka.Command{}
 		for _, spec := range cfg.Models() {
+			commands[spec.Name] = make(chan learnkafka.Command)
 			runner := &learnkafka.Runner{
+				Commands: commands[spec.Name], Retrain: cfg.Learner.Retrain,
+				OnRetrain: func(ev learnkafka.RetrainEvent) {
+					if m.writer != nil {
+						m.writer.AddRetrainEvents(retrainEventRow(ev))
+					}
+				},
 				Spec: spec, Registry: m.registry, ClientOpts: kopts,
 				ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
 				PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
@@ -245,19 +252,35 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 			startConsumer("learn "+spec.Name, runner.Run)
 		}
+		ctl, err := m.groupClient(kopts, "control", cfg.Kafka.Topics.Control)
+		if err != nil {
+			return err
+		}
+		defer ctl.Close()
+		startConsumer("control", func(ctx context.Context) error { return runControl(ctx, ctl, commands, log) })
 	}
 	if m.has(RoleCorrelate) {
 		t := cfg.Kafka.Topics
-		cl, err := m.groupClient(kopts, "correlator", t.Events, t.Predictions, t.Outcomes, t.Examples)
+		mc := cfg.Drift.MonitorConfig()
+		mc.Regression = cfg.Model.Task == learner.Regression
+		c, err := newCorrelator(ctx, correlatorDeps{
+			Producer: m.producer, Writer: m.writer, Redis: m.rdb, KeyBase: prefix, Group: cfg.Kafka.Group + "-correlator",
+			Monitor: mc, Topics: t, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
+			Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		// The correlator decides where its partitions start: where its open windows' records do.
+		cl, err := m.groupClient(append(append([]kgo.Opt{}, kopts...), kgo.AdjustFetchOffsetsFn(c.offsets.adjust)),
+			"correlator", t.Events, t.Predictions, t.Outcomes, t.Examples)
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
-		m.correlator = &correlator{
-			client: cl, writer: m.writer, monitor: drift.NewMonitor(cfg.Drift.MonitorConfig()), topics: t,
-			model: cfg.Model.Name, limits: cfg.Ingest, flush: cfg.Drift.FlushInterval, log: log,
-		}
-		startConsumer("correlate", m.correlator.Run)
+		c.client = cl
+		m.correlator = c
+		startConsumer("correlate", c.Run)
 	}
 	if m.writer != nil {
 		// The writer's own flusher keeps rows moving while a consumer is blocked in Add at the
@@ -424,6 +447,14 @@ func modelVersionRow(v learner.Version) clickhouse.ModelVersionRow {
 	return clickhouse.ModelVersionRow{
 		Time: v.CreatedAt, Model: v.Model, Version: v.Version, Parent: v.Parent, Spec: spec,
 		ExamplesFrom: v.From, ExamplesTo: v.To, Examples: v.Examples, AUC: v.Metrics.AUC, LogLoss: v.Metrics.LogLoss, Status: v.Note,
+	}
+}
+
+func retrainEventRow(ev learnkafka.RetrainEvent) clickhouse.RetrainEventRow {
+	return clickhouse.RetrainEventRow{
+		Time: ev.Time, Model: ev.Model, Step: ev.Step, Reason: ev.Reason, EventID: ev.AlertID,
+		ChampionVersion: ev.ChampionVersion, ChallengerVersion: ev.ChallengerVersion,
+		ChampionMetric: ev.ChampionMetric, ChallengerMetric: ev.ChallengerMetric,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/learner"
+	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
@@ -116,6 +117,8 @@ type Learner struct {
 	AutoPromote bool `yaml:"auto_promote"`
 	// MetricsWindow is the number of recent examples progressive AUC and logloss cover (default 5000).
 	MetricsWindow int `yaml:"metrics_window"`
+	// Retrain says how retrain commands from the drift trigger are carried out.
+	Retrain learnkafka.RetrainPolicy `yaml:"retrain"`
 }
 
 // Drift configures the drift and outcome correlator.
@@ -127,6 +130,17 @@ type Drift struct {
 	PSIThreshold    float64       `yaml:"psi_threshold"`
 	// FlushInterval is how often rows are written to ClickHouse and offsets committed (default 1s).
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Segments are event fields (strings, or booleans and numbers) whose values split the performance
+	// rows over all versions: segment "country=DE" and so on (default none).
+	Segments []string `yaml:"segments"`
+	// MaxSegmentValues bounds the values tracked per segment field; later ones go to
+	// "field=__other__" (default 100).
+	MaxSegmentValues int `yaml:"max_segment_values"`
+	// Threshold is a binary model's decision threshold for precision, recall and the 0/1 error the
+	// concept-drift detectors watch (default 0.5).
+	Threshold float64 `yaml:"threshold"`
+	// Trigger is the retrain trigger policy: alerts, drift_alerts rows and retrain commands.
+	Trigger drift.TriggerConfig `yaml:"trigger"`
 }
 
 // Log configures logging.
@@ -148,8 +162,8 @@ func DefaultConfig() Config {
 		Ingest:     ingest.DefaultLimits(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000},
-		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy()},
+		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig()},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),
 	}
@@ -159,6 +173,7 @@ func DefaultConfig() Config {
 func (d Drift) MonitorConfig() drift.MonitorConfig {
 	c := drift.DefaultMonitorConfig()
 	c.Window, c.AllowedLateness, c.Bins, c.PSIThreshold = d.Window, d.AllowedLateness, d.Bins, d.PSIThreshold
+	c.Segments, c.MaxSegmentValues, c.Threshold, c.Trigger = d.Segments, d.MaxSegmentValues, d.Threshold, d.Trigger
 	return c
 }
 
@@ -289,6 +304,9 @@ func (c Config) Validate() error {
 	}
 	if c.Learner.PublishInterval < 10*time.Millisecond {
 		add(fmt.Errorf("learner.publish_interval: %s is below 10ms", c.Learner.PublishInterval))
+	}
+	if r := c.Learner.Retrain; r.MinOutcomes < 10 || r.Margin < 0 || r.MaxShadow < time.Second {
+		add(fmt.Errorf("learner.retrain: min_outcomes %d must be ≥ 10, margin %g ≥ 0, max_shadow %s ≥ 1s", r.MinOutcomes, r.Margin, r.MaxShadow))
 	}
 	if c.Learner.MetricsWindow < 10 {
 		add(fmt.Errorf("learner.metrics_window: %d is below 10", c.Learner.MetricsWindow))

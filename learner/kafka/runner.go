@@ -44,6 +44,11 @@ type Runner struct {
 	// OnLearn, when set, is called after every learned batch with its size; OnPublish after every publish.
 	OnLearn   func(n int)
 	OnPublish func(v learner.Version)
+	// Commands are retrain commands for this model (nil: none); Retrain says how to carry them out.
+	Commands <-chan Command
+	Retrain  RetrainPolicy
+	// OnRetrain, when set, receives every step of a retrain.
+	OnRetrain func(RetrainEvent)
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -94,10 +99,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		from, to    time.Time
 		lastPublish = time.Now()
 	)
+	note := "online"
 	publish := func(pctx context.Context) error {
 		if dirty == 0 {
 			return nil
 		}
+		defer func() { note = "online" }()
 		snap, err := trainer.Snapshot().MarshalBinary()
 		if err != nil {
 			return fmt.Errorf("encode snapshot: %w", err)
@@ -109,7 +116,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		m := window.metrics()
 		v, err := r.Registry.Publish(pctx, learner.Version{
 			Model: model, Parent: parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
-			From: from, To: to, Offsets: maps.Clone(offsets), Metrics: m, Note: "online",
+			From: from, To: to, Offsets: maps.Clone(offsets), Metrics: m, Note: note,
 		}, snap, &learner.Checkpoint{Offsets: maps.Clone(offsets), State: state})
 		if err != nil {
 			return err
@@ -132,7 +139,24 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil
 	}
 
+	var active *retrain
 	for {
+		if active == nil {
+			select {
+			case cmd := <-r.Commands:
+				rt, err := r.startRetrain(ctx, cmd, offsets, parent)
+				if err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					r.emit(RetrainEvent{Step: StepRejected, AlertID: cmd.AlertID, ChampionVersion: parent, Reason: "retrain failed: " + err.Error()})
+					cmd.Done()
+				} else {
+					active = rt
+				}
+			default:
+			}
+		}
 		pollCtx, cancel := context.WithTimeout(ctx, r.PublishInterval)
 		fetches := cl.PollRecords(pollCtx, 10000)
 		cancel()
@@ -147,8 +171,13 @@ func (r *Runner) Run(ctx context.Context) error {
 				log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return
 			}
-			p := trainer.Learn(ex.Features, learner.Label{Value: ex.Label, Class: ex.Class})
+			label := learner.Label{Value: ex.Label, Class: ex.Class}
+			p := trainer.Learn(ex.Features, label)
 			window.add(p.Score, ex.Label)
+			if active != nil {
+				active.champ.add(p.Score, ex.Label)
+				active.chall.add(active.challenger.Learn(ex.Features, label).Score, ex.Label)
+			}
 			if from.IsZero() || ex.Time.Before(from) {
 				from = ex.Time
 			}
@@ -164,8 +193,22 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if active != nil && (active.champ.seen >= int64(r.Retrain.MinOutcomes) || time.Since(active.started) > r.Retrain.MaxShadow) {
+			promoted := r.decide(ctx, active, parent)
+			if promoted {
+				trainer, dirty = active.challenger, dirty+1
+				note = "retrained for " + active.cmd.AlertID
+				if err := publish(ctx); err != nil {
+					log.Error("publish retrained model", "model", model, "err", err)
+				} else if _, err := r.Registry.Promote(ctx, model, parent, "retrained for "+active.cmd.AlertID, true, false); err != nil {
+					log.Error("promote retrained model", "model", model, "err", err)
+				}
+			}
+			active.cmd.Done()
+			active = nil
+		}
 		if time.Since(lastPublish) >= r.PublishInterval {
-			if err := publish(ctx); err != nil {
+			if err := publish(ctx); err != nil && ctx.Err() == nil {
 				log.Error("publish model", "model", model, "err", err)
 			}
 		}
@@ -265,11 +308,15 @@ func (w *window) add(score, label float64) {
 	}
 }
 
-func (w *window) metrics() learner.Metrics {
-	n := w.next
+func (w *window) len() int {
 	if w.full {
-		n = len(w.scores)
+		return len(w.scores)
 	}
+	return w.next
+}
+
+func (w *window) metrics() learner.Metrics {
+	n := w.len()
 	if n == 0 {
 		return learner.Metrics{}
 	}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/drift"
+	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
+)
+
+// runControl hands the retrain commands of the control topic to the runners of their models, one
+// at a time, and commits a command only once its runner has carried it out (promoted or rejected
+// the challenger): a restart in the middle starts that retrain again.
+func runControl(ctx context.Context, cl *kgo.Client, runners map[string]chan learnkafka.Command, log *slog.Logger) error {
+	for {
+		fetches := cl.PollRecords(ctx, 1)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		for _, rec := range fetches.Records() {
+			var cmd drift.RetrainCommand
+			ch, known := (chan learnkafka.Command)(nil), false
+			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != drift.CommandRetrain {
+				log.Warn("skip control record", "offset", rec.Offset, "err", err, "command", cmd.Command)
+			} else if ch, known = runners[cmd.Model]; !known {
+				log.Warn("retrain command for a model this process does not learn", "model", cmd.Model, "alert_id", cmd.AlertID)
+			}
+			if known {
+				done := make(chan struct{})
+				select {
+				case ch <- learnkafka.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
+				case <-ctx.Done():
+					return nil
+				}
+				select {
+				case <-done:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			if err := cl.CommitRecords(ctx, rec); err != nil && ctx.Err() == nil {
+				log.Warn("commit control offset", "err", err)
+			}
+		}
+		cl.AllowRebalance()
+	}
+}
