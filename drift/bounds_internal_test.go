@@ -2,6 +2,7 @@ package drift
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -54,5 +55,27 @@ func TestMemoryStaysBounded(t *testing.T) {
 	}
 	if got := m.Stats().DroppedFeatures; got == 0 {
 		t.Error("no feature dropped beyond MaxFeatures")
+	}
+}
+
+func TestBottomKKeepsSmallestPriorities(t *testing.T) {
+	for _, capacity := range []int{1, 2, 7, 64} {
+		b := newBottomK[int](capacity)
+		var all []uint64
+		for i := 0; i < 5000; i++ {
+			p := mix64(uint64(i)) % 1000 // many ties
+			all = append(all, p)
+			b.add(i, p)
+		}
+		b.trim()
+		slices.Sort(all)
+		var got []uint64
+		for _, it := range b.items {
+			got = append(got, it.pri)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, all[:capacity]) {
+			t.Errorf("cap %d: kept priorities %v, want the smallest %v", capacity, got, all[:capacity])
+		}
 	}
 }

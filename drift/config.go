@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"time"
 )
 
@@ -19,6 +18,14 @@ type MonitorConfig struct {
 	// observations for it are dropped and counted in Stats. Default Window;
 	// a negative value means no lateness at all.
 	AllowedLateness time.Duration
+	// OutcomeLateness is AllowedLateness for the performance windows.
+	// Examples arrive in the order labels do, so their event times are out
+	// of order by the spread of label delays: set it to the delay within
+	// which labels should still count (at most the join horizon); later
+	// ones are dropped and counted in Stats. Performance rows are final,
+	// and judged by the trigger policy, only this long after their window.
+	// Default AllowedLateness; negative: none.
+	OutcomeLateness time.Duration
 	// Bins is the number of quantile bins taken from the reference window
 	// of a numeric feature (fewer when quantiles tie). Default 10.
 	Bins int
@@ -68,6 +75,11 @@ type MonitorConfig struct {
 	Regression bool
 	// Trigger is the retrain trigger policy applied to closed windows.
 	Trigger TriggerConfig
+	// ExternalWatermarks: windows close only when Monitor.Advance moves
+	// their stream's watermark, not by the event times observed; for
+	// observations read from several partitions at different paces (see
+	// Clock). Default false.
+	ExternalWatermarks bool
 }
 
 // DefaultMonitorConfig returns the defaults described on MonitorConfig.
@@ -75,6 +87,7 @@ func DefaultMonitorConfig() MonitorConfig {
 	return MonitorConfig{
 		Window:               time.Hour,
 		AllowedLateness:      time.Hour,
+		OutcomeLateness:      time.Hour,
 		Bins:                 10,
 		MaxCategories:        20,
 		PSIThreshold:         0.2,
@@ -125,9 +138,6 @@ func (c MonitorConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Equal reports whether two configurations are the same.
-func (c MonitorConfig) Equal(o MonitorConfig) bool { return reflect.DeepEqual(c, o) }
-
 // withDefaults replaces zero and invalid fields with their defaults.
 func (c MonitorConfig) withDefaults() MonitorConfig {
 	d := DefaultMonitorConfig()
@@ -139,6 +149,12 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 		c.AllowedLateness = c.Window
 	case c.AllowedLateness < 0:
 		c.AllowedLateness = 0
+	}
+	switch {
+	case c.OutcomeLateness == 0:
+		c.OutcomeLateness = c.AllowedLateness
+	case c.OutcomeLateness < 0:
+		c.OutcomeLateness = 0
 	}
 	def := func(v *int, dv int) {
 		if *v <= 0 {

@@ -72,34 +72,25 @@ type profile struct {
 	catIndex map[string]int // categorical: kept categories
 }
 
-// featureAcc accumulates one feature in one window.
+// featureAcc accumulates one feature in one window. Numeric features keep
+// a sample and are binned from it when compared: bin edges are known only
+// once the reference closes, which may be after a window got its values,
+// and binning the sample keeps the result independent of that order.
 type featureAcc struct {
 	prof *profile
 	n    int64 // usable values
 
 	sample sample
-	// counts are exact bin counts against prof.edges, kept by windows that
-	// start after the reference had to be closed (see newFeatureAcc); nil
-	// for the others, which are binned from their sample.
-	counts []float64
 
 	cats     map[string]int64
 	overflow int64 // categorical values beyond MaxTrackedCategories
 }
 
-// newFeatureAcc returns the accumulator of p in a window. exact asks for
-// exact bin counts; the caller asks for them only in windows that start at
-// or after the reference's closing time, whose values all arrive after the
-// edges are known. Windows open beside the reference bin their sample
-// whatever the arrival order, so that live runs and replays agree.
-func newFeatureAcc(p *profile, cfg *MonitorConfig, exact bool) *featureAcc {
+func newFeatureAcc(p *profile, cfg *MonitorConfig) *featureAcc {
 	a := &featureAcc{prof: p}
 	switch p.kind {
 	case kindNumeric:
 		a.sample = newSample(cfg.SampleSize)
-		if exact && p.closed {
-			a.counts = make([]float64, len(p.edges)+1)
-		}
 	case kindCategorical:
 		a.cats = make(map[string]int64)
 	}
@@ -109,9 +100,6 @@ func newFeatureAcc(p *profile, cfg *MonitorConfig, exact bool) *featureAcc {
 func (a *featureAcc) addNumber(x float64, pri uint64) {
 	a.n++
 	a.sample.add(x, pri)
-	if a.counts != nil {
-		a.counts[binOf(a.prof.edges, x)]++
-	}
 }
 
 func (a *featureAcc) addString(s string, maxTracked int) {
@@ -125,14 +113,11 @@ func (a *featureAcc) addString(s string, maxTracked int) {
 	}
 }
 
-// binned returns the window's counts over the profile's bins. Without exact
-// counts, numeric windows are binned from their sample.
+// binned returns the window's counts over the profile's bins: numeric
+// windows are binned from their sample.
 func (a *featureAcc) binned() []float64 {
 	p := a.prof
 	if p.kind == kindNumeric {
-		if a.counts != nil {
-			return a.counts
-		}
 		c := make([]float64, len(p.edges)+1)
 		for _, x := range a.sample.values() {
 			c[binOf(p.edges, x)]++

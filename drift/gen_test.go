@@ -2,11 +2,11 @@ package drift_test
 
 import (
 	"cmp"
-	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
@@ -86,22 +86,27 @@ func genLogit(z float64, country string, mobile bool, age, visits float64, rever
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-// generate returns the stream's events, predictions and outcomes, the
-// first two in event-time order, outcomes at their outcome time, all
-// model "fraud", version 1 (one champion), with segment "country".
-func (sp streamSpec) generate() []obs {
+// each yields the stream's events, predictions and outcomes in arrival
+// order: events and predictions at their event time, outcomes at their
+// outcome time. Every one is of model "fraud", version 1 (one champion),
+// with segment "country".
+func (sp streamSpec) each(yield func(*obs)) {
 	rng := rand.New(rand.NewPCG(sp.seed, 77))
 	step := time.Hour / time.Duration(sp.perHour)
-	var out []obs
+	var pending []obs // outcomes waiting for their time; the delay is constant, so FIFO
 	for i := 0; i < sp.hours*sp.perHour; i++ {
 		t := t0.Add(time.Duration(i) * step)
+		for len(pending) > 0 && !pending[0].at.After(t) {
+			yield(&pending[0])
+			pending = pending[1:]
+		}
 		h := t.Sub(t0).Hours()
 		z := rng.NormFloat64() + sp.covariate(h)
 		country := genCountries[min(rng.IntN(6), 4)]
 		mobile := rng.Float64() < 0.55
 		age := math.Round(max(18, 40+12*rng.NormFloat64()))
 		visits := float64(rng.IntN(7))
-		id := fmt.Sprintf("e-%d-%d", sp.seed, i)
+		id := "e-" + strconv.FormatUint(sp.seed, 10) + "-" + strconv.Itoa(i)
 		fields := map[string]any{"amount": math.Round((50+20*z)*100) / 100, "age": age, "country": country, "mobile": mobile, "visits": visits}
 		score := sigmoid(genLogit(z, country, mobile, age, visits, false))
 		reversed := rng.Float64() < sp.concept(h)
@@ -109,13 +114,20 @@ func (sp streamSpec) generate() []obs {
 		if rng.Float64() < sigmoid(genLogit(z, country, mobile, age, visits, reversed)) {
 			label = 1
 		}
-		out = append(out,
-			obs{stream: drift.StreamEvents, at: t, ev: drift.Event{Model: "fraud", ID: id, Time: t, Fields: fields}},
-			obs{stream: drift.StreamPredictions, at: t, pr: drift.Prediction{Model: "fraud", ID: id, Version: 1, Time: t, Score: score}},
-			obs{stream: drift.StreamOutcomes, at: t.Add(sp.delay), out: drift.Outcome{Model: "fraud", ID: id, Version: 1, Time: t,
-				OutcomeTime: t.Add(sp.delay), Score: score, Label: label, Segments: []string{country}}})
+		yield(&obs{stream: drift.StreamEvents, at: t, ev: drift.Event{Model: "fraud", ID: id, Time: t, Fields: fields}})
+		yield(&obs{stream: drift.StreamPredictions, at: t, pr: drift.Prediction{Model: "fraud", ID: id, Version: 1, Time: t, Score: score}})
+		pending = append(pending, obs{stream: drift.StreamOutcomes, at: t.Add(sp.delay), out: drift.Outcome{Model: "fraud", ID: id, Version: 1, Time: t,
+			OutcomeTime: t.Add(sp.delay), Score: score, Label: label, Segments: []string{country}}})
 	}
-	slices.SortStableFunc(out, func(a, b obs) int { return a.at.Compare(b.at) })
+	for i := range pending {
+		yield(&pending[i])
+	}
+}
+
+// generate returns the observations of each.
+func (sp streamSpec) generate() []obs {
+	var out []obs
+	sp.each(func(o *obs) { out = append(out, *o) })
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -314,7 +315,7 @@ func TestMonitorConfigValidate(t *testing.T) {
 		t.Error("negative fields accepted")
 	}
 	got := drift.NewMonitor(drift.MonitorConfig{}).Config()
-	if want := drift.DefaultMonitorConfig(); !got.Equal(want) {
+	if want := drift.DefaultMonitorConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
 }

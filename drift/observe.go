@@ -80,7 +80,7 @@ func (m *Monitor) AddEvent(e Event) {
 		return
 	}
 	ms := m.model(e.Model)
-	w := m.openWindow(ms, ms.events, ts)
+	w := m.openWindow(ms, StreamEvents, ms.events, ts)
 	if w == nil {
 		return
 	}
@@ -123,7 +123,7 @@ func (m *Monitor) AddPrediction(p Prediction) {
 		return
 	}
 	ms := m.model(p.Model)
-	w := m.openWindow(ms, ms.scores, ts)
+	w := m.openWindow(ms, StreamPredictions, ms.scores, ts)
 	if w == nil {
 		return
 	}
@@ -157,12 +157,12 @@ func (m *Monitor) AddOutcome(o Outcome) {
 		return
 	}
 	ms := m.model(o.Model)
-	if ts > ms.perf.watermark {
+	if _, ext := m.external[StreamOutcomes]; !ext && ts > ms.perf.watermark {
 		ms.perf.watermark = ts
 		m.closePerformance(ms)
 	}
-	start := m.timing.start(ts)
-	if m.timing.closed(start, m.outcomeWatermark(ms)) {
+	start := m.outTiming.start(ts)
+	if m.outTiming.closed(start, m.outcomeWatermark(ms)) {
 		m.stats.Late++
 		return
 	}
@@ -176,7 +176,7 @@ func (m *Monitor) AddOutcome(o Outcome) {
 		obs.err = 1
 	}
 	add := func(k perfKey) {
-		w := ms.perf.window(k, &m.timing, &m.cfg)
+		w := ms.perf.window(k, &m.outTiming, &m.cfg)
 		w.acc.add(&obs)
 		w.dirty = true
 	}

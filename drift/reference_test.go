@@ -62,6 +62,8 @@ type reference struct {
 			ProbTrue []jfloat `json:"prob_true"`
 			ProbPred []jfloat `json:"prob_pred"`
 		}
+		MAE, RMSE   jfloat
+		AtThreshold map[string]struct{ Precision, Recall jfloat } `json:"at_threshold"`
 	}
 	Samples []struct {
 		Name            string

@@ -42,10 +42,67 @@ func restartConfig() drift.MonitorConfig {
 	return cfg
 }
 
+// clockConfig is restartConfig with windows closed by a Clock's watermarks.
+func clockConfig() drift.MonitorConfig {
+	cfg := restartConfig()
+	cfg.ExternalWatermarks = true
+	return cfg
+}
+
+// driver feeds observations to a Monitor as the correlator does: a Clock
+// that knows which partitions have records left sets the watermarks after
+// every batch, and ResumePoints tracks where a restart must resume.
+type driver struct {
+	m     *drift.Monitor
+	clock *drift.Clock
+	rp    *drift.ResumePoints
+	left  map[drift.Partition]int
+	n     int
+}
+
+func obsPartition(o *obs) drift.Partition {
+	return drift.Partition{Topic: fmt.Sprint(o.stream), Partition: o.part}
+}
+
+// newDriver returns a driver that will read order.
+func newDriver(m *drift.Monitor, window time.Duration, order []obs) *driver {
+	d := &driver{m: m, clock: drift.NewClock(), rp: drift.NewResumePoints(window), left: map[drift.Partition]int{}}
+	for i := range order {
+		d.left[obsPartition(&order[i])]++
+	}
+	for i := range order {
+		d.clock.Lagging(obsPartition(&order[i]), order[i].stream, true)
+	}
+	return d
+}
+
+func (d *driver) feed(o *obs) {
+	p := obsPartition(o)
+	feed(d.m, o)
+	d.clock.Seen(p, o.stream, o.eventTime())
+	d.rp.Seen(p, o.stream, o.offset, o.eventTime())
+	if d.left[p]--; d.left[p] == 0 {
+		d.clock.Lagging(p, o.stream, false)
+	}
+	if d.n++; d.n%200 == 0 { // a poll
+		d.advance()
+	}
+}
+
+func (d *driver) advance() {
+	for _, s := range []drift.Stream{drift.StreamEvents, drift.StreamPredictions, drift.StreamOutcomes} {
+		if w, ok := d.clock.Watermark(s); ok {
+			d.m.Advance(s, w)
+		}
+	}
+}
+
 // TestRestartRebuildsOpenWindows cuts a run in the middle of open windows,
 // snapshots the Monitor, and resumes in a new one from the ResumePoints
-// offsets, with partitions interleaved differently from an uninterrupted
-// run: every row and alert must match that run's.
+// offsets. Partitions are read far apart (up to 3 hours of event time, more
+// than the lateness) and interleaved differently in every run: every row
+// and alert must match those of an uninterrupted run that read partitions
+// almost in step.
 func TestRestartRebuildsOpenWindows(t *testing.T) {
 	spec := streamSpec{seed: 3, hours: 30, perHour: 1500, delay: 20 * time.Minute,
 		covariate: scale(1.5, step(12)), concept: step(20)}
@@ -54,7 +111,7 @@ func TestRestartRebuildsOpenWindows(t *testing.T) {
 
 	want := newCollected()
 	a := drift.NewMonitor(cfg)
-	for i, o := range interleave(all, 1, 10*time.Minute) {
+	for i, o := range interleave(all, 1, time.Minute) {
 		feed(a, &o)
 		if i%5000 == 0 {
 			want.take(a)
@@ -65,45 +122,57 @@ func TestRestartRebuildsOpenWindows(t *testing.T) {
 	if len(want.alerts) < 2 {
 		t.Fatalf("uninterrupted run raised %d alerts, want feature and outcome alerts to compare: %+v", len(want.alerts), want.alerts)
 	}
+	if st := a.Stats(); st.Late != 0 {
+		t.Fatalf("uninterrupted run dropped %d late observations", st.Late)
+	}
 
 	for _, cut := range []int{len(all) / 3, len(all)/2 + 777, 2 * len(all) / 3} {
 		got := newCollected()
-		first := drift.NewMonitor(cfg)
-		rp := drift.NewResumePoints(cfg.Window)
-		order := interleave(all, 2, 10*time.Minute)
+		first := drift.NewMonitor(clockConfig())
+		order := interleave(all, 2, 3*time.Hour)
+		d := newDriver(first, cfg.Window, order)
 		for i, o := range order[:cut] {
-			feed(first, &o)
-			rp.Seen(drift.Partition{Topic: fmt.Sprint(o.stream), Partition: o.part}, o.stream, o.offset, o.eventTime())
+			d.feed(&o)
 			if i%5000 == 0 {
 				got.take(first)
 			}
 		}
+		d.advance()
 		got.take(first)
 		snap, err := first.Snapshot()
 		if err != nil {
 			t.Fatal(err)
 		}
-		resume := rp.Resume(first.Oldest())
-		committed := rp.Next()
+		resume := d.rp.Resume(first.Oldest())
+		committed := d.rp.Next()
 
-		second := drift.NewMonitor(cfg)
+		second := drift.NewMonitor(clockConfig())
 		if err := second.Restore(snap); err != nil {
 			t.Fatal(err)
 		}
+		var rest []obs
 		var replayed int
-		for _, o := range interleave(all, 3, 10*time.Minute) {
-			p := drift.Partition{Topic: fmt.Sprint(o.stream), Partition: o.part}
+		for _, o := range interleave(all, 3, 3*time.Hour) {
+			p := obsPartition(&o)
 			if start, ok := resume[p]; ok && o.offset < start {
 				continue
 			}
 			if o.offset < committed[p] {
 				replayed++
 			}
-			feed(second, &o)
+			rest = append(rest, o)
 		}
+		d = newDriver(second, cfg.Window, rest)
+		for i := range rest {
+			d.feed(&rest[i])
+		}
+		d.advance()
 		second.Flush()
 		got.take(second)
 		t.Logf("cut at %d of %d: %d observations replayed, %d alerts", cut, len(all), replayed, len(got.alerts))
+		if n := first.Stats().Late; n != 0 {
+			t.Errorf("cut at %d: first run dropped %d observations as late", cut, n)
+		}
 		if replayed == 0 {
 			t.Errorf("cut at %d: nothing replayed; the cut is not inside open windows", cut)
 		}
@@ -156,4 +225,32 @@ func rowsClose(a, b any) bool {
 		}
 	}
 	return true
+}
+
+// TestClockHoldsForLaggingPartitions: a partition with records left holds its stream's watermark
+// at its largest event time, a caught-up one holds nothing, and the watermark never goes back.
+func TestClockHoldsForLaggingPartitions(t *testing.T) {
+	c := drift.NewClock()
+	a, b := drift.Partition{Topic: "events", Partition: 0}, drift.Partition{Topic: "events", Partition: 1}
+	c.Lagging(a, drift.StreamEvents, true)
+	c.Lagging(b, drift.StreamEvents, true)
+	c.Seen(a, drift.StreamEvents, t0.Add(3*time.Hour))
+	if _, ok := c.Watermark(drift.StreamEvents); ok {
+		t.Fatal("a watermark before the lagging partition 1 was read")
+	}
+	c.Seen(b, drift.StreamEvents, t0.Add(time.Hour))
+	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(time.Hour)) {
+		t.Errorf("watermark %v, want partition 1's %v", w, t0.Add(time.Hour))
+	}
+	c.Lagging(b, drift.StreamEvents, false) // caught up: idle
+	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(3 * time.Hour)) {
+		t.Errorf("watermark %v, want partition 0's %v", w, t0.Add(3*time.Hour))
+	}
+	c.Lagging(b, drift.StreamEvents, true) // more records, older ones
+	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(3 * time.Hour)) {
+		t.Errorf("watermark went back to %v", w)
+	}
+	if _, ok := c.Watermark(drift.StreamPredictions); ok {
+		t.Error("a watermark for a stream without partitions")
+	}
 }

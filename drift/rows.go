@@ -27,9 +27,10 @@ const (
 // features, predictions for the score); MissingRate is the fraction of them
 // without a usable value (absent, nil, NaN, ±Inf or of the other kind).
 // PSI, JS (Jensen-Shannon distance, natural log), LInf and Chi2 compare the
-// binned distributions (quantile bins of the reference for numeric
-// features, top categories plus "__other__" for categorical ones). KS and
-// Wasserstein compare the reservoir samples of numeric features and are
+// binned distributions (numeric features: the window's sample of at most
+// SampleSize values in quantile bins of the reference's sample; categorical
+// ones: the counts of the top categories plus "__other__"). KS and
+// Wasserstein compare the samples of numeric features and are
 // NaN for categorical ones; Wasserstein is divided by the reference's
 // standard deviation. Statistics are NaN when the window has no usable
 // value or the reference is not closed yet (only for windows earlier than

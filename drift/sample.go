@@ -1,10 +1,6 @@
 package drift
 
-import (
-	"cmp"
-	"math"
-	"slices"
-)
+import "math"
 
 // bottomK is a uniform sample of at most cap items of a stream, taken by
 // priority (bottom-k sampling): every item comes with a pseudo-random
@@ -48,10 +44,45 @@ func (b *bottomK[T]) trim() {
 	if len(b.items) <= b.cap {
 		return
 	}
-	slices.SortFunc(b.items, func(x, y prioritized[T]) int { return cmp.Compare(x.pri, y.pri) })
+	selectSmallest(b.items, b.cap)
+	b.cutoff = 0
+	for _, it := range b.items[:b.cap] {
+		b.cutoff = max(b.cutoff, it.pri)
+	}
 	clear(b.items[b.cap:])
 	b.items = b.items[:b.cap]
-	b.cutoff = b.items[b.cap-1].pri
+}
+
+// selectSmallest reorders items so that the k of smallest priority come
+// first, in no particular order (quickselect; priorities are hashes, so a
+// middle pivot is as good as a random one).
+func selectSmallest[T any](items []prioritized[T], k int) {
+	lo, hi := 0, len(items)-1
+	for lo < hi {
+		pivot := items[lo+(hi-lo)/2].pri
+		i, j := lo, hi
+		for i <= j {
+			for items[i].pri < pivot {
+				i++
+			}
+			for items[j].pri > pivot {
+				j--
+			}
+			if i <= j {
+				items[i], items[j] = items[j], items[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
 
 // complete reports whether the sample holds every item seen.

@@ -25,9 +25,10 @@ func (m *Monitor) Snapshot() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := snapshot{
-		Format: snapshotFormat, Window: m.cfg.Window, Lateness: m.cfg.AllowedLateness, Segments: m.cfg.Segments,
-		Seq: m.seq, Stats: m.stats, Features: m.closedFeatures, Performance: m.closedPerformance, Alerts: m.alerts,
-		Policy: m.policy.models,
+		Format: snapshotFormat, Window: m.cfg.Window, Lateness: m.cfg.AllowedLateness, OutcomeLateness: m.cfg.OutcomeLateness,
+		Segments: m.cfg.Segments,
+		Seq:      m.seq, Stats: m.stats, Features: m.closedFeatures, Performance: m.closedPerformance, Alerts: m.alerts,
+		Policy: m.policy.models, External: m.external,
 	}
 	for _, ms := range m.sortedModels() {
 		s.Models = append(s.Models, snapshotModel(ms))
@@ -40,8 +41,8 @@ func (m *Monitor) Snapshot() ([]byte, error) {
 }
 
 // Restore loads a Snapshot into a Monitor that has observed nothing yet.
-// The snapshot must come from a Monitor with the same Window,
-// AllowedLateness and Segments.
+// The snapshot must come from a Monitor with the same Window, lateness and
+// Segments.
 func (m *Monitor) Restore(b []byte) error {
 	var s snapshot
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
@@ -54,14 +55,18 @@ func (m *Monitor) Restore(b []byte) error {
 		return errors.New("drift: restore: the monitor has observed data already")
 	case s.Format != snapshotFormat:
 		return fmt.Errorf("drift: restore: snapshot format %d, want %d", s.Format, snapshotFormat)
-	case s.Window != m.cfg.Window || s.Lateness != m.cfg.AllowedLateness || !slices.Equal(s.Segments, m.cfg.Segments):
-		return fmt.Errorf("drift: restore: snapshot of windows %s (lateness %s, segments %v), configured %s (%s, %v)",
-			s.Window, s.Lateness, s.Segments, m.cfg.Window, m.cfg.AllowedLateness, m.cfg.Segments)
+	case s.Window != m.cfg.Window || s.Lateness != m.cfg.AllowedLateness || s.OutcomeLateness != m.cfg.OutcomeLateness ||
+		!slices.Equal(s.Segments, m.cfg.Segments):
+		return fmt.Errorf("drift: restore: snapshot of windows %s (lateness %s and %s, segments %v), configured %s (%s and %s, %v)",
+			s.Window, s.Lateness, s.OutcomeLateness, s.Segments, m.cfg.Window, m.cfg.AllowedLateness, m.cfg.OutcomeLateness, m.cfg.Segments)
 	}
 	m.seq, m.stats = s.Seq, s.Stats
 	m.closedFeatures, m.closedPerformance, m.alerts = s.Features, s.Performance, s.Alerts
 	if s.Policy != nil {
 		m.policy.models = s.Policy
+	}
+	for k, w := range s.External {
+		m.external[k] = w
 	}
 	for _, sm := range s.Models {
 		ms := m.model(sm.Name)
@@ -88,17 +93,19 @@ func (m *Monitor) Restore(b []byte) error {
 }
 
 type snapshot struct {
-	Format      int
-	Window      time.Duration
-	Lateness    time.Duration
-	Segments    []string
-	Seq         uint64
-	Stats       MonitorStats
-	Features    []FeatureDriftRow
-	Performance []PerformanceRow
-	Alerts      []Alert
-	Policy      map[string]*policyState
-	Models      []modelSnapshot
+	Format          int
+	Window          time.Duration
+	Lateness        time.Duration
+	OutcomeLateness time.Duration
+	Segments        []string
+	Seq             uint64
+	Stats           MonitorStats
+	Features        []FeatureDriftRow
+	Performance     []PerformanceRow
+	Alerts          []Alert
+	Policy          map[string]*policyState
+	External        map[Stream]int64
+	Models          []modelSnapshot
 }
 
 type modelSnapshot struct {

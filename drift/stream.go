@@ -134,8 +134,7 @@ func (s *driftStream) pinReferences(w *driftWindow, cfg *MonitorConfig) {
 
 // rebase drops every reference: each feature's new reference is the
 // earliest open window that has a value of it, or else the first window to
-// get one. Open windows then bin their samples, as windows open beside a
-// reference always do.
+// get one.
 func (s *driftStream) rebase() {
 	s.profiles = make(map[string]*profile, len(s.profiles))
 	for _, w := range s.openWindows() {
@@ -145,7 +144,7 @@ func (s *driftStream) rebase() {
 				p = &profile{name: name, kind: a.prof.kind, refStart: w.start}
 				s.profiles[name] = p
 			}
-			a.prof, a.counts = p, nil
+			a.prof = p
 		}
 		w.dirty = true
 	}

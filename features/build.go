@@ -5,10 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
-
-	"github.com/streamlearn/streamlearn/ingest"
 )
 
 // fieldPlan is a declared raw field compiled.
@@ -48,14 +45,15 @@ type inputs struct {
 // zsource hands out standardize parameters: from the shared statistics the first time an event is
 // scored (recording them), from the recorded ones when it is answered again.
 type zsource struct {
-	live ZStats // nil: replay rec
-	rec  []float64
-	pos  int
-	obs  ZStats // receives the values an applied event contributes; nil for lookups
+	live   ZStats
+	replay bool // hand out rec instead
+	rec    []float64
+	pos    int
+	obs    ZStats // receives the values an applied event contributes; nil for lookups
 }
 
 func (z *zsource) next(name string) zParams {
-	if z.live != nil {
+	if !z.replay {
 		p := z.live[name].params()
 		z.rec = append(z.rec, p.mean, p.std)
 		return p
@@ -74,22 +72,6 @@ func (z *zsource) observe(name string, x float64) {
 	}
 }
 
-// numericFields returns the names of ev's numeric fields, sorted, at most limit of them: the fields
-// "*" aggregates expand to.
-func numericFields(ev ingest.Event, limit int, buf []string) []string {
-	names := buf[:0]
-	for name, v := range ev.Fields {
-		if _, ok := numberOf(v); ok {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	if len(names) > limit {
-		names = names[:limit]
-	}
-	return names
-}
-
 // slots calls fn for every aggregate output of an event, in the order inputs.aggs holds them.
 func (p *plan) slots(numeric []string, fn func(a *aggOut, field string)) {
 	for i := range p.aggs {
@@ -104,56 +86,35 @@ func (p *plan) slots(numeric []string, fn func(a *aggOut, field string)) {
 	}
 }
 
-// starNames caches the names of "*" aggregates per field: building them is the hot path's main allocation.
-type starNames struct {
-	m sync.Map // field -> []string, by index of plan.aggs
-	n int64
-	mu sync.Mutex
-}
-
-const maxCachedFields = 4096
-
 func (p *plan) aggName(a *aggOut, field string) string {
 	if a.field != AllFields {
 		return a.name
 	}
-	if names, ok := p.names.m.Load(field); ok {
-		return names.([]string)[a.index]
-	}
-	names := make([]string, len(p.aggs))
-	for i := range p.aggs {
-		names[i] = p.aggs[i].nameFor(field)
-	}
-	p.names.mu.Lock()
-	if p.names.n < maxCachedFields {
-		p.names.m.Store(field, names)
-		p.names.n++
-	}
-	p.names.mu.Unlock()
-	return names[a.index]
+	return p.names.starName(p, a, field)
 }
 
-// build assembles the vector of ev from its fields and in: raw fields, aggregates, crosses, sorted.
-func (p *plan) build(ev ingest.Event, numeric []string, in *inputs, z *zsource) Vector {
-	v := make(Vector, 0, len(ev.Fields)+len(in.aggs)+len(p.crosses))
+// build assembles the vector of an event from its fields and in: raw fields, aggregates, crosses,
+// sorted by name.
+func (p *plan) build(vw *view, in *inputs, z *zsource) Vector {
+	v := make(Vector, 0, len(vw.fields)+len(in.aggs)+len(p.crosses))
 	for i := range p.fields {
 		f := &p.fields[i]
-		if raw, ok := ev.Fields[f.name]; ok {
-			v = f.appendTo(v, raw, z)
+		if raw, ok := vw.ev.Fields[f.name]; ok {
+			v = f.appendTo(v, raw, z, &p.names)
 		}
 	}
 	if p.cfg.AutoFields {
-		for name, raw := range ev.Fields {
-			if !p.declared[name] {
-				v = appendAuto(v, name, raw, p.cfg.MaxCategoryBytes)
+		for i := range vw.fields {
+			if f := &vw.fields[i]; !p.declared[f.name] {
+				v = appendAuto(v, f, p.cfg.MaxCategoryBytes, &p.names)
 			}
 		}
 	}
 	k := 0
-	p.slots(numeric, func(a *aggOut, field string) {
+	p.slots(vw.numeric, func(a *aggOut, field string) {
 		x := in.aggs[k]
 		k++
-		if math.IsNaN(x) {
+		if math.IsNaN(x) || math.IsInf(x, 0) { // absent, or past float64 (sums of ±1e308)
 			return
 		}
 		name := p.aggName(a, field)
@@ -177,24 +138,25 @@ func appendValue(v Vector, name string, x float64, bucket string) Vector {
 	return append(v, Feature{Name: name, Value: x})
 }
 
-// appendAuto adds an undeclared field by its JSON type.
-func appendAuto(v Vector, name string, raw any, maxCat int) Vector {
-	switch x := raw.(type) {
-	case bool:
-		return append(v, Feature{Name: name, Value: b2f(x)})
-	case string:
-		return append(v, Feature{Name: name + "=" + category(x, maxCat), Value: 1})
+// appendAuto adds a field by its JSON type.
+func appendAuto(v Vector, f *fieldValue, maxCat int, n *names) Vector {
+	if f.numeric {
+		return append(v, Feature{Name: f.name, Value: f.x})
 	}
-	if x, ok := numberOf(raw); ok {
-		return append(v, Feature{Name: name, Value: x})
+	switch x := f.raw.(type) {
+	case bool:
+		return append(v, Feature{Name: f.name, Value: b2f(x)})
+	case string:
+		return append(v, Feature{Name: n.oneHot(f.name, x, maxCat), Value: 1})
 	}
 	return v
 }
 
-func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource) Vector {
+func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource, n *names) Vector {
 	switch f.typ {
 	case TypeAuto:
-		return appendAuto(v, f.out, raw, f.maxCat)
+		x, numeric := numberOf(raw)
+		return appendAuto(v, &fieldValue{name: f.out, raw: raw, x: x, numeric: numeric}, f.maxCat, n)
 	case TypeBoolean:
 		switch x := raw.(type) {
 		case bool:
@@ -231,7 +193,7 @@ func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource) Vector {
 				s = "__other__"
 			}
 		}
-		return append(v, Feature{Name: f.out + "=" + category(s, f.maxCat), Value: 1})
+		return append(v, Feature{Name: n.oneHot(f.out, s, f.maxCat), Value: 1})
 	}
 	return v
 }
@@ -265,7 +227,7 @@ func category(s string, limit int) string {
 	if len(s) <= limit {
 		return s
 	}
-	cut := limit - 17
+	cut := max(limit-17, 0)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -4,11 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 )
 
 // The entity state is stored as one binary value: varints for times and counts, 8-byte floats for
-// sums. Tile times are stored relative to their tile, so a tile costs a few bytes plus its sums.
+// sums. Tile times are stored relative to their tile, so a tile costs a few bytes plus its sums. It
+// ends in a CRC-32C of the rest, which catches corruption and also keeps Redis's Lua fast: Lua hashes
+// a long string from a sample of its bytes, the last one included, and states that share their
+// sampled bytes would otherwise pile up in one bucket of Lua's string table.
 const stateFormat = 1
 
 const (
@@ -16,13 +20,15 @@ const (
 	flagFloor = 2
 )
 
-func encodeState(p *plan, st *entityState, buf []byte) []byte {
-	b := append(buf[:0], stateFormat)
+// encodeState encodes st into a new buffer after header zero bytes; size is a guess of the length.
+func encodeState(p *plan, st *entityState, header, size int) []byte {
+	b := make([]byte, header, header+size)
+	b = append(b, stateFormat)
 	var flags uint64
 	if st.hasWM {
 		flags |= flagWM
 	}
-	if st.floor != math.MinInt64 {
+	if st.floor != minTime {
 		flags |= flagFloor
 	}
 	b = binary.AppendUvarint(b, flags)
@@ -36,8 +42,13 @@ func encodeState(p *plan, st *entityState, buf []byte) []byte {
 	prev := int64(0)
 	for _, m := range st.marks {
 		b = binary.AppendVarint(b, m.bucket-prev)
-		b = binary.AppendUvarint(b, uint64(m.count))
 		prev = m.bucket
+		b = binary.AppendUvarint(b, uint64(len(m.marks)))
+		for _, mk := range m.marks {
+			b = binary.LittleEndian.AppendUint64(b, mk.id)
+			b = binary.AppendUvarint(b, uint64(len(mk.value)))
+			b = append(b, mk.value...)
+		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(st.fields)))
 	for _, f := range st.fields {
@@ -64,8 +75,12 @@ func encodeState(p *plan, st *entityState, buf []byte) []byte {
 			}
 		}
 	}
-	return b
+	return binary.LittleEndian.AppendUint32(b, checksum(b[header:]))
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 func encodeFieldStat(b []byte, fs *fieldStat, start int64) []byte {
 	b = binary.AppendUvarint(b, uint64(fs.idx))
@@ -179,16 +194,20 @@ func (r *reader) float() float64 {
 	return 0
 }
 
-// decodeState reads a stored state; series whose tile length the plan no longer has are dropped.
-func decodeState(p *plan, b []byte) (*entityState, error) {
-	st := newEntityState(p)
+// decodeState reads a stored state into memory from a; series whose tile length the plan no longer
+// has are dropped.
+func decodeState(p *plan, b []byte, a *arena) (*entityState, error) {
+	st := a.state(p)
 	if len(b) == 0 {
 		return st, nil
 	}
 	if b[0] != stateFormat {
 		return nil, fmt.Errorf("%w: format %d", errCorrupt, b[0])
 	}
-	r := &reader{b: b[1:]}
+	if len(b) < 5 || binary.LittleEndian.Uint32(b[len(b)-4:]) != checksum(b[:len(b)-4]) {
+		return nil, fmt.Errorf("%w: checksum", errCorrupt)
+	}
+	r := &reader{b: b[1 : len(b)-4]}
 	flags := r.uvarint()
 	if flags&flagWM != 0 {
 		st.wm, st.hasWM = r.varint(), true
@@ -197,16 +216,24 @@ func decodeState(p *plan, b []byte) (*entityState, error) {
 		st.floor = r.varint()
 	}
 	n := r.count(2)
-	st.marks = make([]markBucket, n)
+	st.marks = take(&a.marks, n, 1)
 	prev := int64(0)
 	for i := range st.marks {
 		prev += r.varint()
-		st.marks[i] = markBucket{bucket: prev, count: int64(r.uvarint())}
+		marks := take(&a.smarks, r.count(9), 1)
+		for j := range marks {
+			id := r.bytes(8)
+			if id == nil {
+				break
+			}
+			marks[j] = storedMark{id: binary.LittleEndian.Uint64(id), value: r.bytes(r.count(1))}
+		}
+		st.marks[i] = markBucket{bucket: prev, marks: marks}
 	}
 	n = r.count(1)
-	st.fields = make([]string, n)
+	st.fields = take(&a.names, n, 2)
 	for i := range st.fields {
-		st.fields[i] = string(r.bytes(int(r.uvarint())))
+		st.fields[i] = p.interned.get(r.bytes(int(r.uvarint())))
 	}
 	ns := r.count(2)
 	for range ns {
@@ -215,7 +242,7 @@ func decodeState(p *plan, b []byte) (*entityState, error) {
 		nt := r.count(4)
 		var ts []tile
 		if si >= 0 {
-			ts = make([]tile, nt)
+			ts = take(&a.tiles, nt, 1)
 		}
 		var scratch tile
 		prev := int64(0)
@@ -230,7 +257,7 @@ func decodeState(p *plan, b []byte) (*entityState, error) {
 			tl.count = int64(r.uvarint())
 			tl.maxT = start + r.varint()
 			nf := r.count(3)
-			tl.fields = make([]fieldStat, nf)
+			tl.fields = take(&a.stats, nf, 1)
 			for j := range tl.fields {
 				decodeFieldStat(r, &tl.fields[j], start, len(st.fields))
 			}

@@ -63,8 +63,9 @@ type Config struct {
 	// field or aggregate output, one-hot outputs included (default none).
 	Crosses [][]string `yaml:"crosses"`
 	// AllowedLateness is how far behind its entity's latest event time an event may be and still be
-	// applied to the aggregates (default 10m). Later events are scored but not applied, and counted.
-	// It also bounds the redelivery marks: see the package documentation.
+	// applied to the aggregates (default 10m, at most 7 days). Later events are scored but not applied,
+	// and counted. Tiles are kept that much longer, and it bounds the redelivery marks: see the
+	// package documentation.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 	// TilesPerWindow is the number of tiles a window is made of (default 12): a 1h window is kept as
 	// 5-minute tiles, a 24h window as 2-hour tiles. Every window must divide into whole milliseconds.
@@ -155,8 +156,8 @@ func (c Config) Validate() error {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("features.%s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	if c.AllowedLateness < 0 {
-		add("allowed_lateness", "%s is negative", c.AllowedLateness)
+	if c.AllowedLateness < 0 || c.AllowedLateness > 7*24*time.Hour {
+		add("allowed_lateness", "%s must be in 0..168h (tiles are kept for the lateness)", c.AllowedLateness)
 	}
 	if c.TilesPerWindow < 1 || c.TilesPerWindow > 1000 {
 		add("tiles_per_window", "%d must be in 1..1000", c.TilesPerWindow)
@@ -167,8 +168,8 @@ func (c Config) Validate() error {
 	if c.MaxMarks < 16 {
 		add("max_marks", "%d is below 16", c.MaxMarks)
 	}
-	if c.MaxCategoryBytes < 16 {
-		add("max_category_bytes", "%d is below 16", c.MaxCategoryBytes)
+	if c.MaxCategoryBytes < 32 {
+		add("max_category_bytes", "%d is below 32", c.MaxCategoryBytes)
 	}
 	names := map[string]string{} // feature name -> where it is declared
 	claim := func(path, name string) {

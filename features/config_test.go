@@ -15,7 +15,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e, err := features.NewEngine(cfg, nil)
+	e, err := features.NewEngine(cfg, features.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"count with a field", func(c *features.Config) { c.Aggregates[0].Field = "x" }, "features.aggregates[0].field: count takes no field"},
 		{"mean without a field", func(c *features.Config) { c.Aggregates[1].Field = "" }, "features.aggregates[1].field: required for mean"},
 		{"name for two windows", func(c *features.Config) { c.Aggregates[0].Name = "n" }, "features.aggregates[0].name: a name needs exactly one window"},
-		{"negative lateness", func(c *features.Config) { c.AllowedLateness = -time.Second }, "features.allowed_lateness: -1s is negative"},
+		{"negative lateness", func(c *features.Config) { c.AllowedLateness = -time.Second }, "features.allowed_lateness: -1s must be in 0..168h"},
 		{"tiles", func(c *features.Config) { c.TilesPerWindow = 0 }, "features.tiles_per_window: 0 must be in 1..1000"},
 		{"marks", func(c *features.Config) { c.MaxMarks = 1 }, "features.max_marks: 1 is below 16"},
 		{"field without name", func(c *features.Config) { c.Fields = []features.Field{{Type: "numeric"}} }, "features.fields[0].name: required"},
@@ -71,7 +71,7 @@ func TestValidateNamesTheField(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
 			}
-			if _, err := features.NewEngine(cfg, nil); err == nil {
+			if _, err := features.NewEngine(cfg, features.EngineOptions{}); err == nil {
 				t.Error("NewEngine accepted an invalid config")
 			}
 		})

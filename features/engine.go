@@ -9,50 +9,36 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 )
 
-// Engine computes feature vectors from per-entity tile state. It owns every rule of the feature
-// store (windows, lateness, redelivery, the stored format) and does no I/O: a storage adapter such as
-// features/redis loads an entity's state and marks, calls ApplyEntity or LookupEntity with the
-// entity's events, and writes the Update back atomically. An Engine is safe for concurrent use.
+// Engine computes feature vectors from per-entity state. It owns every rule of the feature store
+// (windows, lateness, redelivery, the stored format) and does no I/O: a storage adapter such as
+// features/redis reads an entity's state (one opaque value), calls ApplyEntity or LookupEntity with
+// the entity's events, and writes the Update back atomically. An Engine is safe for concurrent use.
 type Engine struct {
-	p      *plan
-	onLate func(ev ingest.Event, behind time.Duration)
-	pool   sync.Pool
+	p    *plan
+	opt  EngineOptions
+	pool sync.Pool
 
 	applied, duplicates, late, corrupt, dropped atomic.Uint64
 }
 
-// Stats counts what a feature store did since it started; expose them as Prometheus counters.
-type Stats struct {
-	// Applied is the number of events applied to their entity's aggregates.
-	Applied uint64
-	// Duplicates is the number of redelivered events answered from their marks (applied once).
-	Duplicates uint64
-	// Late is the number of deliveries of events older than the allowed lateness: scored with what
-	// the store holds, not applied.
-	Late uint64
-	// Corrupt is the number of entity states that could not be read and were started afresh.
-	Corrupt uint64
-	// FieldsDropped is the number of event fields not aggregated because their entity already tracked
-	// max_tracked_fields fields.
-	FieldsDropped uint64
-	// Conflicts is the number of entity writes retried because another writer changed the entity.
-	Conflicts uint64
+// EngineOptions tune an Engine; the zero value is usable.
+type EngineOptions struct {
+	// OnLate, when set, is called for every event too late to be applied, with how far it lies
+	// behind its entity's horizon.
+	OnLate func(ev ingest.Event, behind time.Duration)
+	// Header is the number of bytes left free at the start of Update.State for the adapter's own
+	// use (a version, say), so that it need not copy the state to prepend them. A state passed back
+	// to the Engine starts after them.
+	Header int
 }
 
-// NewEngine validates cfg and compiles it. onLate, when set, is called for every event too late to
-// be applied, with how far it lies behind its entity's horizon.
-func NewEngine(cfg Config, onLate func(ev ingest.Event, behind time.Duration)) (*Engine, error) {
+// NewEngine validates cfg and compiles it.
+func NewEngine(cfg Config, opt EngineOptions) (*Engine, error) {
 	p, err := compile(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{p: p, onLate: onLate}, nil
-}
-
-// Stats returns the engine's counters (Conflicts is the adapter's to fill in).
-func (e *Engine) Stats() Stats {
-	return Stats{Applied: e.applied.Load(), Duplicates: e.duplicates.Load(), Late: e.late.Load(),
-		Corrupt: e.corrupt.Load(), FieldsDropped: e.dropped.Load()}
+	return &Engine{p: p, opt: opt}, nil
 }
 
 // TTL is how long an idle entity's state is worth keeping: the longest window plus the lateness.
@@ -64,59 +50,23 @@ func (e *Engine) Standardizes() bool { return e.p.standardized }
 // Stateful reports whether the config has aggregates, i.e. whether entity state is needed at all.
 func (e *Engine) Stateful() bool { return len(e.p.aggs) > 0 }
 
-// Loaded is what an adapter read for one entity: its stored state (nil for a new entity) and the
-// stored marks of the events it was asked about, by event id (absent: none).
-type Loaded struct {
-	State []byte
-	Marks map[string][]byte
-}
-
-// Update is what an adapter writes back for one entity, atomically and only if the entity has not
-// changed since it was loaded. Nothing needs writing unless Changed.
+// Update is what ApplyEntity did to an entity: when Changed, State must be written back atomically,
+// and only if the entity has not changed since it was read.
 type Update struct {
 	Changed bool
-	// State replaces the stored state.
-	State []byte
-	// Marks are new marks to store under their event ids, in buckets of event time.
-	Marks []Mark
-	// DeadMarkBuckets are the buckets whose marks must be deleted.
-	DeadMarkBuckets []int64
+	State   []byte
 
 	// What the call did, for Commit to count.
 	applied, duplicates, dropped uint64
 	late                         []lateEvent
 }
 
-type lateEvent struct {
-	ev     ingest.Event
-	behind time.Duration
-}
-
-// Commit counts what an ApplyEntity call did, once its Update is stored (or needed no storing): an
-// adapter that has to compute an entity again after a write conflict commits only the last Update.
-func (e *Engine) Commit(u *Update) {
-	e.applied.Add(u.applied)
-	e.duplicates.Add(u.duplicates)
-	e.dropped.Add(u.dropped)
-	e.late.Add(uint64(len(u.late)))
-	if e.onLate != nil {
-		for _, l := range u.late {
-			e.onLate(l.ev, l.behind)
-		}
-	}
-}
-
-// Mark is one event's redelivery mark.
-type Mark struct {
-	ID     string
-	Bucket int64
-	Value  []byte
-}
-
 type scratch struct {
+	arena    arena
+	view     view
+	aggs     []float64
 	windows  []span
 	computed []bool
-	names    []string
 	vals     []value
 }
 
@@ -127,117 +77,113 @@ func (e *Engine) scratch() *scratch {
 	return &scratch{windows: make([]span, len(e.p.series)), computed: make([]bool, len(e.p.series))}
 }
 
-func (e *Engine) decode(b []byte) *entityState {
-	st, err := decodeState(e.p, b)
+func (e *Engine) release(s *scratch) {
+	s.arena.reset()
+	e.pool.Put(s)
+}
+
+func (e *Engine) decode(b []byte, sc *scratch) *entityState {
+	st, err := decodeState(e.p, b, &sc.arena)
 	if err != nil {
 		e.corrupt.Add(1)
-		return newEntityState(e.p)
+		return sc.arena.state(e.p)
 	}
 	return st
 }
 
-// ApplyEntity applies one entity's events, in order, and sets out[i] to the vector of evs[i] as of
-// just before it. Each event is, in this order: answered from its mark if it was applied before and
-// is not too late; scored but not applied if it lies before the entity's horizon (its latest event
-// time minus the allowed lateness); otherwise scored and applied. z holds the shared standardize
-// statistics; obs receives the contributions of applied events (both may be nil without standardize).
-func (e *Engine) ApplyEntity(l Loaded, evs []ingest.Event, z, obs ZStats, out []Vector) Update {
+// ApplyEntity applies one entity's events, in order, to its stored state (nil for a new entity)
+// and sets out[i] to the vector of evs[i] as of just before it. Each event is, in this order:
+// answered from its mark if it was applied before and is not too late; scored but not applied if it
+// lies before the entity's horizon (its latest event time minus the allowed lateness); otherwise
+// scored and applied. z holds the shared standardize statistics; obs receives the contributions of
+// applied events (both may be nil without standardize).
+func (e *Engine) ApplyEntity(state []byte, evs []ingest.Event, z, obs ZStats, out []Vector) Update {
 	p := e.p
 	sc := e.scratch()
-	defer e.pool.Put(sc)
-	st := e.decode(l.State)
+	defer e.release(sc)
+	st := e.decode(state, sc)
 	var upd Update
-	var batch map[string][]byte // marks made in this call, for duplicates within the batch
 	for i, ev := range evs {
 		t := ev.Time.UnixMilli()
 		h := st.horizon(p)
-		raw, found := l.Marks[ev.ID]
-		if m, ok := batch[ev.ID]; ok {
-			raw, found = m, true
-		}
 		tooLate := t < h
-		if found {
+		vw := &sc.view
+		p.read(ev, vw)
+		if raw, found := st.findMark(hash64(ev.ID)); found {
 			m, err := decodeMark(raw)
 			if err != nil || m.t >= h {
 				upd.duplicates++
-				if err == nil && m.fingerprint == p.fingerprint && e.replay(ev, &m, sc, out, i) {
+				if err == nil && m.fingerprint == p.fingerprint && e.replay(vw, &m, out, i) {
 					continue
 				}
 				// The mark predates a config change: serve the current state; never apply twice.
-				out[i], _ = e.compute(st, ev, t, &zsource{live: z}, sc)
+				out[i], _ = e.compute(st, vw, t, &zsource{live: z}, sc)
 				continue
 			}
-			tooLate = true // applied once, long enough ago that its mark is gone with its lateness
+			tooLate = true // applied once, long enough ago that its mark is due to go with its lateness
 		}
 		if tooLate {
 			upd.late = append(upd.late, lateEvent{ev: ev, behind: time.Duration(h-t) * time.Millisecond})
-			out[i], _ = e.compute(st, ev, t, &zsource{live: z}, sc)
+			out[i], _ = e.compute(st, vw, t, &zsource{live: z}, sc)
 			continue
 		}
-		zs := &zsource{live: z, obs: obs}
-		v, in := e.compute(st, ev, t, zs, sc)
+		zs := zsource{live: z, obs: obs}
+		v, in := e.compute(st, vw, t, &zs, sc)
 		out[i] = v
 		in.z = zs.rec
-		vals, dropped := st.trackedValues(p, ev.Fields, sc.vals)
+		vals, dropped := st.trackedValues(p, vw.fields, sc.vals)
 		sc.vals = vals
 		upd.dropped += uint64(dropped)
 		st.apply(p, t, vals)
-		bucket := floorDiv(t, p.markBucket)
-		st.addMark(bucket)
-		value := encodeMark(p.fingerprint, t, &in)
-		upd.Marks = append(upd.Marks, Mark{ID: ev.ID, Bucket: bucket, Value: value})
-		if len(evs) > 1 {
-			if batch == nil {
-				batch = map[string][]byte{}
-			}
-			batch[ev.ID] = value
-		}
+		st.addMark(floorDiv(t, p.markBucket), hash64(ev.ID), encodeMark(p.fingerprint, t, &in, &sc.arena))
 		upd.applied++
 		upd.Changed = true
 	}
 	if upd.Changed {
-		upd.DeadMarkBuckets = st.dropMarks(p)
+		st.dropMarks(p)
 		st.prune(p)
-		upd.State = encodeState(p, st, nil)
+		upd.State = encodeState(p, st, e.opt.Header, len(state)+256)
 	}
 	return upd
 }
 
 // LookupEntity sets out[i] to the vector of evs[i] at its time without changing anything: from its
-// mark when the event was applied already, otherwise from the entity's state.
-func (e *Engine) LookupEntity(l Loaded, evs []ingest.Event, z ZStats, out []Vector) {
+// mark when the event was applied already, otherwise from the entity's stored state.
+func (e *Engine) LookupEntity(state []byte, evs []ingest.Event, z ZStats, out []Vector) {
 	sc := e.scratch()
-	defer e.pool.Put(sc)
-	st := e.decode(l.State)
+	defer e.release(sc)
+	st := e.decode(state, sc)
 	for i, ev := range evs {
 		t := ev.Time.UnixMilli()
-		if raw, ok := l.Marks[ev.ID]; ok {
-			if m, err := decodeMark(raw); err == nil && m.t >= st.horizon(e.p) && m.fingerprint == e.p.fingerprint && e.replay(ev, &m, sc, out, i) {
+		vw := &sc.view
+		e.p.read(ev, vw)
+		if raw, ok := st.findMark(hash64(ev.ID)); ok {
+			if m, err := decodeMark(raw); err == nil && m.t >= st.horizon(e.p) && m.fingerprint == e.p.fingerprint && e.replay(vw, &m, out, i) {
 				continue
 			}
 		}
-		out[i], _ = e.compute(st, ev, t, &zsource{live: z}, sc)
+		out[i], _ = e.compute(st, vw, t, &zsource{live: z}, sc)
 	}
 }
 
 // Stateless returns the vector of an event without an entity: its fields, no aggregates.
 func (e *Engine) Stateless(ev ingest.Event, z, obs ZStats) Vector {
 	sc := e.scratch()
-	defer e.pool.Put(sc)
-	numeric := numericFields(ev, e.p.cfg.MaxTrackedFields, sc.names)
-	sc.names = numeric
+	defer e.release(sc)
+	vw := &sc.view
+	e.p.read(ev, vw)
 	in := inputs{}
-	e.p.slots(numeric, func(*aggOut, string) { in.aggs = append(in.aggs, math.NaN()) })
-	return e.p.build(ev, numeric, &in, &zsource{live: z, obs: obs})
+	e.p.slots(vw.numeric, func(*aggOut, string) { in.aggs = append(in.aggs, math.NaN()) })
+	return e.p.build(vw, &in, &zsource{live: z, obs: obs})
 }
 
-func (e *Engine) compute(st *entityState, ev ingest.Event, t int64, z *zsource, sc *scratch) (Vector, inputs) {
+// compute rolls up the entity's state as of t for the event's aggregates and builds its vector.
+// The inputs it returns use scratch memory: encode them before the next call.
+func (e *Engine) compute(st *entityState, vw *view, t int64, z *zsource, sc *scratch) (Vector, inputs) {
 	p := e.p
-	numeric := numericFields(ev, p.cfg.MaxTrackedFields, sc.names)
-	sc.names = numeric
 	clear(sc.computed)
-	in := inputs{aggs: make([]float64, 0, len(p.aggs)+len(numeric))}
-	p.slots(numeric, func(a *aggOut, field string) {
+	in := inputs{aggs: sc.aggs[:0]}
+	p.slots(vw.numeric, func(a *aggOut, field string) {
 		w := &sc.windows[a.series]
 		if !sc.computed[a.series] {
 			st.rollup(p, a.series, t, w)
@@ -251,74 +197,17 @@ func (e *Engine) compute(st *entityState, ev ingest.Event, t int64, z *zsource, 
 		}
 		in.aggs = append(in.aggs, w.value(a.function, idx, t))
 	})
-	return p.build(ev, numeric, &in, z), in
+	sc.aggs = in.aggs
+	return p.build(vw, &in, z), in
 }
 
 // replay rebuilds a vector from a mark; false when the mark does not fit the event's slots.
-func (e *Engine) replay(ev ingest.Event, m *mark, sc *scratch, out []Vector, i int) bool {
-	numeric := numericFields(ev, e.p.cfg.MaxTrackedFields, sc.names)
-	sc.names = numeric
+func (e *Engine) replay(vw *view, m *mark, out []Vector, i int) bool {
 	n := 0
-	e.p.slots(numeric, func(*aggOut, string) { n++ })
+	e.p.slots(vw.numeric, func(*aggOut, string) { n++ })
 	if n != len(m.in.aggs) {
 		return false
 	}
-	out[i] = e.p.build(ev, numeric, &m.in, &zsource{rec: m.in.z})
+	out[i] = e.p.build(vw, &m.in, &zsource{replay: true, rec: m.in.z})
 	return true
-}
-
-// Snapshot is an entity's aggregates as of a time: what GET /v1/features/{entity} shows.
-type Snapshot struct {
-	Entity string `json:"entity"`
-	// At is the time the values are as of.
-	At time.Time `json:"at"`
-	// LatestEvent is the time of the entity's latest applied event.
-	LatestEvent time.Time `json:"latest_event_time"`
-	// Values holds every aggregate by feature name, before transforms; absent ones are left out.
-	Values map[string]float64 `json:"features"`
-}
-
-// Snapshot returns the aggregates of an entity's stored state as of at (the zero time: as of its
-// latest event); false when the entity has no applied events.
-func (e *Engine) Snapshot(entity string, state []byte, at time.Time) (Snapshot, bool) {
-	p := e.p
-	st := e.decode(state)
-	if !st.hasWM {
-		return Snapshot{}, false
-	}
-	t := st.wm
-	if !at.IsZero() {
-		t = at.UnixMilli()
-	}
-	snap := Snapshot{Entity: entity, At: time.UnixMilli(t).UTC(), LatestEvent: time.UnixMilli(st.wm).UTC(), Values: map[string]float64{}}
-	w := make([]span, len(p.series))
-	for si := range p.series {
-		st.rollup(p, si, t, &w[si])
-	}
-	put := func(name string, x float64) {
-		if !math.IsNaN(x) {
-			snap.Values[name] = x
-		}
-	}
-	for i := range p.aggs {
-		a := &p.aggs[i]
-		ws := &w[a.series]
-		switch a.field {
-		case "":
-			put(a.name, ws.value(a.function, -1, t))
-		case AllFields:
-			for _, idx := range ws.used {
-				if ws.fields[idx].n > 0 {
-					put(a.nameFor(st.fields[idx]), ws.value(a.function, idx, t))
-				}
-			}
-		default:
-			idx, ok := st.fieldIndex(a.field)
-			if !ok {
-				idx = -1
-			}
-			put(a.name, ws.value(a.function, idx, t))
-		}
-	}
-	return snap, true
 }

@@ -8,9 +8,9 @@ import (
 )
 
 // A mark records that an event was applied, with the inputs it was served with, so a redelivery
-// changes nothing and is answered with the same vector. Marks are kept per entity in buckets of
-// event time and dropped a bucket at a time once the entity's horizon has passed the bucket's end:
-// by then a redelivery is too late to be applied anyway.
+// changes nothing and is answered with the same vector. Marks live in the entity's state, in buckets
+// of event time; a bucket's marks are dropped together once the entity's horizon has passed the
+// bucket's end: by then a redelivery is too late to be applied anyway.
 const markFormat = 1
 
 type mark struct {
@@ -19,8 +19,9 @@ type mark struct {
 	in          inputs
 }
 
-func encodeMark(fingerprint uint32, t int64, in *inputs) []byte {
-	b := make([]byte, 0, 16+9*len(in.aggs)+8*len(in.z))
+// encodeMark encodes a mark into memory from a: the state it goes into copies it.
+func encodeMark(fingerprint uint32, t int64, in *inputs, a *arena) []byte {
+	b := take(&a.bytes, 0, 1+4+2*binary.MaxVarintLen64+len(in.aggs)*(1+binary.MaxVarintLen64)+binary.MaxVarintLen64+8*len(in.z))
 	b = append(b, markFormat)
 	b = binary.LittleEndian.AppendUint32(b, fingerprint)
 	b = binary.AppendVarint(b, t)
@@ -72,39 +73,54 @@ func decodeMark(b []byte) (mark, error) {
 	return m, r.err
 }
 
-func (st *entityState) addMark(bucket int64) {
-	i := sort.Search(len(st.marks), func(i int) bool { return st.marks[i].bucket >= bucket })
-	if i < len(st.marks) && st.marks[i].bucket == bucket {
-		st.marks[i].count++
-		return
+// storedMark is a mark in the entity's state: the hash of the event id (64 bits: ids of any length
+// cost the same, and a collision among one entity's marks is about as likely as 2^-64 per pair) and
+// the encoded mark.
+type storedMark struct {
+	id    uint64
+	value []byte
+}
+
+func (st *entityState) findMark(id uint64) ([]byte, bool) {
+	for i := len(st.marks) - 1; i >= 0; i-- {
+		for _, m := range st.marks[i].marks {
+			if m.id == id {
+				return m.value, true
+			}
+		}
 	}
-	st.marks = append(st.marks, markBucket{})
-	copy(st.marks[i+1:], st.marks[i:])
-	st.marks[i] = markBucket{bucket: bucket, count: 1}
+	return nil, false
+}
+
+// addMark adds a mark to its bucket.
+func (st *entityState) addMark(bucket int64, id uint64, value []byte) {
+	i := sort.Search(len(st.marks), func(i int) bool { return st.marks[i].bucket >= bucket })
+	if i == len(st.marks) || st.marks[i].bucket != bucket {
+		st.marks = append(st.marks, markBucket{})
+		copy(st.marks[i+1:], st.marks[i:])
+		st.marks[i] = markBucket{bucket: bucket, marks: take(&st.arena.smarks, 0, 4)}
+	}
+	st.marks[i].marks = append(st.marks[i].marks, storedMark{id: id, value: value})
 }
 
 // dropMarks removes the mark buckets that ended before the horizon and, while the entity holds more
 // than MaxMarks marks, the oldest others but the newest, raising the floor past each so that their
-// events stay too late. It returns the buckets to delete.
-func (st *entityState) dropMarks(p *plan) []int64 {
-	var dead []int64
+// events stay too late.
+func (st *entityState) dropMarks(p *plan) {
 	h := st.horizon(p)
 	i := 0
 	for i < len(st.marks) && st.marks[i].bucket < floorDiv(h, p.markBucket) {
-		dead = append(dead, st.marks[i].bucket)
 		i++
 	}
-	total := int64(0)
+	total := 0
 	for _, m := range st.marks[i:] {
-		total += m.count
+		total += len(m.marks)
 	}
-	for total > int64(p.cfg.MaxMarks) && i < len(st.marks)-1 {
+	for total > p.cfg.MaxMarks && i < len(st.marks)-1 {
 		m := st.marks[i]
-		total -= m.count
-		dead = append(dead, m.bucket)
+		total -= len(m.marks)
 		st.floor = max(st.floor, (m.bucket+1)*p.markBucket)
 		i++
 	}
 	st.marks = st.marks[i:]
-	return dead
 }

@@ -2,6 +2,8 @@ package features
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/streamlearn/streamlearn/ingest"
@@ -24,4 +26,20 @@ type OnlineStore interface {
 	Ping(ctx context.Context) error
 	// Stats returns the store's counters.
 	Stats() Stats
+}
+
+// ParseAt reads the time of GET /v1/features/{entity}?at=TIME: RFC 3339 or unix milliseconds. The
+// empty string is the zero time (as of the entity's latest event).
+func ParseAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("at %q: want RFC 3339 (2006-01-02T15:04:05Z) or unix milliseconds", s)
+	}
+	return t.UTC(), nil
 }

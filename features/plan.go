@@ -79,7 +79,8 @@ type plan struct {
 	fingerprint  uint32
 	crosses      [][2]string
 	standardized bool
-	names        starNames
+	names        names
+	interned     interner
 }
 
 func compile(cfg Config) (*plan, error) {

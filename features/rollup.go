@@ -39,7 +39,7 @@ func (st *entityState) rollup(p *plan, si int, t int64, w *span) {
 	s := &p.series[si]
 	b := floorDiv(t, s.tile)
 	lo := b - s.n + 1
-	if h := st.horizon(p); h != math.MinInt64 {
+	if h := st.horizon(p); h != minTime {
 		lo = max(lo, floorDiv(h, s.tile)-s.n+1)
 	}
 	for i := range st.series[si] {

@@ -6,18 +6,22 @@ import (
 )
 
 // entityState is one entity's stored state: its event-time watermark, the tiles of partial aggregates
-// of every series, the fields those tiles refer to and the buckets of its redelivery marks.
+// of every series, the fields those tiles refer to and its redelivery marks.
 type entityState struct {
 	hasWM  bool
 	wm     int64 // latest applied event time, ms
 	floor  int64 // events before it are too late whatever the lateness (raised when marks are dropped early)
 	marks  []markBucket
 	fields []string
-	index  map[string]int
 	series [][]tile // by plan series; tiles sorted by bucket
+	arena  *arena   // where new tiles and marks take their memory
 }
 
-type markBucket struct{ bucket, count int64 }
+// markBucket holds an entity's marks of one bucket of event time, dropped together.
+type markBucket struct {
+	bucket int64
+	marks  []storedMark
+}
 
 type tile struct {
 	bucket int64
@@ -27,39 +31,36 @@ type tile struct {
 }
 
 type fieldStat struct {
-	idx       int
-	mask      uint8
-	n         int64 // numeric values
-	sum       float64
-	sumsq     float64
-	min, max  float64
-	lastT     int64
-	lastV     float64
-	distinct  *sketch
+	idx      int
+	mask     uint8
+	n        int64 // numeric values
+	sum      float64
+	sumsq    float64
+	min, max float64
+	lastT    int64
+	lastV    float64
+	distinct *sketch
 }
 
-func newEntityState(p *plan) *entityState {
-	return &entityState{floor: math.MinInt64, series: make([][]tile, len(p.series))}
-}
+const minTime = math.MinInt64
 
 // horizon is the oldest event time still applied: the watermark minus the lateness, or the floor.
 func (st *entityState) horizon(p *plan) int64 {
-	h := int64(math.MinInt64)
+	h := int64(minTime)
 	if st.hasWM {
 		h = st.wm - p.lateness
 	}
 	return max(h, st.floor)
 }
 
+// fieldIndex finds a field by name; an entity tracks a handful, so a scan beats a map.
 func (st *entityState) fieldIndex(name string) (int, bool) {
-	if st.index == nil {
-		st.index = make(map[string]int, len(st.fields))
-		for i, f := range st.fields {
-			st.index[f] = i
+	for i, f := range st.fields {
+		if f == name {
+			return i, true
 		}
 	}
-	i, ok := st.index[name]
-	return i, ok
+	return -1, false
 }
 
 // value is one event field as the tiles see it.
@@ -73,10 +74,10 @@ type value struct {
 
 // trackedValues returns the event's fields that some series keeps statistics for, adding new ones
 // to the entity's fields up to the plan's limit; dropped counts the fields left out for the limit.
-func (st *entityState) trackedValues(p *plan, fields map[string]any, buf []value) (vals []value, dropped int) {
+func (st *entityState) trackedValues(p *plan, fields []fieldValue, buf []value) (vals []value, dropped int) {
 	vals = buf[:0]
-	for name, raw := range fields {
-		x, numeric := numberOf(raw)
+	for i := range fields {
+		name, raw, x, numeric := fields[i].name, fields[i].raw, fields[i].x, fields[i].numeric
 		explicit := p.tracked[name]
 		if !explicit && !(numeric && p.hasStar) {
 			continue
@@ -96,7 +97,6 @@ func (st *entityState) trackedValues(p *plan, fields map[string]any, buf []value
 			}
 			idx = len(st.fields)
 			st.fields = append(st.fields, name)
-			st.index[name] = idx
 		}
 		v := value{idx: idx, numeric: numeric, x: x}
 		if need&statDistinct != 0 {
@@ -116,7 +116,7 @@ func (st *entityState) apply(p *plan, t int64, vals []value) {
 	}
 	for si := range p.series {
 		s := &p.series[si]
-		tl := st.tileFor(si, floorDiv(t, s.tile))
+		tl := st.tileFor(si, floorDiv(t, s.tile), len(vals))
 		tl.count++
 		if tl.count == 1 || t > tl.maxT {
 			tl.maxT = t
@@ -129,7 +129,8 @@ func (st *entityState) apply(p *plan, t int64, vals []value) {
 	}
 }
 
-func (st *entityState) tileFor(si int, bucket int64) *tile {
+// tileFor returns the tile of bucket in series si, adding it (with room for fields) when new.
+func (st *entityState) tileFor(si int, bucket int64, fields int) *tile {
 	ts := st.series[si]
 	i := sort.Search(len(ts), func(i int) bool { return ts[i].bucket >= bucket })
 	if i < len(ts) && ts[i].bucket == bucket {
@@ -137,7 +138,7 @@ func (st *entityState) tileFor(si int, bucket int64) *tile {
 	}
 	ts = append(ts, tile{})
 	copy(ts[i+1:], ts[i:])
-	ts[i] = tile{bucket: bucket}
+	ts[i] = tile{bucket: bucket, fields: take(&st.arena.stats, 0, fields)}
 	st.series[si] = ts
 	return &ts[i]
 }
@@ -179,7 +180,7 @@ func (fs *fieldStat) add(mask uint8, v value, t int64) {
 // prune drops the tiles that no event at or after the horizon can reach.
 func (st *entityState) prune(p *plan) {
 	h := st.horizon(p)
-	if h == math.MinInt64 {
+	if h == minTime {
 		return
 	}
 	for si := range p.series {

@@ -1,5 +1,3 @@
-// Package features turns events into the feature vectors that models score and learn from, and keeps
-// the per-entity state those features need in an online store (Redis in production, see features/redis).
 package features
 
 import "sort"

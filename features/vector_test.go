@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func engine(t *testing.T, cfg features.Config) *features.Engine {
 	t.Helper()
-	e, err := features.NewEngine(cfg, nil)
+	e, err := features.NewEngine(cfg, features.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +31,8 @@ func TestZeroConfigVector(t *testing.T) {
 		{ID: "2", Entity: "u", Time: t0.Add(time.Minute), Fields: map[string]any{"amount": 30.0, "country": "FR", "new": false, "n": nil}},
 	}
 	out := make([]features.Vector, 2)
-	u := e.ApplyEntity(features.Loaded{}, evs, nil, nil, out)
-	if !u.Changed || len(u.Marks) != 2 {
+	u := e.ApplyEntity(nil, evs, nil, nil, out)
+	if !u.Changed {
 		t.Fatalf("update %+v", u)
 	}
 	want := "[{amount 30} {amount_mean_1h 10} {amount_mean_24h 10} {count_1h 1} {count_24h 1} {country=FR 1} {new 0}]"
@@ -129,7 +129,7 @@ func TestBadValuesNeverPanic(t *testing.T) {
 	}
 	z := features.ZStats{"z": {N: 2, Sum: math.Inf(1), SumSq: math.NaN()}}
 	out := make([]features.Vector, len(evs))
-	u := e.ApplyEntity(features.Loaded{}, evs, z, features.ZStats{}, out)
+	u := e.ApplyEntity(nil, evs, z, features.ZStats{}, out)
 	for i, v := range out {
 		for _, f := range v {
 			if math.IsNaN(f.Value) || math.IsInf(f.Value, 0) || len(f.Name) > 1<<21 {
@@ -143,5 +143,5 @@ func TestBadValuesNeverPanic(t *testing.T) {
 	if _, ok := e.Snapshot("u", u.State, time.Time{}); !ok {
 		t.Error("state unreadable")
 	}
-	e.LookupEntity(features.Loaded{State: u.State}, evs, z, out)
+	e.LookupEntity(u.State, evs, z, out)
 }

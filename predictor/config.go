@@ -103,16 +103,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Models returns the names of the models the configuration serves: the routes' (or defaultModel
-// when there are none), then the shadows'.
-func (c Config) Models(defaultModel string) []string {
-	var out []string
-	for _, r := range c.routes(defaultModel) {
-		out = append(out, r.Model)
-	}
-	return append(out, c.Shadow...)
-}
-
 func (c Config) routes(defaultModel string) []Route {
 	if len(c.Routes) == 0 {
 		return []Route{{Model: defaultModel, Share: 1}}

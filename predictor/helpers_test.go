@@ -34,7 +34,7 @@ type env struct {
 	loader *predictor.Loader
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { rdb.Close() })
@@ -58,7 +58,7 @@ func spec(name string) learner.Spec {
 // publishBiased publishes n versions of model, version k having learned k examples of label 1 on
 // no features, so that each has its own bias and the score of an event without known features
 // tells the versions apart. It returns the snapshots by version number (index 0 unused).
-func (e *env) publishBiased(t *testing.T, model string, n int) []*learner.Snapshot {
+func (e *env) publishBiased(t testing.TB, model string, n int) []*learner.Snapshot {
 	t.Helper()
 	tr, err := learner.NewTrainer(spec(model))
 	if err != nil {
@@ -77,7 +77,7 @@ func (e *env) publishBiased(t *testing.T, model string, n int) []*learner.Snapsh
 }
 
 // publish stores tr's current weights as the next version of model.
-func (e *env) publish(t *testing.T, model string, tr learner.Trainer, parent int64) int64 {
+func (e *env) publish(t testing.TB, model string, tr learner.Trainer, parent int64) int64 {
 	t.Helper()
 	b, err := tr.Snapshot().MarshalBinary()
 	if err != nil {
@@ -91,7 +91,7 @@ func (e *env) publish(t *testing.T, model string, tr learner.Trainer, parent int
 }
 
 // trained returns a trainer of model that learned a little from amount and country.
-func trained(t *testing.T, model string, seed int) learner.Trainer {
+func trained(t testing.TB, model string, seed int) learner.Trainer {
 	t.Helper()
 	tr, err := learner.NewTrainer(spec(model))
 	if err != nil {
@@ -109,7 +109,7 @@ func trained(t *testing.T, model string, seed int) learner.Trainer {
 	return tr
 }
 
-func (e *env) promote(t *testing.T, model string, version int64) {
+func (e *env) promote(t testing.TB, model string, version int64) {
 	t.Helper()
 	if _, err := e.reg.Promote(context.Background(), model, version, "test", true, true); err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func (e *env) promote(t *testing.T, model string, version int64) {
 }
 
 // router returns the router of cfg, failing the test on error.
-func router(t *testing.T, cfg predictor.Config) *predictor.Router {
+func router(t testing.TB, cfg predictor.Config) *predictor.Router {
 	t.Helper()
 	r, err := predictor.NewRouter(cfg, "default")
 	if err != nil {
@@ -128,7 +128,7 @@ func router(t *testing.T, cfg predictor.Config) *predictor.Router {
 
 // serve has the loader serve every model r names (all trained by "the learner", so version 0
 // bootstraps) and returns an API over them.
-func (e *env) api(t *testing.T, r *predictor.Router) *predictor.API {
+func (e *env) api(t testing.TB, r *predictor.Router) *predictor.API {
 	t.Helper()
 	for _, m := range r.Models() {
 		s := spec(m)
@@ -142,7 +142,7 @@ func (e *env) api(t *testing.T, r *predictor.Router) *predictor.API {
 	}
 }
 
-func serve(t *testing.T, api *predictor.API) *httptest.Server {
+func serve(t testing.TB, api *predictor.API) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	api.Register(mux)
@@ -192,7 +192,7 @@ func decode(t *testing.T, resp *http.Response, v any) int {
 }
 
 // seedEntities records events for entities so that they have features.
-func (e *env) seedEntities(t *testing.T, n int) {
+func (e *env) seedEntities(t testing.TB, n int) {
 	t.Helper()
 	evs := make([]ingest.Event, n)
 	at := time.Now().Add(-time.Hour)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"time"
@@ -32,7 +33,18 @@ func main() {
 	n := flag.Int("n", 200000, "events (each with an outcome)")
 	runs := flag.Int("runs", 3, "runs; the median is reported")
 	export := flag.String("export", "", "write the stream as CSV to this file (for bench/e2e/sgd.py) and exit")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *export != "" {
 		if err := exportCSV(*export, *n); err != nil {
 			log.Fatal(err)

@@ -18,6 +18,13 @@ type result struct {
 	failed   int
 	lat      []time.Duration // of the successful requests, sorted
 	duration time.Duration
+	// CPU seconds used during the run by the load generator, the server process and redis-server.
+	genCPU, serverCPU, redisCPU float64
+}
+
+// cpuPerRequest is CPU time per successful request, in microseconds.
+func (r result) cpuPerRequest(seconds float64) float64 {
+	return seconds / float64(max(len(r.lat), 1)) * 1e6
 }
 
 func (r result) quantile(q float64) time.Duration {
@@ -31,11 +38,14 @@ func (r result) quantile(q float64) time.Duration {
 // throughput is the rate of successful responses over the run.
 func (r result) throughput() float64 { return float64(len(r.lat)) / r.duration.Seconds() }
 
-// attack sends POST requests to url at rate per second for d, open loop: request i is due at
-// start + i/rate and is sent then on its own goroutine whether or not earlier ones have been
-// answered. Latency runs from the due time, not the send time, so a generator or server that falls
-// behind shows as latency (no coordinated omission).
-func attack(ctx context.Context, client *http.Client, url string, bodies [][]byte, rate float64, d time.Duration) result {
+// poster sends one request body and returns the status code of the complete answer.
+type poster func(body []byte) (int, error)
+
+// attack sends requests at rate per second for d, open loop: request i is due at start + i/rate
+// and is sent then on its own goroutine whether or not earlier ones have been answered. Latency
+// runs from the due time, not the send time, so a generator or server that falls behind shows as
+// latency (no coordinated omission).
+func attack(ctx context.Context, post poster, bodies [][]byte, rate float64, d time.Duration) result {
 	n := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	lats := make([]time.Duration, n)
@@ -50,13 +60,8 @@ func attack(ctx context.Context, client *http.Client, url string, bodies [][]byt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Post(url, "application/json", bytes.NewReader(bodies[i%len(bodies)]))
-			if err != nil {
-				return
-			}
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			lats[i], ok[i] = time.Since(due), err == nil && resp.StatusCode == http.StatusOK
+			code, err := post(bodies[i%len(bodies)])
+			lats[i], ok[i] = time.Since(due), err == nil && code == http.StatusOK
 		}()
 	}
 	wg.Wait()
@@ -72,9 +77,24 @@ func attack(ctx context.Context, client *http.Client, url string, bodies [][]byt
 	return res
 }
 
-// newClient returns a client that keeps enough idle connections for the open-loop concurrency.
-func newClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: 2048, MaxIdleConnsPerHost: 2048, IdleConnTimeout: time.Minute, DisableCompression: true,
+// maxConns bounds the generator's connections per target. Requests beyond it wait for a
+// connection: that wait counts as latency (it runs from the due time), and a saturated server
+// cannot exhaust the file descriptors.
+const maxConns = 512
+
+// stdPoster posts with net/http's client.
+func stdPoster(url string) poster {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns, MaxConnsPerHost: maxConns,
+		IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}
+	return func(body []byte) (int, error) {
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, err
+	}
 }

@@ -2,7 +2,8 @@
 // rates, side by side with a trivial Go JSON handler as the floor. A child process serves both: the
 // predictor role (as `streamlearn predictor` runs it) with features read from a private
 // redis-server over loopback, and the floor; this process is the load generator. Runs alternate
-// between the two targets so that both see the same background load.
+// between the two targets so that both see the same background load. Besides latency it reports
+// the CPU time per request of the generator, the server process and redis-server.
 //
 //	go run ./bench/predictor -rates 2000,10000 -runs 5 -duration 10s -max
 package main
@@ -33,6 +34,7 @@ func main() {
 	findMax := flag.Bool("max", false, "also find the maximum sustainable rate of each target")
 	slo := flag.Duration("slo", 10*time.Millisecond, "p99 a sustainable rate must keep (and no failed request)")
 	profile := flag.String("server-cpuprofile", "", "write the server process's CPU profile to this file")
+	clientKind := flag.String("client", "raw", "HTTP client of the generator: raw (persistent connections, little CPU) or std (net/http)")
 	flag.Parse()
 
 	if *serverMode {
@@ -51,97 +53,159 @@ func main() {
 		}
 		rates = append(rates, r)
 	}
-	if err := run(*redisAddr, *entities, *profile, rates, *runs, *duration, *findMax, *slo); err != nil {
+	srv, err := startServer(*redisAddr, *entities, *profile)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	defer srv.stop()
+	b := &bench{srv: srv, posters: map[string]poster{}, bodies: requestBodies(*entities)}
+	for _, t := range srv.targets {
+		if b.posters[t.name], err = newPoster(*clientKind, t.url); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+	b.latencies(rates, *runs, *duration)
+	if *findMax {
+		b.maxRates(*slo)
 	}
 }
 
 type target struct{ name, url string }
 
-func run(redisAddr string, entities int, profile string, rates []float64, runs int, d time.Duration, findMax bool, slo time.Duration) error {
-	targets, stop, err := startServer(redisAddr, entities, profile)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	bodies := requestBodies(entities)
-	client := newClient()
-	ctx := context.Background()
-	for _, t := range targets { // warm up connections, caches and the JIT-free but GC-sized heap
-		attack(ctx, client, t.url, bodies, 2000, 3*time.Second)
-	}
+// server is the child process serving the targets.
+type server struct {
+	targets  []target
+	pid      int
+	redisPID int
+	stop     func()
+}
 
-	fmt.Printf("%-10s %8s %4s %10s %9s %9s %9s %7s\n", "target", "offered", "run", "achieved", "p50", "p99", "p999", "failed")
+type bench struct {
+	srv     *server
+	posters map[string]poster // by target name
+	bodies  [][]byte
+}
+
+func newPoster(kind, url string) (poster, error) {
+	switch kind {
+	case "std":
+		return stdPoster(url), nil
+	case "raw":
+		rc, err := newRawClient(url, maxConns)
+		if err != nil {
+			return nil, err
+		}
+		return rc.post, nil
+	}
+	return nil, fmt.Errorf("-client %q: want raw or std", kind)
+}
+
+// run attacks t at rate for d and measures the CPU the three processes used meanwhile.
+func (b *bench) run(t target, rate float64, d time.Duration) result {
+	g0, s0, r0 := cpuSeconds(0), cpuSeconds(b.srv.pid), cpuSeconds(b.srv.redisPID)
+	res := attack(context.Background(), b.posters[t.name], b.bodies, rate, d)
+	res.genCPU, res.serverCPU = cpuSeconds(0)-g0, cpuSeconds(b.srv.pid)-s0
+	if b.srv.redisPID > 0 {
+		res.redisCPU = cpuSeconds(b.srv.redisPID) - r0
+	}
+	return res
+}
+
+// latencies runs every target at every rate, runs times, and prints each run and the medians.
+func (b *bench) latencies(rates []float64, runs int, d time.Duration) {
+	for _, t := range b.srv.targets { // warm up connections and heaps
+		b.run(t, 2000, 3*time.Second)
+	}
+	fmt.Printf("%-10s %8s %4s %10s %9s %9s %9s %7s %20s\n", "target", "offered", "run", "achieved", "p50", "p99", "p999", "failed", "CPU µs/req gen/srv/redis")
 	all := map[string][]result{}
 	for _, rate := range rates {
 		for i := range runs {
-			for _, t := range targets {
-				r := attack(ctx, client, t.url, bodies, rate, d)
+			for _, t := range b.srv.targets {
+				r := b.run(t, rate, d)
 				all[key(t.name, rate)] = append(all[key(t.name, rate)], r)
-				fmt.Printf("%-10s %8.0f %4d %10.0f %9s %9s %9s %7d\n", t.name, rate, i+1, r.throughput(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(0.999)), r.failed)
+				fmt.Printf("%-10s %8.0f %4d %10.0f %9s %9s %9s %7d %8.0f/%.0f/%.0f\n", t.name, rate, i+1, r.throughput(),
+					ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(0.999)), r.failed,
+					r.cpuPerRequest(r.genCPU), r.cpuPerRequest(r.serverCPU), r.cpuPerRequest(r.redisCPU))
 			}
 		}
 	}
-	fmt.Printf("\nmedians of %d runs of %s\n\n| target | offered req/s | achieved req/s | p50 | p99 | p999 | failed |\n|---|---|---|---|---|---|---|\n", runs, d)
+	fmt.Printf("\nmedians of %d runs of %s\n\n", runs, d)
+	fmt.Println("| target | offered req/s | achieved req/s | p50 | p99 | p999 | failed | server CPU µs/req | redis CPU µs/req |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range rates {
-		for _, t := range targets {
+		for _, t := range b.srv.targets {
 			rs := all[key(t.name, rate)]
-			fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s | %d |\n", t.name, rate,
-				median(rs, func(r result) float64 { return r.throughput() }),
-				msf(median(rs, func(r result) float64 { return float64(r.quantile(0.5)) })),
-				msf(median(rs, func(r result) float64 { return float64(r.quantile(0.99)) })),
-				msf(median(rs, func(r result) float64 { return float64(r.quantile(0.999)) })),
-				int(median(rs, func(r result) float64 { return float64(r.failed) })))
+			med := func(f func(result) float64) float64 { return median(rs, f) }
+			fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s | %.0f | %.0f | %.0f |\n", t.name, rate,
+				med(result.throughput),
+				msf(med(func(r result) float64 { return float64(r.quantile(0.5)) })),
+				msf(med(func(r result) float64 { return float64(r.quantile(0.99)) })),
+				msf(med(func(r result) float64 { return float64(r.quantile(0.999)) })),
+				med(func(r result) float64 { return float64(r.failed) }),
+				med(func(r result) float64 { return r.cpuPerRequest(r.serverCPU) }),
+				med(func(r result) float64 { return r.cpuPerRequest(r.redisCPU) }))
 		}
 	}
-	if findMax {
-		fmt.Printf("\nmaximum sustainable rate (p99 <= %s, no failure; 5s steps of +20%%)\n\n", slo)
-		for _, t := range targets {
-			best := 0.0
-			for rate := 2000.0; rate <= 200000; rate *= 1.2 {
-				r := attack(ctx, client, t.url, bodies, rate, 5*time.Second)
-				pass := r.failed == 0 && r.quantile(0.99) <= slo
-				fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %d\n", t.name, rate, r.throughput(), ms(r.quantile(0.99)), r.failed)
-				if !pass {
-					break
-				}
-				best = rate
-				time.Sleep(time.Second) // let the last run's connections settle
-			}
-			fmt.Printf("| %s | %.0f req/s |\n", t.name, best)
-		}
-	}
-	return nil
 }
 
-// startServer starts this binary in server mode and returns the two targets.
-func startServer(redisAddr string, entities int, profile string) ([]target, func(), error) {
+// maxRates raises the offered rate by 20% a step while the median of three 3-second runs keeps
+// p99 within slo with no failed request, and prints the last rate that did.
+func (b *bench) maxRates(slo time.Duration) {
+	fmt.Printf("\nmaximum sustainable rate: median of 3 runs of 3s keeps p99 <= %s, no failure; +20%% a step\n\n", slo)
+	for _, t := range b.srv.targets {
+		best := 0.0
+		for rate := 2000.0; rate <= 200000; rate *= 1.2 {
+			var rs []result
+			for range 3 {
+				rs = append(rs, b.run(t, rate, 3*time.Second))
+				time.Sleep(500 * time.Millisecond) // let a backlog drain before the next run
+			}
+			p99 := time.Duration(median(rs, func(r result) float64 { return float64(r.quantile(0.99)) }))
+			failed := median(rs, func(r result) float64 { return float64(r.failed) })
+			achieved := median(rs, result.throughput)
+			fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %.0f\n", t.name, rate, achieved, ms(p99), failed)
+			if failed > 0 || p99 > slo {
+				break
+			}
+			best = rate
+		}
+		fmt.Printf("| %s | %.0f req/s |\n", t.name, best)
+	}
+}
+
+// startServer starts this binary in server mode.
+func startServer(redisAddr string, entities int, profile string) (*server, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cmd := exec.Command(exe, "-serve", "-redis", redisAddr, "-entities", strconv.Itoa(entities), "-server-cpuprofile", profile)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stop := func() { stdin.Close(); _ = cmd.Wait() }
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "READY" {
+	if err != nil || len(f) != 4 || f[0] != "READY" {
 		stop()
-		return nil, nil, fmt.Errorf("server did not start: %q %v", line, err)
+		return nil, fmt.Errorf("server did not start: %q %v", line, err)
 	}
-	return []target{{"floor", "http://" + f[2] + "/"}, {"predictor", "http://" + f[1] + "/v1/score"}}, stop, nil
+	redisPID, _ := strconv.Atoi(f[3])
+	return &server{
+		targets: []target{{"floor", "http://" + f[2] + "/"}, {"predictor", "http://" + f[1] + "/v1/score"}},
+		pid:     cmd.Process.Pid, redisPID: redisPID, stop: stop,
+	}, nil
 }
 
 // requestBodies returns live scoring requests for the seeded entities (no time: scored as of now).
@@ -158,14 +222,14 @@ func requestBodies(entities int) [][]byte {
 func key(name string, rate float64) string { return fmt.Sprintf("%s@%.0f", name, rate) }
 
 func median(rs []result, f func(result) float64) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
 	vs := make([]float64, len(rs))
 	for i, r := range rs {
 		vs[i] = f(r)
 	}
 	slices.Sort(vs)
-	if len(vs) == 0 {
-		return 0
-	}
 	return vs[len(vs)/2]
 }
 

@@ -46,13 +46,14 @@ func serve(redisAddr string, entities int, profile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	redisPID := 0
 	if redisAddr == "" {
-		addr, cleanup, err := startRedis()
+		addr, pid, cleanup, err := startRedis()
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		redisAddr = addr
+		redisAddr, redisPID = addr, pid
 	}
 	cfg := config.DefaultConfig()
 	cfg.Redis.Addr = redisAddr
@@ -84,7 +85,7 @@ func serve(redisAddr string, entities int, profile string) error {
 	go floor.Serve(ln)
 	defer floor.Close()
 
-	fmt.Printf("READY %s %s\n", m.HTTPAddr, ln.Addr())
+	fmt.Printf("READY %s %s %d\n", m.HTTPAddr, ln.Addr(), redisPID)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }() // the parent went away
 	<-appCtx.Done()
 	return <-done
@@ -143,18 +144,18 @@ func seed(ctx context.Context, cfg config.Config, entities int) error {
 }
 
 // startRedis starts a private redis-server on a free port, without persistence.
-func startRedis() (string, func(), error) {
+func startRedis() (addr string, pid int, cleanup func(), err error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return "", nil, fmt.Errorf("redis-server not installed: %w", err)
+		return "", 0, nil, fmt.Errorf("redis-server not installed: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "bench-predictor-redis-")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
@@ -162,18 +163,18 @@ func startRedis() (string, func(), error) {
 	cmd.Stdout, _ = os.Create(filepath.Join(dir, "redis.log"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	cleanup := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cleanup = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, cleanup, nil
+			return addr, cmd.Process.Pid, cleanup, nil
 		}
 		if time.Now().After(deadline) {
 			cleanup()
-			return "", nil, fmt.Errorf("redis-server did not listen on %s", addr)
+			return "", 0, nil, fmt.Errorf("redis-server did not listen on %s", addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -176,6 +176,15 @@ def main():
         }
         for bins in (5, 10, 15):
             case["ece"][str(bins)] = ece_ref(p, y, bins)
+        case["mae"] = f(metrics.mean_absolute_error(y, p))
+        case["rmse"] = f(math.sqrt(metrics.mean_squared_error(y, p)))
+        case["at_threshold"] = {}
+        for thr in (0.3, 0.5):
+            pred = (np.asarray(p) >= thr).astype(int)
+            # sklearn 1.2 has no zero_division=nan: NaN where undefined.
+            prec = metrics.precision_score(y, pred, zero_division=0) if pred.sum() > 0 else float("nan")
+            rec = metrics.recall_score(y, pred, zero_division=0) if np.sum(y) > 0 else float("nan")
+            case["at_threshold"][str(thr)] = {"precision": f(prec), "recall": f(rec)}
         out["labelled"].append(case)
     for name, a, b in sample_pairs():
         case = {"name": name, "a": fl(a), "b": fl(b),

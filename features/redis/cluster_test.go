@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,15 +58,15 @@ func TestCluster(t *testing.T) {
 	if _, err := onCluster.Apply(ctx, randomStream(rand.New(rand.NewPCG(9, 9)), 100, 40)); err != nil {
 		t.Fatalf("Apply after SCRIPT FLUSH: %v", err)
 	}
-	nodes := 0
+	var nodes atomic.Int64 // ForEachMaster runs on every master at once
 	err = cluster.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
 		if n, err := c.DBSize(ctx).Result(); err == nil && n > 0 {
-			nodes++
+			nodes.Add(1)
 		}
 		return nil
 	})
-	if err != nil || nodes != 3 {
-		t.Errorf("entities on %d of 3 nodes (%v)", nodes, err)
+	if err != nil || nodes.Load() != 3 {
+		t.Errorf("entities on %d of 3 nodes (%v)", nodes.Load(), err)
 	}
 	snap, ok, err := onCluster.Aggregates(ctx, "u1", time.Time{})
 	if err != nil || !ok || snap.Values["count_7d"] == 0 {

@@ -1,15 +1,17 @@
-// Package redis is the Redis adapter of the feature store (features.OnlineStore): one hash per
-// entity, "<prefix>f{<entity>}", whose hash tag keeps it on one Redis Cluster slot. The hash holds
+// Package redis is the Redis adapter of the feature store (features.OnlineStore). An entity is one
+// string, "<prefix>f{<entity>}" (the hash tag keeps it on one Redis Cluster slot): an 8-byte version,
+// then the entity's state in the features package's binary format: tiles of partial aggregates per
+// window and the redelivery marks of its recent events.
 //
-//	v         a version, bumped by every write
-//	s         the entity's state: tiles of partial aggregates per window, in features' binary format
-//	e:<id>    the redelivery mark of an applied event (the inputs it was served with)
-//	l:<n>     the ids of the marks in bucket n of event time, to delete them with their bucket
+// A batch costs two pipelined round trips per Redis node, whatever its size: MGET reads the batch's
+// entities (one per hash slot on a cluster, chunks of 500 keys on a single server); the features
+// package computes the vectors and the new states in Go; one EVALSHA per slot or chunk writes each
+// entity back if its version is unchanged (compare-and-set), and an entity that another writer
+// changed in between is read and computed again. Every write sets the key's TTL to the longest
+// window plus the allowed lateness, so idle entities expire; within the state, tiles and marks that
+// event time has passed are dropped on every write. The statistics of standardize transforms, shared
+// by all processes, are one hash, "<prefix>fz".
 //
-// A batch costs two pipelined round trips per Redis node, whatever its size: one HMGET per entity
-// reads the version, the state and the marks of the batch's event ids; the features package computes
-// the vectors and the new states in Go; one EVALSHA per entity writes them back if the version is
-// unchanged (compare-and-set), and an entity that another writer changed in between is read and
-// computed again. The hash expires (PEXPIRE) after the longest window plus the allowed lateness of
-// wall-clock idleness; tiles and marks that event time has passed are dropped on every write.
+// Store, the spine's event counter per entity ("<prefix>ent:{<entity>}"), stays until the predictor
+// has moved to Online.
 package redis

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -21,9 +22,14 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 var prefixes atomic.Int64
 
-// testPrefix is a key prefix of the test's own.
+// testPrefix is a key prefix of the test's own (no braces, no glob characters).
 func testPrefix(t testing.TB) string {
-	name := strings.NewReplacer("/", "_", "{", "(", "}", ")", " ", "_").Replace(t.Name())
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, t.Name())
 	return fmt.Sprintf("t%d:%s:", prefixes.Add(1), name)
 }
 
@@ -44,6 +50,7 @@ func newStore(t testing.TB, cfg features.Config, opt featredis.Options) (*featre
 	if err != nil {
 		t.Fatalf("NewOnline: %v", err)
 	}
+	t.Cleanup(func() { deletePrefix(t, rdb, opt.Prefix) })
 	return s, rdb
 }
 
@@ -88,4 +95,17 @@ func equalVectors(got features.Vector, want map[string]float64) string {
 
 func near(a, b float64) bool {
 	return a == b || math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+// deletePrefix deletes the keys a test's store wrote.
+func deletePrefix(t testing.TB, rdb *goredis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		rdb.Unlink(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Logf("delete test keys: %v", err)
+	}
 }

@@ -15,6 +15,9 @@ import (
 // at a time, and commits a command only once its runner has carried it out (promoted or rejected
 // the challenger): a restart in the middle starts that retrain again.
 func runControl(ctx context.Context, cl *kgo.Client, runners map[string]chan learnkafka.Command, log *slog.Logger) error {
+	// Under BlockRebalanceOnPoll every poll, even one that returned at once, holds off rebalances
+	// until AllowRebalance; without it Close would wait forever to leave the group.
+	defer cl.AllowRebalance()
 	for {
 		fetches := cl.PollRecords(ctx, 1)
 		if fetches.IsClientClosed() || ctx.Err() != nil {

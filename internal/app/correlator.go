@@ -2,33 +2,49 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
-	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
 // correlator is the drift and outcome correlator: it reads events, predictions, outcomes and
-// examples, keeps drift and performance state per event-time window, and writes all of it to
-// ClickHouse. Offsets are committed only after a flush made the rows they cover durable.
+// examples, keeps drift and performance state per event-time window, writes all of it to
+// ClickHouse, and turns the trigger policy's alerts into drift_alerts and retrain_events rows and
+// retrain commands on the control topic. Offsets are committed only after a flush made the rows
+// they cover durable and the commands were acknowledged.
+//
+// Restart safety: with each commit it saves the monitor's snapshot and, per partition, where the
+// records of its open windows start (correlator_state.go). A restarted correlator restores the
+// snapshot and reads again from there, rebuilding the open windows without writing rows twice.
+// It must be the only member of its consumer group: the monitor needs every partition.
 type correlator struct {
-	client  *kgo.Client
-	writer  *clickhouse.Writer
-	monitor *drift.Monitor
-	topics  kafka.Topics
-	model   string
-	limits  ingest.Limits
-	flush   time.Duration
-	log     *slog.Logger
+	client   *kgo.Client // set by the caller once the correlator can adjust its offsets
+	admin    *kadm.Client
+	producer *kgo.Client // for the control topic
+	writer   *clickhouse.Writer
+	monitor  *drift.Monitor
+	state    *stateStore // nil: nothing persisted, windows open at a restart start afresh
+	topics   kafka.Topics
+	model    string
+	segments []string
+	outcomes bool // feed examples to the monitor (not for multiclass models)
+	limits   ingest.Limits
+	flush    time.Duration
+	log      *slog.Logger
+
+	offsets  *offsetTracker
+	savedGen uint64
+	saved    bool
+	control  []*kgo.Record // retrain commands not acknowledged yet
 
 	mu     sync.Mutex
 	status driftStatus
@@ -59,7 +75,9 @@ func (c *correlator) Run(ctx context.Context) error {
 			return nil
 		}
 		now := time.Now()
-		fetches.EachRecord(func(r *kgo.Record) { c.observe(r, now) })
+		c.observeAll(fetches.Records(), now)
+		fetches.EachPartition(c.offsets.fetched)
+		c.advance(ctx)
 		stopping := ctx.Err() != nil
 		if stopping || time.Since(lastFlush) >= c.flush || c.writer.Buffered() >= 10000 {
 			// Rows and commits are done even while stopping, bounded by the writer's own timeouts.
@@ -75,68 +93,58 @@ func (c *correlator) Run(ctx context.Context) error {
 	}
 }
 
-func (c *correlator) observe(r *kgo.Record, now time.Time) {
-	switch r.Topic {
-	case c.topics.Events:
-		ev, err := ingest.DecodeEvent(r.Value, now, c.limits)
-		if err != nil {
-			return // the scoring role sends it to the dead-letter topic
-		}
-		c.monitor.ObserveEvent(c.model, ev.Time, ev.Fields)
-	case c.topics.Predictions:
-		var p predictor.Prediction
-		if json.Unmarshal(r.Value, &p) != nil || p.ID == "" {
-			return
-		}
-		c.writer.AddPredictions(clickhouse.PredictionRow{
-			ID: p.ID, Entity: p.Entity, Model: p.Model, Version: p.Version, Score: p.Score,
-			Route: p.Route, Time: p.Time, ScoredAt: p.ScoredAt,
-		})
-		c.monitor.ObservePrediction(p.Model, p.Version, p.Time, p.Score)
-	case c.topics.Outcomes:
-		o, err := ingest.DecodeOutcome(r.Value, now, c.limits)
-		if err != nil {
-			return
-		}
-		c.writer.AddOutcomes(clickhouse.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp})
-	case c.topics.Examples:
-		var ex learner.Example
-		if json.Unmarshal(r.Value, &ex) != nil || ex.ID == "" {
-			return
-		}
-		c.writer.AddOutcomes(clickhouse.OutcomeRow{
-			ID: ex.ID, Label: ex.Label, Class: ex.Class, Time: ex.OutcomeTime, ReceivedAt: r.Timestamp,
-			Model: ex.Model, Version: ex.Version, Score: ex.Score, Joined: true,
-			DelaySeconds: ex.OutcomeTime.Sub(ex.Time).Seconds(),
-		})
-		c.monitor.ObserveOutcome(ex.Model, ex.Version, ex.Time, ex.Score, ex.Label)
+// advance moves the monitor's watermarks to where every partition with records left has got.
+func (c *correlator) advance(ctx context.Context) {
+	if err := c.offsets.checkEnds(ctx, c.admin); err != nil {
+		c.log.Warn("correlator: newly assigned partitions hold the watermarks", "err", err)
+	}
+	for s, w := range c.offsets.watermarks() {
+		c.monitor.Advance(s, w)
 	}
 }
 
+// flushAndCommit writes the rows and alerts of the monitor, sends the retrain commands, saves the
+// state and commits, in that order; a step that fails leaves the later ones to the next round.
 func (c *correlator) flushAndCommit(ctx context.Context, now time.Time) {
 	fd, perf := c.monitor.Rows(now)
+	alerts := c.monitor.Alerts()
 	c.note(fd, perf)
 	for _, r := range fd {
-		c.writer.AddFeatureDrift(clickhouse.FeatureDriftRow{
-			WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Feature: r.Feature, Kind: r.Kind,
-			N: r.N, MissingRate: r.MissingRate, PSI: r.PSI, KS: r.KS, KSPValue: r.KSPValue, JS: r.JS,
-			Wasserstein: r.Wasserstein, Chi2: r.Chi2, Chi2PValue: r.Chi2PValue, LInf: r.LInf,
-			ReferenceStart: r.ReferenceStart, Drifted: r.Drifted, Updated: r.Updated,
-		})
+		c.writer.AddFeatureDrift(featureDriftRow(r))
 	}
 	for _, r := range perf {
-		c.writer.AddPerformance(clickhouse.PerformanceRow{
-			WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Version: r.Version,
-			N: r.N, Positives: r.Positives, AUC: r.AUC, LogLoss: r.LogLoss, Brier: r.Brier, ECE: r.ECE, Updated: r.Updated,
-		})
+		c.writer.AddPerformance(performanceRow(r))
 	}
+	c.raise(alerts)
 	if err := c.writer.Flush(ctx); err != nil {
 		// Rows stay buffered in the writer and offsets uncommitted; the next round tries again.
 		c.log.Warn("clickhouse flush failed; rows kept, offsets not committed", "buffered", c.writer.Buffered(), "err", err)
 		return
 	}
-	if err := c.client.CommitUncommittedOffsets(ctx); err != nil {
+	if err := c.sendControl(ctx); err != nil {
+		c.log.Warn("send retrain commands; offsets not committed", "pending", len(c.control), "err", err)
+		return
+	}
+	if err := c.saveAndCommit(ctx); err != nil {
 		c.log.Warn("commit correlator offsets", "err", err)
+	}
+}
+
+func featureDriftRow(r drift.FeatureDriftRow) clickhouse.FeatureDriftRow {
+	return clickhouse.FeatureDriftRow{
+		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Feature: r.Feature, Kind: r.Kind,
+		N: r.N, MissingRate: r.MissingRate, PSI: r.PSI, KS: r.KS, KSPValue: r.KSPValue, JS: r.JS,
+		Wasserstein: r.Wasserstein, Chi2: r.Chi2, Chi2PValue: r.Chi2PValue, LInf: r.LInf,
+		ReferenceStart: r.ReferenceStart, Drifted: r.Drifted, Updated: r.Updated,
+	}
+}
+
+func performanceRow(r drift.PerformanceRow) clickhouse.PerformanceRow {
+	return clickhouse.PerformanceRow{
+		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Version: r.Version, Segment: r.Segment,
+		N: r.N, Positives: r.Positives, LabelCoverage: r.LabelCoverage, MeanDelaySeconds: r.MeanDelaySeconds,
+		AUC: r.AUC, LogLoss: r.LogLoss, Brier: r.Brier, ECE: r.ECE, Precision: r.Precision, Recall: r.Recall,
+		MAE: r.MAE, RMSE: r.RMSE, Updated: r.Updated,
 	}
 }
 
@@ -146,14 +154,14 @@ func (c *correlator) note(fd []drift.FeatureDriftRow, perf []drift.PerformanceRo
 	c.status.Rows += int64(len(fd) + len(perf))
 	var latest time.Time
 	for _, r := range fd {
-		if r.Kind != "score" && r.WindowStart.After(latest) && !r.ReferenceStart.Equal(r.WindowStart) {
+		if r.Kind != drift.KindScore && r.WindowStart.After(latest) && !r.ReferenceStart.Equal(r.WindowStart) {
 			latest = r.WindowStart
 		}
 	}
 	if !latest.IsZero() && !latest.Before(c.status.WindowStart) {
 		c.status.WindowStart, c.status.DriftedFeatures, c.status.MaxPSI = latest, nil, 0
 		for _, r := range fd {
-			if !r.WindowStart.Equal(latest) || r.Kind == "score" {
+			if !r.WindowStart.Equal(latest) || r.Kind == drift.KindScore {
 				continue
 			}
 			if r.Drifted {
@@ -163,7 +171,7 @@ func (c *correlator) note(fd []drift.FeatureDriftRow, perf []drift.PerformanceRo
 		}
 	}
 	for _, r := range perf {
-		if !r.WindowStart.Before(latest) && r.N > 0 && r.AUC == r.AUC {
+		if r.Version == drift.AllVersions && r.Segment == "" && !r.WindowStart.Before(latest) && r.N > 0 && !math.IsNaN(r.AUC) {
 			c.status.WindowAUC = r.AUC
 		}
 	}

@@ -278,7 +278,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cl.Close()
-		c.client = cl
+		c.setClient(cl)
 		m.correlator = c
 		startConsumer("correlate", c.Run)
 	}

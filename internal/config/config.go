@@ -130,6 +130,10 @@ type Drift struct {
 	PSIThreshold    float64       `yaml:"psi_threshold"`
 	// FlushInterval is how often rows are written to ClickHouse and offsets committed (default 1s).
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// OutcomeLateness is the allowed lateness of the performance windows: examples arrive in label
+	// order, so set it to the label delay within which labels should count, at most join.horizon
+	// (default: allowed_lateness).
+	OutcomeLateness time.Duration `yaml:"outcome_lateness"`
 	// Segments are event fields (strings, or booleans and numbers) whose values split the performance
 	// rows over all versions: segment "country=DE" and so on (default none).
 	Segments []string `yaml:"segments"`
@@ -173,7 +177,7 @@ func DefaultConfig() Config {
 func (d Drift) MonitorConfig() drift.MonitorConfig {
 	c := drift.DefaultMonitorConfig()
 	c.Window, c.AllowedLateness, c.Bins, c.PSIThreshold = d.Window, d.AllowedLateness, d.Bins, d.PSIThreshold
-	c.Segments, c.MaxSegmentValues, c.Threshold, c.Trigger = d.Segments, d.MaxSegmentValues, d.Threshold, d.Trigger
+	c.OutcomeLateness, c.Segments, c.MaxSegmentValues, c.Threshold, c.Trigger = d.OutcomeLateness, d.Segments, d.MaxSegmentValues, d.Threshold, d.Trigger
 	return c
 }
 

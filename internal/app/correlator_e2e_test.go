@@ -1,0 +1,273 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	segkafka "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/synth"
+	"github.com/streamlearn/streamlearn/internal/testenv"
+)
+
+// driftStream returns n synthetic events, 300 per one-minute window, starting on a window
+// boundary; from event driftAt (0: never) amounts triple and the country effects flip.
+func driftStream(n, driftAt int, seed uint64) []synth.Event {
+	start := time.Now().Add(-48 * time.Hour).Truncate(time.Hour)
+	g := synth.New(synth.Config{Seed: seed, Entities: 300, Start: start, Step: 200 * time.Millisecond, DriftAt: driftAt, OutcomeDelay: 5 * time.Second})
+	evs := make([]synth.Event, n)
+	for i := range evs {
+		evs[i] = g.Next()
+	}
+	return evs
+}
+
+func eventMessages(evs []synth.Event) []segkafka.Message {
+	out := make([]segkafka.Message, len(evs))
+	for i, ev := range evs {
+		out[i] = segkafka.Message{Key: []byte(ev.Entity), Value: ev.JSON()}
+	}
+	return out
+}
+
+func outcomeMessages(evs []synth.Event) []segkafka.Message {
+	out := make([]segkafka.Message, len(evs))
+	for i, ev := range evs {
+		out[i] = segkafka.Message{Key: []byte(ev.ID), Value: ev.OutcomeJSON()}
+	}
+	return out
+}
+
+func chConn(t *testing.T, cfg config.Config) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: cfg.ClickHouse.Addr, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s", what, timeout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func countWhere(t *testing.T, conn driver.Conn, db, table, where string) uint64 {
+	t.Helper()
+	var n uint64
+	q := fmt.Sprintf("SELECT count() FROM %s.%s FINAL WHERE %s", db, table, where)
+	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestDriftRaisesAlertAndRetrainCommand injects covariate and concept drift into a live stream:
+// the correlator writes a drift_alerts row and a retrain_events "triggered" row and sends a retrain
+// command on the control topic, all with the same alert id, and raises nothing before the drift.
+func TestDriftRaisesAlertAndRetrainCommand(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Drift.Segments = []string{"country"}
+	cfg.Drift.Trigger.FeatureDrift.MinEvents = 200
+	cfg.Drift.Trigger.Performance.MinExamples = 200
+	start(t, cfg)
+	const driftAt = 1800 // window 6 of 12
+	evs := driftStream(3600, driftAt, 21)
+	for i := 0; i < len(evs); i += 600 {
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
+	}
+	driftStart := evs[driftAt].Time
+
+	recs := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Control, 60*time.Second, func(rs []*kgo.Record) bool { return len(rs) > 0 })
+	if len(recs) == 0 {
+		t.Fatal("no retrain command on the control topic")
+	}
+	var cmd drift.RetrainCommand
+	if err := json.Unmarshal(recs[0].Value, &cmd); err != nil {
+		t.Fatalf("retrain command is not JSON: %v: %s", err, recs[0].Value)
+	}
+	t.Logf("control: %s", recs[0].Value)
+	if cmd.Command != "retrain" || cmd.Model != cfg.Model.Name || cmd.AlertID == "" || cmd.Reason == "" || string(recs[0].Key) != cfg.Model.Name {
+		t.Errorf("retrain command %+v, key %q", cmd, recs[0].Key)
+	}
+	if cmd.From.Before(driftStart) || !cmd.To.After(cmd.From) || cmd.Time.IsZero() {
+		t.Errorf("command spans [%v, %v) at %v; the drift started at %v: an alert from before it is a false alarm", cmd.From, cmd.To, cmd.Time, driftStart)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(recs[0].Value, &raw)
+	for _, k := range []string{"command", "model", "reason", "alert_id", "from", "to", "time"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("retrain command lacks %q: %s", k, recs[0].Value)
+		}
+	}
+
+	conn := chConn(t, cfg)
+	db := cfg.ClickHouse.Database
+	id := fmt.Sprintf("alert_id = '%s'", cmd.AlertID)
+	waitFor(t, 30*time.Second, "drift_alerts and retrain_events rows", func() bool {
+		return countWhere(t, conn, db, "drift_alerts", id) == 1 && countWhere(t, conn, db, "retrain_events", fmt.Sprintf("event_id = '%s' AND step = 'triggered'", cmd.AlertID)) == 1
+	})
+	var kind string
+	var features []string
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT kind, features FROM %s.drift_alerts FINAL WHERE %s", db, id)).Scan(&kind, &features); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("alert %s: kind %s, features %v", cmd.AlertID, kind, features)
+	if kind != cmd.Kind || (kind == drift.AlertFeatureDrift && len(features) == 0) {
+		t.Errorf("drift_alerts row: kind %q features %v, command kind %q", kind, features, cmd.Kind)
+	}
+	if n := countWhere(t, conn, db, "drift_alerts", fmt.Sprintf("time <= toDateTime(%d)", driftStart.Unix())); n != 0 {
+		t.Errorf("%d alerts raised before the drift", n)
+	}
+	// Performance is split by segment, with label coverage.
+	waitFor(t, 30*time.Second, "segment rows", func() bool {
+		return countWhere(t, conn, db, "model_performance", "version = -1 AND segment = 'country=DE' AND label_coverage > 0 AND n > 0") > 0
+	})
+}
+
+// TestClickHouseOutageLosesNothing stops ClickHouse for 15 s while events and outcomes flow: once
+// it is back, every prediction and outcome is in its table exactly once (under FINAL).
+func TestClickHouseOutageLosesNothing(t *testing.T) {
+	ch := testenv.StartClickHouse(t)
+	cfg := testConfig(t)
+	cfg.ClickHouse.Addr = []string{ch.Addr}
+	start(t, cfg)
+	evs := driftStream(3000, 0, 5)
+
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := 0; i < len(evs); i += 100 {
+			publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+100])...)
+			publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+100])...)
+			time.Sleep(250 * time.Millisecond) // 30 batches over about 8 s, then more during the outage
+		}
+	}()
+	conn := chConn(t, config.Config{ClickHouse: cfg.ClickHouse})
+	waitFor(t, 30*time.Second, "first predictions in ClickHouse", func() bool {
+		return countWhere(t, conn, cfg.ClickHouse.Database, "predictions", "1") > 0
+	})
+	ch.Stop()
+	t.Log("ClickHouse stopped")
+	time.Sleep(15 * time.Second)
+	if err := ch.Start(); err != nil {
+		t.Fatalf("restart ClickHouse: %v", err)
+	}
+	t.Log("ClickHouse started again")
+	<-published
+	conn = chConn(t, config.Config{ClickHouse: cfg.ClickHouse})
+	want := uint64(len(evs))
+	var preds, outs uint64
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		preds = countWhere(t, conn, cfg.ClickHouse.Database, "predictions", "1")
+		outs = countWhere(t, conn, cfg.ClickHouse.Database, "outcomes", "1")
+		if preds >= want && outs >= want {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if preds != want || outs != want {
+		t.Errorf("after the outage: %d predictions and %d outcomes (FINAL), want %d each", preds, outs, want)
+	}
+	if j := countWhere(t, conn, cfg.ClickHouse.Database, "outcomes", "joined = 1"); j != want {
+		t.Errorf("%d joined outcomes, want %d", j, want)
+	}
+}
+
+// TestCorrelatorRestartKeepsOpenWindows stops the process while drift windows are open and starts
+// it again: every window's rows count every event, prediction and example exactly once, as if the
+// process had never stopped.
+func TestCorrelatorRestartKeepsOpenWindows(t *testing.T) {
+	cfg := testConfig(t)
+	// The join turns a backlog of outcomes into examples partition by partition: their event times
+	// come minutes out of order.
+	cfg.Drift.OutcomeLateness = 10 * time.Minute
+	evs := driftStream(3000, 0, 9) // ten one-minute windows
+	first := start(t, cfg)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[:1650])...)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[:1500])...)
+	conn := chConn(t, cfg)
+	db := cfg.ClickHouse.Database
+	// Window 5 (events 1500-1649) is open and has rows: its events were read and written.
+	w5 := evs[1500].Time.Truncate(time.Minute)
+	waitFor(t, 60*time.Second, "window 5 rows", func() bool {
+		return countWhere(t, conn, db, "feature_drift", fmt.Sprintf("window_start = toDateTime(%d) AND n = 150", w5.Unix())) > 0 &&
+			countWhere(t, conn, db, "predictions", "1") == 1650
+	})
+	first.stop(t)
+
+	start(t, cfg)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[1650:])...)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[1500:])...)
+
+	perWindow := map[int64]uint64{}
+	for _, ev := range evs {
+		perWindow[ev.Time.Truncate(time.Minute).Unix()]++
+	}
+	// Windows 0-7 close once event time passes their end by the lateness (a minute).
+	check := func(table, where string) map[int64]uint64 {
+		rows, err := conn.Query(context.Background(), fmt.Sprintf("SELECT toUnixTimestamp(window_start), n FROM %s.%s FINAL WHERE %s", db, table, where))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[int64]uint64{}
+		for rows.Next() {
+			var ws uint32
+			var n int64
+			if err := rows.Scan(&ws, &n); err != nil {
+				t.Fatal(err)
+			}
+			got[int64(ws)] = uint64(n)
+		}
+		return got
+	}
+	var feats, perf map[int64]uint64
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		feats = check("feature_drift", "feature = 'amount'")
+		perf = check("model_performance", "version = -1 AND segment = ''")
+		same := len(feats) == len(perWindow) && len(perf) == len(perWindow)
+		for ws, n := range perWindow {
+			same = same && feats[ws] == n && perf[ws] == n
+		}
+		if same || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for ws, n := range perWindow {
+		if feats[ws] != n || perf[ws] != n {
+			t.Errorf("window %s: feature_drift n %d, model_performance n %d; want %d events and examples",
+				time.Unix(ws, 0).UTC().Format("15:04"), feats[ws], perf[ws], n)
+		}
+	}
+	if n := countWhere(t, conn, db, "predictions", "1"); n != uint64(len(evs)) {
+		t.Errorf("%d predictions, want %d", n, len(evs))
+	}
+	var cov float64
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT min(label_coverage) FROM %s.model_performance FINAL WHERE version = -1 AND segment = ''", db)).Scan(&cov); err != nil {
+		t.Fatal(err)
+	}
+	if cov != 1 {
+		t.Errorf("label coverage %v in some window, want 1 everywhere (every event has its outcome)", cov)
+	}
+}

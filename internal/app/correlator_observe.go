@@ -1,0 +1,143 @@
+package app
+
+import (
+	"encoding/json"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+)
+
+// decoded is one record, decoded; ok is false for records that feed nothing (the scoring and join
+// roles send invalid ones to the dead-letter topic).
+type decoded struct {
+	ok         bool
+	event      ingest.Event
+	prediction predictor.Prediction
+	outcome    ingest.Outcome
+	example    learner.Example
+	segments   []string
+}
+
+// decodeBatchMin is the batch size below which decoding stays on one goroutine.
+const decodeBatchMin = 512
+
+// observeAll decodes records on all cores, since JSON decoding is most of the correlator's work,
+// then applies them in order.
+func (c *correlator) observeAll(recs []*kgo.Record, now time.Time) {
+	out := make([]decoded, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/decodeBatchMin)
+	if workers <= 1 {
+		for i, r := range recs {
+			out[i] = c.decode(r, now)
+		}
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(recs) + workers - 1) / workers
+		for lo := 0; lo < len(recs); lo += chunk {
+			hi := min(lo+chunk, len(recs))
+			wg.Go(func() {
+				for i := lo; i < hi; i++ {
+					out[i] = c.decode(recs[i], now)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for i, r := range recs {
+		c.apply(r, &out[i])
+	}
+}
+
+// observe decodes and applies one record.
+func (c *correlator) observe(r *kgo.Record, now time.Time) {
+	d := c.decode(r, now)
+	c.apply(r, &d)
+}
+
+func (c *correlator) decode(r *kgo.Record, now time.Time) decoded {
+	var d decoded
+	var err error
+	switch r.Topic {
+	case c.topics.Events:
+		d.event, err = ingest.DecodeEvent(r.Value, now, c.limits)
+		d.ok = err == nil
+	case c.topics.Predictions:
+		d.ok = json.Unmarshal(r.Value, &d.prediction) == nil && d.prediction.ID != ""
+	case c.topics.Outcomes:
+		d.outcome, err = ingest.DecodeOutcome(r.Value, now, c.limits)
+		d.ok = err == nil
+	case c.topics.Examples:
+		d.ok = json.Unmarshal(r.Value, &d.example) == nil && d.example.ID != ""
+		if d.ok {
+			d.segments = exampleSegments(c.segments, d.example.Features)
+		}
+	}
+	return d
+}
+
+// apply feeds a decoded record to the monitor and its rows to the writer. Records that a previous
+// run already wrote (read again to rebuild open windows after a restart) only feed the monitor.
+func (c *correlator) apply(r *kgo.Record, d *decoded) {
+	written := c.offsets.written(r)
+	var stream drift.Stream
+	var eventTime time.Time
+	switch r.Topic {
+	case c.topics.Events:
+		stream = drift.StreamEvents
+		if !d.ok {
+			break
+		}
+		ev := &d.event
+		eventTime = ev.Time
+		c.monitor.AddEvent(drift.Event{Model: c.model, ID: ev.ID, Time: ev.Time, Fields: ev.Fields})
+	case c.topics.Predictions:
+		stream = drift.StreamPredictions
+		if !d.ok {
+			break
+		}
+		p := &d.prediction
+		eventTime = p.Time
+		if !written {
+			c.writer.AddPredictions(clickhouse.PredictionRow{
+				ID: p.ID, Entity: p.Entity, Model: p.Model, Version: p.Version, Score: p.Score,
+				Route: p.Route, Time: p.Time, ScoredAt: p.ScoredAt,
+			})
+		}
+		c.monitor.AddPrediction(drift.Prediction{Model: p.Model, ID: p.ID, Version: p.Version, Time: p.Time, Score: p.Score})
+	case c.topics.Outcomes:
+		if !d.ok || written {
+			break
+		}
+		o := &d.outcome
+		c.writer.AddOutcomes(clickhouse.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp})
+	case c.topics.Examples:
+		stream = drift.StreamOutcomes
+		if !d.ok {
+			break
+		}
+		ex := &d.example
+		eventTime = ex.Time
+		if !written {
+			c.writer.AddOutcomes(clickhouse.OutcomeRow{
+				ID: ex.ID, Label: ex.Label, Class: ex.Class, Time: ex.OutcomeTime, ReceivedAt: r.Timestamp,
+				Model: ex.Model, Version: ex.Version, Score: ex.Score, Joined: true,
+				DelaySeconds: ex.OutcomeTime.Sub(ex.Time).Seconds(),
+			})
+		}
+		if c.outcomes {
+			c.monitor.AddOutcome(drift.Outcome{
+				Model: ex.Model, ID: ex.ID, Version: ex.Version, Time: ex.Time, OutcomeTime: ex.OutcomeTime,
+				Score: ex.Score, Label: ex.Label, Implicit: ex.Implicit, Segments: d.segments,
+			})
+		}
+	}
+	c.offsets.seen(r, stream, eventTime)
+}
