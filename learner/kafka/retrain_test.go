@@ -72,7 +72,7 @@ func (f *fixture) runner(margin float64, cmds chan learnkafka.Command) *learnkaf
 	return &learnkafka.Runner{
 		Spec: spec, Registry: f.reg, ClientOpts: []kgo.Opt{kgo.SeedBrokers(f.brokers)}, ExamplesTopic: "examples",
 		PublishInterval: 50 * time.Millisecond, AutoPromote: true, MetricsWindow: 1000, Commands: cmds,
-		Retrain: learnkafka.RetrainPolicy{MinOutcomes: 1500, Margin: margin, MaxShadow: time.Minute},
+		Retrain:   learnkafka.RetrainPolicy{MinOutcomes: 1500, Margin: margin, MaxShadow: time.Minute},
 		OnRetrain: func(ev learnkafka.RetrainEvent) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() },
 	}
 }
