@@ -83,8 +83,9 @@ func (r *Runner) emit(ev RetrainEvent) {
 // that the champion has already read (up to offsets), and returns it for the shadow phase.
 func (r *Runner) startRetrain(ctx context.Context, cmd Command, offsets map[int32]int64, champion int64) (*retrain, error) {
 	r.emit(RetrainEvent{Step: StepTraining, AlertID: cmd.AlertID, ChampionVersion: champion,
-		Reason: fmt.Sprintf("replaying examples with event time in [%s, %s): %s", cmd.From.Format(time.RFC3339), cmd.To.Format(time.RFC3339), cmd.Reason)})
-	challenger, n, err := r.replay(ctx, cmd.From, cmd.To, offsets)
+		Reason: fmt.Sprintf("replaying the examples learned so far with event time from %s (alert windows up to %s): %s",
+			cmd.From.Format(time.RFC3339), cmd.To.Format(time.RFC3339), cmd.Reason)})
+	challenger, n, err := r.replay(ctx, cmd.From, offsets)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +109,9 @@ func (r *Runner) startRetrain(ctx context.Context, cmd Command, offsets map[int3
 
 // replay learns a new trainer from the examples topic: records from the first offset at or after
 // from (a record's timestamp is never before its event time) up to the given offsets, keeping
-// examples whose event time is in [from, to).
-func (r *Runner) replay(ctx context.Context, from, to time.Time, upto map[int32]int64) (learner.Trainer, int, error) {
+// examples whose event time is from on. That is the alert's windows and everything the champion has
+// learned since: the world as it has been since the change, and nothing from before it.
+func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int64) (learner.Trainer, int, error) {
 	tr, err := learner.NewTrainer(r.Spec)
 	if err != nil {
 		return nil, 0, err
@@ -157,7 +159,7 @@ func (r *Runner) replay(ctx context.Context, from, to time.Time, upto map[int32]
 				done[rec.Partition] = true
 			}
 			var ex learner.Example
-			if json.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) || !ex.Time.Before(to) {
+			if json.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) {
 				return
 			}
 			tr.Learn(ex.Features, learner.Label{Value: ex.Label, Class: ex.Class})

@@ -1,0 +1,70 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/drift"
+)
+
+// TestDriftRetrainsAndPromotes runs the whole loop of issue 7 on real services: drift injected into
+// the stream raises an alert, the learner replays the alert's window into a challenger, compares it
+// with the champion on the outcomes that follow, and records every step in ClickHouse.
+func TestDriftRetrainsAndPromotes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Drift.Trigger.FeatureDrift.MinEvents = 200
+	cfg.Drift.Trigger.Performance.MinExamples = 200
+	cfg.Learner.Retrain.MinOutcomes = 600
+	cfg.Learner.Retrain.Margin = 0
+	start(t, cfg)
+	// A long stable stretch (16 windows) makes the champion slow to unlearn the old concept.
+	const driftAt = 4800
+	evs := driftStream(9000, driftAt, 33)
+	for i := 0; i < 6600; i += 600 {
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
+	}
+	recs := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Control, 60*time.Second, func(rs []*kgo.Record) bool { return len(rs) > 0 })
+	if len(recs) == 0 {
+		t.Fatal("no retrain command")
+	}
+	var cmd drift.RetrainCommand
+	if err := json.Unmarshal(recs[0].Value, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	// The world after the change goes on: these are the outcomes the challenger is judged on.
+	for i := 6600; i < len(evs); i += 600 {
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
+	}
+
+	conn := chConn(t, cfg)
+	db := cfg.ClickHouse.Database
+	where := func(step string) string { return fmt.Sprintf("event_id = '%s' AND step = '%s'", cmd.AlertID, step) }
+	waitFor(t, 60*time.Second, "a retrain decision in retrain_events", func() bool {
+		return countWhere(t, conn, db, "retrain_events", where("promoted"))+countWhere(t, conn, db, "retrain_events", where("rejected")) == 1
+	})
+	for _, step := range []string{"triggered", "training", "shadow"} {
+		if n := countWhere(t, conn, db, "retrain_events", where(step)); n != 1 {
+			t.Errorf("retrain_events has %d %q rows for %s", n, step, cmd.AlertID)
+		}
+	}
+	var step, reason string
+	var champ, chall float64
+	q := fmt.Sprintf("SELECT step, reason, champion_metric, challenger_metric FROM %s.retrain_events FINAL WHERE event_id = '%s' AND step IN ('promoted', 'rejected')", db, cmd.AlertID)
+	if err := conn.QueryRow(context.Background(), q).Scan(&step, &reason, &champ, &chall); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s (champion %.4f, challenger %.4f)", step, reason, champ, chall)
+	if step != "promoted" {
+		t.Fatalf("the challenger trained after the drift was %s: %s", step, reason)
+	}
+	waitFor(t, 30*time.Second, "the retrained version in model_versions", func() bool {
+		return countWhere(t, conn, db, "model_versions", fmt.Sprintf("status = 'retrained for %s'", cmd.AlertID)) == 1
+	})
+}
