@@ -29,7 +29,7 @@ type env struct {
 	rdb    *goredis.Client
 	prefix string
 	reg    *learnredis.Registry
-	store  *featredis.Store
+	store  *featredis.Online
 	models *predictor.Models
 	loader *predictor.Loader
 }
@@ -43,9 +43,19 @@ func newEnv(t testing.TB) *env {
 	reg.KeepSnapshots = 0 // tests go back to old versions
 	models := predictor.NewModels()
 	return &env{
-		rdb: rdb, prefix: prefix, reg: reg, store: featredis.New(rdb, prefix, time.Hour), models: models,
+		rdb: rdb, prefix: prefix, reg: reg, store: newStore(t, rdb, prefix), models: models,
 		loader: &predictor.Loader{Registry: reg, Models: models, Bootstrap: spec("default")},
 	}
+}
+
+// newStore is a feature store with the default features under prefix.
+func newStore(t testing.TB, rdb goredis.UniversalClient, prefix string) *featredis.Online {
+	t.Helper()
+	st, err := featredis.NewOnline(rdb, features.DefaultConfig(), featredis.Options{Prefix: prefix, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func spec(name string) learner.Spec {

@@ -27,7 +27,7 @@ import (
 //
 // Scoring and lookups never change stored state.
 type API struct {
-	Features features.Store
+	Features features.OnlineStore
 	Models   *Models
 	Registry learner.Registry
 	Router   *Router
@@ -234,23 +234,19 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, Error{Error: "entity must be 1 to " + strconv.Itoa(a.Limits.MaxIDBytes) + " bytes", Reason: string(ingest.ReasonBadEntity), Field: "entity"})
 		return
 	}
-	st, err := a.Features.Get(r.Context(), entity)
+	at, err := features.ParseAt(r.URL.Query().Get("at"))
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, Error{Error: err.Error(), Reason: ReasonBadRequest, Field: "at"})
+		return
+	}
+	snap, ok, err := a.Features.Aggregates(r.Context(), entity, at)
 	if err != nil {
 		WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: ReasonUnavailable})
 		return
 	}
-	if st.Count == 0 {
+	if !ok {
 		WriteError(w, http.StatusNotFound, Error{Error: fmt.Sprintf("entity %q has no events", entity), Reason: ReasonNotFound})
 		return
 	}
-	out := map[string]any{
-		"entity": entity,
-		"features": map[string]float64{
-			"entity.count": float64(st.Count),
-		},
-	}
-	if st.LastTime > 0 {
-		out["last_event_time"] = time.UnixMilli(st.LastTime).UTC()
-	}
-	WriteJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, snap)
 }

@@ -11,8 +11,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/streamlearn/streamlearn/features"
-	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/predictor"
 )
@@ -75,7 +73,7 @@ func TestScoreFeatureStoreDown(t *testing.T) {
 	api := e.api(t, router(t, predictor.Config{}))
 	dead := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer dead.Close()
-	api.Features = featredis.New(dead, "x:", time.Hour)
+	api.Features = newStore(t, dead, "x:")
 	srv := serve(t, api)
 	var got predictor.Error
 	if code := post(t, nil, srv.URL+"/v1/score", `{"id": "x", "entity": "u-1"}`, &got); code != 503 || got.Reason != predictor.ReasonUnavailable {
@@ -106,15 +104,15 @@ func TestScoreExplainChangesNothing(t *testing.T) {
 	if code := post(t, nil, srv.URL+"/v1/score?explain=1", ev, &explained); code != 200 {
 		t.Fatalf("POST /v1/score?explain=1 = %d", code)
 	}
-	st, err := e.store.Get(ctx, "u-1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dec, err := ingest.DecodeEvent([]byte(ev), time.Now(), ingest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := features.Vectorize(dec, &st)
+	vs, err := e.store.Lookup(ctx, []ingest.Event{dec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vs[0]
 	want := e.models.Get("default").Snapshot.Predict(v).Score
 	if plain.Score != want || explained.Score != want || plain.Version != 1 || plain.Route != predictor.RouteChampion {
 		t.Errorf("scores %v and %v (version %d, route %s), want %v by version 1", plain.Score, explained.Score, plain.Version, plain.Route, want)
@@ -122,13 +120,13 @@ func TestScoreExplainChangesNothing(t *testing.T) {
 	if plain.Features != nil || plain.Contributions != nil {
 		t.Errorf("a plain score explains: %+v", plain)
 	}
-	for _, f := range []string{"amount", "country=US", "mobile", "entity.count", "entity.since_prev_s"} {
+	for _, f := range []string{"amount", "country=US", "mobile", "count_1h", "count_24h"} {
 		if _, ok := explained.Features[f]; !ok {
 			t.Errorf("explained features lack %q: %v", f, explained.Features)
 		}
 	}
-	if explained.Features["entity.count"] != math.Log1p(1) {
-		t.Errorf("entity.count = %v, want log1p(1): the entity's one earlier event", explained.Features["entity.count"])
+	if explained.Features["count_24h"] != 1 {
+		t.Errorf("count_24h = %v, want 1: the entity's one earlier event", explained.Features["count_24h"])
 	}
 	cs := explained.Contributions
 	if len(cs) == 0 || len(cs) > 10 {

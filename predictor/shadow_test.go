@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/features"
-	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
@@ -51,13 +50,13 @@ func entityEvents(n int, at time.Time) []ingest.Event {
 
 // countingStore counts the feature-store round trips.
 type countingStore struct {
-	features.Store
+	features.OnlineStore
 	applies int
 }
 
-func (s *countingStore) Apply(ctx context.Context, evs []ingest.Event) ([]features.EntityState, error) {
+func (s *countingStore) Apply(ctx context.Context, evs []ingest.Event) ([]features.Vector, error) {
 	s.applies++
-	return s.Store.Apply(ctx, evs)
+	return s.OnlineStore.Apply(ctx, evs)
 }
 
 // captureOutput keeps what it is given and counts the calls.
@@ -111,7 +110,7 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		store := &countingStore{Store: featredis.New(e.rdb, e.prefix+prefix, time.Hour)}
+		store := &countingStore{OnlineStore: newStore(t, e.rdb, e.prefix+prefix)}
 		out := &captureOutput{next: next}
 		s := &predictor.Stream{Features: store, Models: e.models, Router: r, Join: learnredis.NewJoinStore(e.rdb, e.prefix+prefix, time.Hour), Out: out, Now: fixed}
 		for i := 0; i < n; i += batch {

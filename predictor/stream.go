@@ -20,7 +20,7 @@ type Output interface {
 // call and one join-store round trip per batch. Every event gets one prediction for the route it
 // takes, plus one per shadow model (route "shadow"); only the routed one waits for its outcome.
 type Stream struct {
-	Features features.Store
+	Features features.OnlineStore
 	Models   *Models
 	Router   *Router
 	Join     learner.JoinStore

@@ -18,7 +18,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/app"
@@ -107,7 +106,10 @@ func floorHandler(w http.ResponseWriter, r *http.Request) {
 func seed(ctx context.Context, cfg config.Config, entities int) error {
 	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
-	store := featredis.New(rdb, cfg.Redis.KeyPrefix, cfg.Redis.EntityTTL)
+	store, err := featredis.NewOnline(rdb, cfg.Features, featredis.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
+	if err != nil {
+		return err
+	}
 	tr, err := learner.NewTrainer(cfg.Model)
 	if err != nil {
 		return err
@@ -122,12 +124,12 @@ func seed(ctx context.Context, cfg config.Config, entities int) error {
 			evs[i] = ingest.Event{ID: s.ID, Entity: s.Entity, Time: s.Time, Fields: s.Fields}
 			labels[i] = float64(s.Label)
 		}
-		states, err := store.Apply(ctx, evs)
+		vecs, err := store.Apply(ctx, evs)
 		if err != nil {
 			return err
 		}
 		for i := range evs {
-			tr.Learn(features.Vectorize(evs[i], &states[i]), learner.Label{Value: labels[i]})
+			tr.Learn(vecs[i], learner.Label{Value: labels[i]})
 		}
 	}
 	snap, err := tr.Snapshot().MarshalBinary()

@@ -54,7 +54,7 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	examples := make([]learner.Example, n)
 	for i := range examples {
 		ev := g.Next()
-		v := features.Vectorize(ingest.Event{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Fields: ev.Fields}, nil)
+		v := features.RawVector(ingest.Event{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Fields: ev.Fields})
 		examples[i] = learner.Example{Pending: learner.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "default"}, Label: float64(ev.Label), OutcomeTime: ev.OutcomeTime}
 	}
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers))

@@ -125,7 +125,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	prefix := cfg.Redis.KeyPrefix
 	m.registry = learnredis.NewRegistry(m.rdb, prefix)
-	store := featredis.New(m.rdb, prefix, cfg.Redis.EntityTTL)
+	store, err := featredis.NewOnline(m.rdb, cfg.Features, featredis.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
+		OnLate: func(ingest.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
+	if err != nil {
+		return err
+	}
+	m.registerStoreStats(store)
 	joins := learnredis.NewJoinStore(m.rdb, prefix, cfg.Join.Horizon)
 	if cfg.Join.ImplicitLabel != nil {
 		joins.WithImplicitLabel(*cfg.Join.ImplicitLabel)

@@ -22,10 +22,10 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	cfg.Learner.Retrain.MinOutcomes = 600
 	cfg.Learner.Retrain.Margin = 0
 	start(t, cfg)
-	// A long stable stretch (16 windows) makes the champion slow to unlearn the old concept.
-	const driftAt = 4800
-	evs := driftStream(9000, driftAt, 33)
-	for i := 0; i < 6600; i += 600 {
+	// A long stable stretch (about 67 windows) makes the champion slow to unlearn the old concept.
+	const driftAt = 20000
+	evs := driftStream(25400, driftAt, 33)
+	for i := 0; i < 21800; i += 600 {
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
 	}
@@ -38,7 +38,7 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The world after the change goes on: these are the outcomes the challenger is judged on.
-	for i := 6600; i < len(evs); i += 600 {
+	for i := 21800; i < len(evs); i += 600 {
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
 	}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/learner"
@@ -29,6 +30,8 @@ type Config struct {
 	ClickHouse clickhouse.Config `yaml:"clickhouse"`
 	HTTP       HTTP              `yaml:"http"`
 	Ingest     ingest.Limits     `yaml:"ingest"`
+	// Features declares the per-entity features: raw fields, transforms, window aggregates, crosses.
+	Features features.Config `yaml:"features"`
 	// Model is the champion model learned from the stream.
 	Model learner.Spec `yaml:"model"`
 	// Challengers are more models learned from the same examples, with other hyperparameters; each
@@ -164,6 +167,7 @@ func DefaultConfig() Config {
 		ClickHouse: clickhouse.DefaultConfig(),
 		HTTP:       HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, MaxEvents: 1000},
 		Ingest:     ingest.DefaultLimits(),
+		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
 		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy()},
@@ -286,6 +290,7 @@ func (c Config) Validate() error {
 	if c.Ingest.MaxFields < 1 || c.Ingest.MaxIDBytes < 1 || c.Ingest.MaxStringBytes < 1 {
 		add(errors.New("ingest.max_fields, ingest.max_id_bytes, ingest.max_string_bytes: must be positive"))
 	}
+	add(c.Features.Validate())
 	if err := c.Model.Validate(); err != nil {
 		add(err)
 	}

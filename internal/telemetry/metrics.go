@@ -21,6 +21,7 @@ type Metrics struct {
 	ProgressiveAUC *prometheus.GaugeVec
 	ProgressiveLL  *prometheus.GaugeVec
 	DriftedFeats   prometheus.Gauge
+	LateEvents     prometheus.Counter
 	HTTPRequests   *prometheus.CounterVec
 	HTTPDuration   *prometheus.HistogramVec
 }
@@ -38,6 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ModelVersion:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_version", Help: "Version serving, by model."}, []string{"model"}),
 		ProgressiveAUC: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_auc", Help: "Progressive-validation AUC over the learner's metrics window."}, []string{"model"}),
 		ProgressiveLL:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_logloss", Help: "Progressive-validation logloss over the learner's metrics window."}, []string{"model"}),
+		LateEvents:     prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_features_late_events_total", Help: "Events older than the feature store's allowed lateness: scored, not applied."}),
 		DriftedFeats:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamlearn_drifted_features", Help: "Features flagged as drifted in the latest scored window."}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_http_requests_total", Help: "HTTP requests by route and status code."},
 			[]string{"route", "code"}),
@@ -46,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
-			m.ProgressiveAUC, m.ProgressiveLL, m.DriftedFeats, m.HTTPRequests, m.HTTPDuration)
+			m.ProgressiveAUC, m.ProgressiveLL, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration)
 	}
 	return m
 }

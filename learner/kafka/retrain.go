@@ -27,8 +27,8 @@ type RetrainPolicy struct {
 	// MinOutcomes is how many new examples the challenger and the champion are both scored on
 	// (before learning each) before the challenger may take over (default 2000).
 	MinOutcomes int `yaml:"min_outcomes"`
-	// Margin is how much better the challenger must be: AUC points for binary models, mean squared
-	// error for the others (default 0.005).
+	// Margin is how much better the challenger must be: in logloss for binary models, in mean
+	// squared error for the others (default 0.005).
 	Margin float64 `yaml:"margin"`
 	// MaxShadow bounds the shadow phase; a challenger that has not seen MinOutcomes by then is
 	// rejected (default 1h).
@@ -169,12 +169,13 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 	return tr, n, nil
 }
 
-// shadowMetric is what champion and challenger are compared on: AUC for binary models, minus the
-// mean squared error otherwise (higher is better for both).
+// shadowMetric is what champion and challenger are compared on, higher is better: minus the
+// logloss for binary models (a proper scoring rule: it sees miscalibration that AUC, a ranking
+// measure, misses after a concept change) and minus the mean squared error otherwise.
 func shadowMetric(task learner.Task, w *window) float64 {
 	n := w.len()
 	if task == learner.Binary || task == "" {
-		return drift.AUC(w.scores[:n], w.labels[:n])
+		return -drift.LogLoss(w.scores[:n], w.labels[:n])
 	}
 	var se float64
 	for i := range n {

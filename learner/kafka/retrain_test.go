@@ -48,7 +48,7 @@ func newFixture(t *testing.T, n, drift int) *fixture {
 	g := synth.New(synth.Config{Seed: 9, Entities: 1000, Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Step: time.Second, DriftAt: drift})
 	for range n {
 		ev := g.Next()
-		v := features.Vectorize(ingest.Event{ID: ev.ID, Time: ev.Time, Fields: ev.Fields}, nil)
+		v := features.RawVector(ingest.Event{ID: ev.ID, Time: ev.Time, Fields: ev.Fields})
 		f.examples = append(f.examples, learner.Example{Pending: learner.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "m"}, Label: float64(ev.Label)})
 	}
 	return f
