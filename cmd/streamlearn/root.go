@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -122,6 +123,11 @@ func demoCommand() *cobra.Command {
 			}
 			if f.http == "" && f.config == "" {
 				cfg.HTTP.Addr = "127.0.0.1:0"
+			}
+			if cfg.Kafka.Embedded != "" && cfg.Kafka.EmbeddedDataDir == "" {
+				// A fresh in-memory broker: state in Redis from an earlier demo (offsets, checkpoints)
+				// would point into a log that is gone, so each run keeps its own keys.
+				cfg.Redis.KeyPrefix = fmt.Sprintf("%sdemo-%d:", cfg.Redis.KeyPrefix, time.Now().Unix())
 			}
 			if f.logLevel == "" && f.config == "" {
 				cfg.Log.Level = "warn" // the progress lines are the demo's output

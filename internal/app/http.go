@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -70,6 +71,8 @@ type Status struct {
 	MaxPSI         float64   `json:"max_psi"`
 	WindowAUC      float64   `json:"window_auc"`
 	DriftRows      int64     `json:"drift_rows"`
+	// Retrain is the latest retrain step ("" before any): step, model and reason.
+	Retrain string `json:"retrain,omitempty"`
 }
 
 // Status returns the process's current summary.
@@ -83,6 +86,9 @@ func (m *Main) Status() Status {
 	if m.runner != nil {
 		rs := m.runner.Status()
 		s.LearnedVersion, s.ProgressiveAUC, s.ProgressiveLL, s.MetricsN = rs.Version, rs.Metrics.AUC, rs.Metrics.LogLoss, rs.Metrics.N
+	}
+	if ev := m.lastRetrain.Load(); ev != nil {
+		s.Retrain = fmt.Sprintf("%s %s (%s): %s", ev.Model, ev.Step, ev.AlertID, ev.Reason)
 	}
 	if m.correlator != nil {
 		ds := m.correlator.Status()

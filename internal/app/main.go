@@ -71,7 +71,9 @@ type Main struct {
 	runner     *learnkafka.Runner
 	correlator *correlator
 	ready      atomic.Bool
-	readyOnce  sync.Once
+	// lastRetrain is the latest retrain step of any model, for Status.
+	lastRetrain atomic.Pointer[learnkafka.RetrainEvent]
+	readyOnce   sync.Once
 
 	embedded *kafka.Embedded
 	producer *kgo.Client
@@ -235,6 +237,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			runner := &learnkafka.Runner{
 				Commands: commands[spec.Name], Retrain: cfg.Learner.Retrain,
 				OnRetrain: func(ev learnkafka.RetrainEvent) {
+					m.lastRetrain.Store(&ev)
 					if m.writer != nil {
 						m.writer.AddRetrainEvents(retrainEventRow(ev))
 					}

@@ -129,6 +129,7 @@ func progress(ctx context.Context, m *app.Main, opts Options, produced *atomic.I
 	defer ticker.Stop()
 	start := time.Now()
 	var lastScored float64
+	var lastRetrain string
 	lastT := start
 	fmt.Fprintf(w, "%8s %9s %10s %10s %6s %8s %9s %9s  %s\n", "elapsed", "events/s", "produced", "scored", "dlq", "model", "prog AUC", "win AUC", "drift (latest window)")
 	for {
@@ -150,6 +151,10 @@ func progress(ctx context.Context, m *app.Main, opts Options, produced *atomic.I
 			if len(st.Drifted) > 0 {
 				driftText += "  DRIFTED: " + strings.Join(st.Drifted, ", ")
 			}
+		}
+		if st.Retrain != "" && st.Retrain != lastRetrain {
+			fmt.Fprintf(w, "%8s retrain: %s\n", "", st.Retrain)
+			lastRetrain = st.Retrain
 		}
 		fmt.Fprintf(w, "%8s %9.0f %10d %10.0f %6.0f %8s %9.3f %9.3f  %s\n",
 			now.Sub(start).Truncate(time.Second), rate, sent, scored, dlq,

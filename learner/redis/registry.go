@@ -26,8 +26,8 @@ import (
 //	<prefix>model:{m}:history           list of manual champion changes (JSON), newest first, capped
 //	<prefix>model:{m}:checkpoint        hash: meta (JSON: version, offsets), state (bytes)
 //
-// Snapshots of all but the newest KeepSnapshots versions (and the champion) are dropped; their
-// metadata stays, so lineage is never lost.
+// Snapshots of all but the newest KeepSnapshots versions are dropped, except the champion's and
+// those of versions named in the champion history; their metadata stays, so lineage is never lost.
 type Registry struct {
 	rdb    goredis.UniversalClient
 	prefix string
@@ -94,6 +94,13 @@ func (r *Registry) trim(ctx context.Context, model string, latest int64) {
 		return
 	}
 	champ, _ := r.Champion(ctx, model)
+	// Versions that served by hand stay loadable, so a rollback to them always finds weights.
+	keepers := map[int64]bool{champ: true}
+	if hist, err := r.History(ctx, model); err == nil {
+		for _, c := range hist {
+			keepers[c.Version], keepers[c.Previous] = true, true
+		}
+	}
 	old, err := r.rdb.ZRangeByScore(ctx, r.modelKey(model, "versions"), &goredis.ZRangeBy{
 		Min: strconv.FormatInt(latest-keep-10, 10), Max: strconv.FormatInt(latest-keep, 10),
 	}).Result()
@@ -102,7 +109,7 @@ func (r *Registry) trim(ctx context.Context, model string, latest int64) {
 	}
 	for _, s := range old {
 		n, _ := strconv.ParseInt(s, 10, 64)
-		if n != champ {
+		if !keepers[n] {
 			r.rdb.HDel(ctx, r.versionKey(model, n), "snapshot")
 		}
 	}
