@@ -17,14 +17,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/synth"
+	"github.com/streamlearn/streamlearn/internal/telemetry"
 )
 
 func main() {
@@ -90,7 +89,7 @@ func once(redis, ch string, n, run int) (time.Duration, error) {
 	go func() { done <- m.Run(ctx) }()
 	<-m.Ready
 	for {
-		if counter(m.Registry, "streamlearn_events_total") >= float64(n) && counter(m.Registry, "streamlearn_examples_learned_total") >= float64(n) {
+		if telemetry.Sum(m.Registry, "streamlearn_events_total") >= float64(n) && telemetry.Sum(m.Registry, "streamlearn_examples_learned_total") >= float64(n) {
 			break
 		}
 		select {
@@ -145,24 +144,4 @@ func exportCSV(path string, n int) error {
 	}
 	w.Flush()
 	return w.Error()
-}
-
-func counter(g prometheus.Gatherer, name string) float64 {
-	mfs, _ := g.Gather()
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.Metric {
-				sum += value(m)
-			}
-		}
-	}
-	return sum
-}
-
-func value(m *dto.Metric) float64 {
-	if m.Counter != nil {
-		return m.Counter.GetValue()
-	}
-	return 0
 }

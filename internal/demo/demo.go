@@ -11,13 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/synth"
+	"github.com/streamlearn/streamlearn/internal/telemetry"
 )
 
 // Options control the demo.
@@ -139,8 +138,8 @@ func progress(ctx context.Context, m *app.Main, opts Options, produced *atomic.I
 		case <-ticker.C:
 		}
 		sent := produced.Load()
-		scored := counter(m.Registry, "streamlearn_events_total")
-		dlq := counter(m.Registry, "streamlearn_invalid_records_total")
+		scored := telemetry.Sum(m.Registry, "streamlearn_events_total")
+		dlq := telemetry.Sum(m.Registry, "streamlearn_invalid_records_total")
 		now := time.Now()
 		rate := (scored - lastScored) / now.Sub(lastT).Seconds()
 		lastScored, lastT = scored, now
@@ -160,32 +159,4 @@ func progress(ctx context.Context, m *app.Main, opts Options, produced *atomic.I
 			now.Sub(start).Truncate(time.Second), rate, sent, scored, dlq,
 			fmt.Sprintf("v%d", st.ServingVersion), st.ProgressiveAUC, st.WindowAUC, driftText)
 	}
-}
-
-// counter sums a counter family from the registry.
-func counter(g prometheus.Gatherer, name string) float64 {
-	mfs, err := g.Gather()
-	if err != nil {
-		return 0
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, mt := range mf.Metric {
-			sum += metricValue(mt)
-		}
-	}
-	return sum
-}
-
-func metricValue(m *dto.Metric) float64 {
-	if m.Counter != nil {
-		return m.Counter.GetValue()
-	}
-	if m.Gauge != nil {
-		return m.Gauge.GetValue()
-	}
-	return 0
 }
