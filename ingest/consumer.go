@@ -10,7 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Decoder turns a record's value into T or says why it cannot (an *InvalidError).
+// Decoder turns a record's value into T or says why it cannot (an *InvalidError). now is the
+// record's timestamp (the wall clock when it has none): the time of an event that carries none.
 type Decoder[T any] func(value []byte, now time.Time) (T, error)
 
 // Handler applies the effects of a batch of decoded records. It returns only when they are durable
@@ -89,11 +90,17 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 }
 
 func (c *Consumer[T]) process(ctx context.Context, recs []*kgo.Record, log *slog.Logger) error {
-	now := time.Now()
+	wall := time.Now()
 	values := make([]T, 0, len(recs))
 	srcs := make([]*kgo.Record, 0, len(recs))
 	var dead []*kgo.Record
 	for _, r := range recs {
+		// The record's own timestamp stands in for a missing event time, so a redelivery or a replay
+		// decodes to the same event; the wall clock only when the record has none.
+		now := r.Timestamp
+		if now.IsZero() || now.Before(minTime) {
+			now = wall
+		}
 		v, err := c.Decode(r.Value, now)
 		if err != nil {
 			dead = append(dead, DeadLetter(c.DLQTopic, r, err))
