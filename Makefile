@@ -4,7 +4,7 @@ BIN     := bin/streamlearn
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_ARGS ?=
 
-.PHONY: all build deps demo services-stop test test-short vet fmt bench fuzz clean
+.PHONY: all build deps demo services-stop test test-short vet fmt bench fuzz clean gpu-bundle ptx
 
 all: build
 
@@ -41,5 +41,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 30s ./ingest
 	$(GO) test -run '^$$' -fuzz FuzzDecodeOutcome -fuzztime 30s ./ingest
 
+# The CUDA backend is verified on a machine with an NVIDIA GPU but no Go toolchain: build its test
+# binary and the GPU benchmark here, without cgo, and run bench/gpu/run-on-device.sh there
+# (docs/GPU.md).
+gpu-bundle:
+	mkdir -p .gpu
+	CGO_ENABLED=0 $(GO) test -c -o .gpu/cuda.test ./learner/cuda
+	CGO_ENABLED=0 $(GO) build -o .gpu/gpubench ./bench/gpu
+
+# PTX of the kernels, built where nvcc exists and committed with its source; without it (or when it
+# is stale) the backend compiles the source with NVRTC when it starts.
+ptx:
+	./bench/gpu/build-ptx.sh learner/cuda/kernels/learner.ptx
+
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo .gpu

@@ -35,6 +35,24 @@ type Models interface {
 	Close() error
 }
 
+// StatefulModels is implemented by Models whose optimizer state can be read and replaced: minibatch
+// training checkpoints through it, in Online's format, so that either resumes from the other.
+type StatefulModels interface {
+	Models
+	// State copies model k's optimizer state into z (FTRL's z; zeros for AdaGrad), s (the square
+	// root of the sum of squared gradients) and w, each indexed as Weights.
+	State(k int, z, s, w []float64) error
+	// SetState replaces model k's state and the count of examples applied; nothing may be pending.
+	SetState(k int, z, s, w []float64, seen int64) error
+}
+
+// Stepper is implemented by Models that can run Forward, Gradient and Update of a batch as one step
+// without waiting for it: wait blocks until out holds the outputs from before the update. A device
+// backend copies the next batch while the current one computes when Step is called again before wait.
+type Stepper interface {
+	Step(b *Batch, out []float64) (wait func() error, err error)
+}
+
 // Objective is a model's link and loss.
 type Objective uint8
 
@@ -114,8 +132,8 @@ func (b *Batch) AddRow(cols []int32, vals []float64, label float64) {
 	b.Rows++
 }
 
-// check verifies that b is well formed for models of shape s and that out can hold their outputs.
-func (b *Batch) check(s Shape, out []float64) error {
+// Check verifies that b is well formed for models of shape s and that out can hold their outputs.
+func (b *Batch) Check(s Shape, out []float64) error {
 	if len(b.Labels) != b.Rows || len(out) < s.Models*b.Rows*s.Outputs {
 		return fmt.Errorf("batch: %d rows, %d labels, %d outputs", b.Rows, len(b.Labels), len(out))
 	}

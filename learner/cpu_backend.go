@@ -44,7 +44,68 @@ type cpuModels struct {
 	mark    []bool       // whether a column is in touched
 	pending int          // rows in the pending gradient
 	seen    int64        // rows applied
+	grad    []float64    // Step's loss gradients, so that out keeps the outputs
 	closed  bool
+}
+
+var (
+	_ Stepper        = (*cpuModels)(nil)
+	_ StatefulModels = (*cpuModels)(nil)
+)
+
+func (m *cpuModels) State(k int, z, s, w []float64) error {
+	if err := m.checkModel(k, z, s, w); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	for i, c := range m.c[k] {
+		z[i], s[i], w[i] = c.z, c.s, c.w
+	}
+	return nil
+}
+
+func (m *cpuModels) SetState(k int, z, s, w []float64, seen int64) error {
+	if err := m.checkModel(k, z, s, w); err != nil {
+		return fmt.Errorf("set state: %w", err)
+	}
+	if m.pending > 0 {
+		return errors.New("set state: gradients are pending")
+	}
+	for i := range m.c[k] {
+		m.c[k][i] = cpuCoord{z: z[i], s: s[i], w: w[i]}
+	}
+	m.seen = seen
+	return nil
+}
+
+func (m *cpuModels) checkModel(k int, vs ...[]float64) error {
+	if m.closed {
+		return errClosed
+	}
+	if k < 0 || k >= len(m.c) {
+		return fmt.Errorf("no model %d", k)
+	}
+	for _, v := range vs {
+		if len(v) != len(m.c[k]) {
+			return fmt.Errorf("model %d into %d values", k, len(v))
+		}
+	}
+	return nil
+}
+
+// Step is Forward, Gradient and Update; it is done when it returns.
+func (m *cpuModels) Step(b *Batch, out []float64) (func() error, error) {
+	if err := m.Forward(b, out); err != nil {
+		return nil, err
+	}
+	n := m.shape.Models * b.Rows * m.shape.Outputs
+	m.grad = append(m.grad[:0], out[:n]...)
+	if err := m.Gradient(b, m.grad); err != nil {
+		return nil, err
+	}
+	if err := m.Update(); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
 }
 
 func (m *cpuModels) Shape() Shape { return m.shape }
@@ -60,7 +121,7 @@ func (m *cpuModels) Forward(b *Batch, out []float64) error {
 	if m.closed {
 		return errClosed
 	}
-	if err := b.check(m.shape, out); err != nil {
+	if err := b.Check(m.shape, out); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
 	nout, bias := m.shape.Outputs, m.shape.Dim*m.shape.Outputs
@@ -135,7 +196,7 @@ func (m *cpuModels) Gradient(b *Batch, out []float64) error {
 	if m.closed {
 		return errClosed
 	}
-	if err := b.check(m.shape, out); err != nil {
+	if err := b.Check(m.shape, out); err != nil {
 		return fmt.Errorf("gradient: %w", err)
 	}
 	nout, bias := m.shape.Outputs, m.shape.Dim*m.shape.Outputs

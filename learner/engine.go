@@ -41,16 +41,8 @@ func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 		hyper = []Hyper{hyperOf(spec)}
 	}
 	spec = spec.clone()
-	obj := map[lossKind]Objective{logistic: Logistic, squared: Squared, huber: Huber}[lossOf(spec)]
-	if spec.Task == Multiclass {
-		obj = Softmax
-	}
-	optimizer := spec.Optimizer
-	if optimizer == "" {
-		optimizer = OptimizerFTRL
-	}
-	dim := 1 << uint(spec.HashBits)
-	shape := Shape{Models: len(hyper), Dim: dim, Outputs: spec.outputs(), Objective: obj, Optimizer: optimizer, HuberDelta: spec.HuberDelta}
+	shape := ShapeOf(spec, len(hyper))
+	dim := shape.Dim
 	models, err := backend.NewModels(shape, hyper)
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
@@ -60,6 +52,19 @@ func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 		e.stats = make([]moments, dim)
 	}
 	return e, nil
+}
+
+// ShapeOf is the shape of k models of spec on a Backend.
+func ShapeOf(spec Spec, k int) Shape {
+	obj := map[lossKind]Objective{logistic: Logistic, squared: Squared, huber: Huber}[lossOf(spec)]
+	if spec.Task == Multiclass {
+		obj = Softmax
+	}
+	optimizer := spec.Optimizer
+	if optimizer == "" {
+		optimizer = OptimizerFTRL
+	}
+	return Shape{Models: k, Dim: 1 << uint(spec.HashBits), Outputs: spec.outputs(), Objective: obj, Optimizer: optimizer, HuberDelta: spec.HuberDelta}
 }
 
 // Models is the number of models K.
@@ -95,16 +100,10 @@ func (e *Engine) Learn(vs []features.Vector, ys []Label) ([]Prediction, error) {
 	if err := e.forward(&e.rest, scored, len(vs), preds); err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
-	if err := e.forward(&e.batch, learned, len(vs), preds); err != nil {
-		return nil, fmt.Errorf("learn: %w", err)
-	}
 	if e.batch.Rows == 0 {
 		return preds, nil
 	}
-	if err := e.models.Gradient(&e.batch, e.out); err != nil {
-		return nil, fmt.Errorf("learn: %w", err)
-	}
-	if err := e.models.Update(); err != nil {
+	if err := e.step(learned, len(vs), preds); err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
 	for _, i := range learned {
@@ -170,27 +169,62 @@ func (e *Engine) addRow(b *Batch, i int, label float64) {
 	b.AddRow(e.cols, e.vals, label)
 }
 
+// step scores and learns e.batch, whose row r is example rows[r] of n, writing the scores into preds:
+// in one Step where the backend has it (one trip to a device), else Forward, Gradient and Update.
+func (e *Engine) step(rows []int, n int, preds []Prediction) error {
+	st, ok := e.models.(Stepper)
+	if !ok {
+		if err := e.forward(&e.batch, rows, n, preds); err != nil {
+			return err
+		}
+		if err := e.models.Gradient(&e.batch, e.out); err != nil {
+			return err
+		}
+		return e.models.Update()
+	}
+	e.reserve(e.batch.Rows)
+	wait, err := st.Step(&e.batch, e.out)
+	if err != nil {
+		return err
+	}
+	if err := wait(); err != nil {
+		return err
+	}
+	e.collect(e.batch.Rows, rows, n, preds)
+	return nil
+}
+
+// reserve sizes e.out for the outputs of rows rows.
+func (e *Engine) reserve(rows int) {
+	size := len(e.hyper) * rows * e.spec.outputs()
+	if cap(e.out) < size {
+		e.out = make([]float64, size)
+	}
+	e.out = e.out[:size]
+}
+
 // forward scores b, whose row r is example rows[r] of n, into preds, and leaves the outputs in e.out.
 func (e *Engine) forward(b *Batch, rows []int, n int, preds []Prediction) error {
 	if b.Rows == 0 {
 		return nil
 	}
-	nout := e.spec.outputs()
-	size := len(e.hyper) * b.Rows * nout
-	if cap(e.out) < size {
-		e.out = make([]float64, size)
-	}
-	e.out = e.out[:size]
+	e.reserve(b.Rows)
 	if err := e.models.Forward(b, e.out); err != nil {
 		return err
 	}
+	e.collect(b.Rows, rows, n, preds)
+	return nil
+}
+
+// collect turns the outputs in e.out of a batch of nrows rows into preds.
+func (e *Engine) collect(nrows int, rows []int, n int, preds []Prediction) {
+	nout := e.spec.outputs()
 	for k := range e.hyper {
 		for r, i := range rows {
-			o := e.out[(k*b.Rows+r)*nout:][:nout]
+			o := e.out[(k*nrows+r)*nout:][:nout]
 			preds[k*n+i] = e.prediction(o)
 		}
 	}
-	return nil
 }
 
 // prediction turns a backend's outputs for one row into a Prediction.

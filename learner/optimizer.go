@@ -99,3 +99,11 @@ func regularization(opt optimizer, h *Hyper, seen int64, rows int) (l1, l2 float
 	share := float64(rows) / float64(seen+int64(rows))
 	return h.L1 * share, h.L2 * share
 }
+
+// UpdateConstants returns what one update of a model with settings h applies to each coordinate after
+// seen examples, with a batch of rows: 1/alpha, beta, the learning rate, and the L1 and L2 strengths
+// (the bias takes neither). Backends other than the CPU's take them from here so that all agree.
+func UpdateConstants(optimizerName string, h Hyper, seen int64, rows int) [5]float64 {
+	l1, l2 := regularization(optimizerOf(optimizerName), &h, seen, rows)
+	return [5]float64{1 / h.Alpha, h.Beta, h.LearningRate, l1, l2}
+}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -138,5 +139,59 @@ func TestBadConfigIsAClearError(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("error does not name %s: %s", want, out)
 		}
+	}
+}
+
+// TestDoctor runs `streamlearn doctor` as a user would: on a machine without the NVIDIA driver it
+// says so, with the reason, and puts the learner on the CPU; --device cuda and --require-gpu then
+// fail; --json is machine-readable. Where there is a GPU it must be reported as available.
+func TestDoctor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := build(t)
+	out, err := exec.Command(bin, "doctor").CombinedOutput()
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	var r struct {
+		GPU struct {
+			Available bool   `json:"available"`
+			Reason    string `json:"reason"`
+		} `json:"gpu"`
+		Learner struct {
+			Device string            `json:"device"`
+			Models map[string]string `json:"models"`
+		} `json:"learner"`
+	}
+	js, err := exec.Command(bin, "doctor", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, js)
+	}
+	if r.Learner.Device != "auto" || len(r.Learner.Models) == 0 {
+		t.Fatalf("learner: %+v", r.Learner)
+	}
+	if r.GPU.Available {
+		if !strings.Contains(string(out), "available  yes") || !strings.Contains(string(out), "compute capability") {
+			t.Fatalf("doctor on a GPU machine:\n%s", out)
+		}
+		return
+	}
+	for _, want := range []string{"available  no", "libcuda.so.1", "cpu: cuda unavailable"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := exec.Command(bin, "doctor", "--device", "cuda").CombinedOutput(); err == nil || !strings.Contains(string(out), "--device cuda: cuda unavailable") {
+		t.Errorf("doctor --device cuda without a GPU: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "doctor", "--require-gpu").CombinedOutput(); err == nil || !strings.Contains(string(out), "no usable GPU") {
+		t.Errorf("doctor --require-gpu without a GPU: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "serve", "--device", "tpu").CombinedOutput(); err == nil || !strings.Contains(string(out), "learner.device") {
+		t.Errorf("serve --device tpu: %v\n%s", err, out)
 	}
 }

@@ -20,7 +20,7 @@ var version = "dev"
 
 // connFlags are the black-box contract's flags; each overrides the config file.
 type connFlags struct {
-	config, embeddedKafka, kafka, redis, clickhouse, http, logLevel string
+	config, embeddedKafka, kafka, redis, clickhouse, http, logLevel, device string
 }
 
 func (f *connFlags) register(fs *pflag.FlagSet) {
@@ -31,6 +31,7 @@ func (f *connFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native-protocol HOST:PORT (default 127.0.0.1:9000)")
 	fs.StringVar(&f.http, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&f.device, "device", "", "where the learner trains: auto, cpu or cuda (default auto; see `streamlearn doctor`)")
 }
 
 // load reads the config and applies the flags over it.
@@ -61,6 +62,9 @@ func (f *connFlags) load() (config.Config, error) {
 	if f.logLevel != "" {
 		cfg.Log.Level = f.logLevel
 	}
+	if f.device != "" {
+		cfg.Learner.Device = f.device
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -80,6 +84,7 @@ func newRootCommand() *cobra.Command {
 		modelsCommand(),
 		replayCommand(),
 		demoCommand(),
+		doctorCommand(),
 		versionCommand(),
 	)
 	return root

@@ -30,6 +30,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/learner/cuda"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
@@ -231,8 +232,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	if m.has(RoleLearn) {
+		devices, err := cuda.NewSelector(cfg.Learner.Device, cuda.Workload{Batch: cfg.Learner.Batch, Active: cfg.Learner.ActiveInputs})
+		if err != nil {
+			return err
+		}
+		// Deferred after g.Wait: the runners have closed their models by then.
+		defer devices.Close()
 		commands := map[string]chan learnkafka.Command{}
 		for _, spec := range cfg.Models() {
+			backend, why := devices.For(learner.ShapeOf(spec, 1))
+			log.Info("learner device", "model", spec.Name, "device", why)
 			commands[spec.Name] = make(chan learnkafka.Command)
 			runner := &learnkafka.Runner{
 				Commands: commands[spec.Name], Retrain: cfg.Learner.Retrain,
@@ -245,7 +254,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				Spec: spec, Registry: m.registry, ClientOpts: kopts,
 				ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
 				PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
-				MetricsWindow: cfg.Learner.MetricsWindow, Logger: log,
+				MetricsWindow: cfg.Learner.MetricsWindow, Logger: log, Backend: backend, Batch: cfg.Learner.Batch,
 				OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
 				OnPublish: func(v learner.Version) {
 					m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)

@@ -122,6 +122,14 @@ type Learner struct {
 	MetricsWindow int `yaml:"metrics_window"`
 	// Retrain says how retrain commands from the drift trigger are carried out.
 	Retrain learnkafka.RetrainPolicy `yaml:"retrain"`
+	// Device is where models train: cpu (one example at a time), cuda (an NVIDIA GPU, in minibatches
+	// of Batch; an error without one) or auto (the GPU where it beats the CPU, default).
+	Device string `yaml:"device"`
+	// Batch is the minibatch size on the GPU (default 256).
+	Batch int `yaml:"batch"`
+	// ActiveInputs is the typical number of nonzero model inputs per example, which --device auto
+	// weighs with Batch (default 64).
+	ActiveInputs int `yaml:"active_inputs"`
 }
 
 // Drift configures the drift and outcome correlator.
@@ -170,7 +178,7 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy()},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64},
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig()},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),
@@ -316,6 +324,17 @@ func (c Config) Validate() error {
 	}
 	if r := c.Learner.Retrain; r.MinOutcomes < 10 || r.Margin < 0 || r.MaxShadow < time.Second {
 		add(fmt.Errorf("learner.retrain: min_outcomes %d must be ≥ 10, margin %g ≥ 0, max_shadow %s ≥ 1s", r.MinOutcomes, r.Margin, r.MaxShadow))
+	}
+	switch c.Learner.Device {
+	case "auto", "cpu", "cuda":
+	default:
+		add(fmt.Errorf("learner.device: %q is not auto, cpu or cuda", c.Learner.Device))
+	}
+	if c.Learner.Batch < 1 || c.Learner.Batch > 1<<16 {
+		add(fmt.Errorf("learner.batch: %d is not in 1..65536", c.Learner.Batch))
+	}
+	if c.Learner.ActiveInputs < 1 {
+		add(fmt.Errorf("learner.active_inputs: %d is below 1", c.Learner.ActiveInputs))
 	}
 	if c.Learner.MetricsWindow < 10 {
 		add(fmt.Errorf("learner.metrics_window: %d is below 10", c.Learner.MetricsWindow))

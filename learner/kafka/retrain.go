@@ -91,7 +91,12 @@ func (r *Runner) startRetrain(ctx context.Context, cmd Command, offsets map[int3
 	}
 	rt := &retrain{cmd: cmd, challenger: challenger, champ: newWindow(r.Retrain.MinOutcomes), chall: newWindow(r.Retrain.MinOutcomes), started: time.Now()}
 	// The challenger is published under its own name, so it can be inspected and served in shadow.
-	snap, err := challenger.Snapshot().MarshalBinary()
+	s := challenger.Snapshot()
+	if s == nil {
+		closeTrainer(challenger)
+		return nil, fmt.Errorf("snapshot of the challenger: %w", trainerErr(challenger))
+	}
+	snap, err := s.MarshalBinary()
 	if err == nil {
 		spec := challenger.Spec()
 		spec.Name = r.Spec.Name + ".retrain"
@@ -112,10 +117,16 @@ func (r *Runner) startRetrain(ctx context.Context, cmd Command, offsets map[int3
 // examples whose event time is from on. That is the alert's windows and everything the champion has
 // learned since: the world as it has been since the change, and nothing from before it.
 func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int64) (learner.Trainer, int, error) {
-	tr, err := learner.NewTrainer(r.Spec)
+	tr, err := r.newTrainer()
 	if err != nil {
 		return nil, 0, err
 	}
+	keep := false
+	defer func() {
+		if !keep {
+			closeTrainer(tr)
+		}
+	}()
 	cl, err := kgo.NewClient(r.ClientOpts...)
 	if err != nil {
 		return nil, 0, err
@@ -135,6 +146,7 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 		}
 	})
 	if remaining == 0 {
+		keep = true
 		return tr, 0, nil
 	}
 	rc, err := kgo.NewClient(append(append([]kgo.Opt{}, r.ClientOpts...),
@@ -145,11 +157,13 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 	defer rc.Close()
 	done := map[int32]bool{}
 	n := 0
+	var exs []learner.Example
 	for len(done) < remaining {
 		fetches := rc.PollRecords(ctx, 10000)
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
+		exs = exs[:0]
 		fetches.EachRecord(func(rec *kgo.Record) {
 			if done[rec.Partition] || rec.Offset >= upto[rec.Partition] {
 				done[rec.Partition] = true
@@ -162,10 +176,14 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 			if json.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) {
 				return
 			}
-			tr.Learn(ex.Features, learner.Label{Value: ex.Label, Class: ex.Class})
-			n++
+			exs = append(exs, ex)
 		})
+		if _, err := learnAll(tr, exs, r.Batch); err != nil {
+			return nil, 0, fmt.Errorf("retrain: %w", err)
+		}
+		n += len(exs)
 	}
+	keep = true
 	return tr, n, nil
 }
 

@@ -182,3 +182,61 @@ func TestRetrainOnStableStreamIsRejected(t *testing.T) {
 		t.Errorf("champion %d note %q after a rejected retrain", champ, v.Note)
 	}
 }
+
+// countingBackend is the CPU backend recording the largest batch its models learned.
+type countingBackend struct {
+	learner.CPUBackend
+	mu      sync.Mutex
+	maxRows int
+}
+
+func (b *countingBackend) NewModels(s learner.Shape, h []learner.Hyper) (learner.Models, error) {
+	m, err := b.CPUBackend.NewModels(s, h)
+	return &countingModels{StatefulModels: m.(learner.StatefulModels), b: b}, err
+}
+
+type countingModels struct {
+	learner.StatefulModels
+	b *countingBackend
+}
+
+func (m *countingModels) Gradient(batch *learner.Batch, out []float64) error {
+	m.b.mu.Lock()
+	m.b.maxRows = max(m.b.maxRows, batch.Rows)
+	m.b.mu.Unlock()
+	return m.StatefulModels.Gradient(batch, out)
+}
+
+// TestRunnerLearnsMinibatchesOnABackend: with a Backend the runner learns in minibatches of at most
+// Batch, publishes, and its checkpoint resumes on the CPU trainer (one example at a time), which goes
+// on from exactly where the minibatch trainer stopped.
+func TestRunnerLearnsMinibatchesOnABackend(t *testing.T) {
+	f := newFixture(t, 4000, 0)
+	backend := &countingBackend{}
+	r := f.runner(0, nil)
+	r.Backend, r.Batch = backend, 128
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	f.produce(t, 0, 3000)
+	f.waitLearned(t, 3000)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if backend.maxRows < 2 || backend.maxRows > 128 {
+		t.Fatalf("largest batch learned: %d rows, want 2..128", backend.maxRows)
+	}
+	vs, err := f.reg.List(context.Background(), "m")
+	if err != nil || vs[0].Examples != 3000 || !(vs[0].Metrics.AUC > 0.6) {
+		t.Fatalf("last version %+v, %v", vs[0], err)
+	}
+	cpu := f.runner(0, nil) // no backend: Online, from the minibatch trainer's checkpoint
+	run(t, cpu)
+	f.produce(t, 3000, 4000)
+	f.waitLearned(t, 4000)
+	vs, _ = f.reg.List(context.Background(), "m")
+	if vs[0].Examples != 4000 {
+		t.Fatalf("after resuming on the CPU: %d examples, want exactly 4000", vs[0].Examples)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
 )
@@ -49,6 +51,10 @@ type Runner struct {
 	Retrain  RetrainPolicy
 	// OnRetrain, when set, receives every step of a retrain.
 	OnRetrain func(RetrainEvent)
+	// Backend, when set, trains the model in minibatches of Batch examples on it (the GPU); nil
+	// trains on the CPU one example at a time. Checkpoints are the same either way.
+	Backend learner.Backend
+	Batch   int
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -93,8 +99,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
+	defer func() { closeTrainer(trainer) }()
 	window := newWindow(r.MetricsWindow)
 	var (
+		exs         []learner.Example
 		dirty       int64
 		from, to    time.Time
 		lastPublish = time.Now()
@@ -105,7 +113,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		defer func() { note = "online" }()
-		snap, err := trainer.Snapshot().MarshalBinary()
+		s := trainer.Snapshot()
+		if s == nil {
+			return fmt.Errorf("snapshot of %s: %w", model, trainerErr(trainer))
+		}
+		snap, err := s.MarshalBinary()
 		if err != nil {
 			return fmt.Errorf("encode snapshot: %w", err)
 		}
@@ -163,7 +175,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			break
 		}
-		n := 0
+		exs = exs[:0]
 		fetches.EachRecord(func(rec *kgo.Record) {
 			offsets[rec.Partition] = rec.Offset + 1
 			var ex learner.Example
@@ -171,24 +183,38 @@ func (r *Runner) Run(ctx context.Context) error {
 				log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return
 			}
-			label := learner.Label{Value: ex.Label, Class: ex.Class}
-			p := trainer.Learn(ex.Features, label)
-			window.add(p.Score, ex.Label)
-			if active != nil {
-				active.champ.add(p.Score, ex.Label)
-				active.chall.add(active.challenger.Learn(ex.Features, label).Score, ex.Label)
-			}
 			if from.IsZero() || ex.Time.Before(from) {
 				from = ex.Time
 			}
 			if ex.Time.After(to) {
 				to = ex.Time
 			}
-			dirty++
-			n++
+			exs = append(exs, ex)
 		})
-		if n > 0 && r.OnLearn != nil {
-			r.OnLearn(n)
+		if len(exs) > 0 {
+			preds, err := learnAll(trainer, exs, r.Batch)
+			if err != nil {
+				// The offsets already cover these records, so nothing is published: a restart
+				// resumes from the last checkpoint and learns them again.
+				return fmt.Errorf("learn %s: %w", model, err)
+			}
+			for i, ex := range exs {
+				window.add(preds[i].Score, ex.Label)
+			}
+			if active != nil {
+				cp, err := learnAll(active.challenger, exs, r.Batch)
+				if err != nil {
+					return fmt.Errorf("learn challenger of %s: %w", model, err)
+				}
+				for i, ex := range exs {
+					active.champ.add(preds[i].Score, ex.Label)
+					active.chall.add(cp[i].Score, ex.Label)
+				}
+			}
+			dirty += int64(len(exs))
+			if r.OnLearn != nil {
+				r.OnLearn(len(exs))
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -196,6 +222,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if active != nil && (active.champ.seen >= int64(r.Retrain.MinOutcomes) || time.Since(active.started) > r.Retrain.MaxShadow) {
 			promoted := r.decide(ctx, active, parent)
 			if promoted {
+				closeTrainer(trainer)
 				trainer, dirty = active.challenger, dirty+1
 				note = "retrained for " + active.cmd.AlertID
 				if err := publish(ctx); err != nil {
@@ -203,6 +230,9 @@ func (r *Runner) Run(ctx context.Context) error {
 				} else if _, err := r.Registry.Promote(ctx, model, parent, "retrained for "+active.cmd.AlertID, true, false); err != nil {
 					log.Error("promote retrained model", "model", model, "err", err)
 				}
+			}
+			if !promoted {
+				closeTrainer(active.challenger)
 			}
 			active.cmd.Done()
 			active = nil
@@ -219,6 +249,63 @@ func (r *Runner) Run(ctx context.Context) error {
 	return publish(fctx)
 }
 
+// newTrainer returns a fresh trainer of the runner's model on its backend.
+func (r *Runner) newTrainer() (learner.Trainer, error) {
+	if r.Backend != nil {
+		return learner.NewBatchTrainer(r.Backend, r.Spec)
+	}
+	return learner.NewTrainer(r.Spec)
+}
+
+// batchLearner is a trainer that learns minibatches (learner.BatchTrainer).
+type batchLearner interface {
+	LearnBatch(vs []features.Vector, ys []learner.Label) ([]learner.Prediction, error)
+}
+
+// learnAll learns exs in order and returns the predictions made before learning each: in
+// minibatches of up to batch examples where tr learns in batches, else one at a time.
+func learnAll(tr learner.Trainer, exs []learner.Example, batch int) ([]learner.Prediction, error) {
+	bl, ok := tr.(batchLearner)
+	if !ok {
+		preds := make([]learner.Prediction, len(exs))
+		for i, ex := range exs {
+			preds[i] = tr.Learn(ex.Features, learner.Label{Value: ex.Label, Class: ex.Class})
+		}
+		return preds, nil
+	}
+	batch = max(batch, 1)
+	preds := make([]learner.Prediction, 0, len(exs))
+	vs, ys := make([]features.Vector, 0, min(batch, len(exs))), make([]learner.Label, 0, min(batch, len(exs)))
+	for start := 0; start < len(exs); start += batch {
+		vs, ys = vs[:0], ys[:0]
+		for _, ex := range exs[start:min(start+batch, len(exs))] {
+			vs = append(vs, ex.Features)
+			ys = append(ys, learner.Label{Value: ex.Label, Class: ex.Class})
+		}
+		p, err := bl.LearnBatch(vs, ys)
+		if err != nil {
+			return nil, err
+		}
+		preds = append(preds, p...)
+	}
+	return preds, nil
+}
+
+// closeTrainer releases a trainer that holds device memory.
+func closeTrainer(tr learner.Trainer) {
+	if c, ok := tr.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// trainerErr is why a trainer failed, when it can say.
+func trainerErr(tr learner.Trainer) error {
+	if e, ok := tr.(interface{ Err() error }); ok && e.Err() != nil {
+		return e.Err()
+	}
+	return errors.New("the trainer failed")
+}
+
 // ignoreCanceled drops an error caused by shutdown during start-up: stopping then is not a failure.
 func ignoreCanceled(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -233,10 +320,15 @@ func (r *Runner) resume(ctx context.Context) (learner.Trainer, map[int32]int64, 
 		return nil, nil, 0, err
 	}
 	if cp == nil {
-		tr, err := learner.NewTrainer(r.Spec)
+		tr, err := r.newTrainer()
 		return tr, map[int32]int64{}, 0, err
 	}
-	tr, err := learner.UnmarshalTrainer(cp.State)
+	var tr learner.Trainer
+	if r.Backend != nil {
+		tr, err = learner.ResumeBatchTrainer(r.Backend, cp.State)
+	} else {
+		tr, err = learner.UnmarshalTrainer(cp.State)
+	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("resume %s from checkpoint of version %d: %w", r.Spec.Name, cp.Version, err)
 	}

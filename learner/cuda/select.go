@@ -1,0 +1,88 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/streamlearn/streamlearn/learner"
+)
+
+// Device modes of --device.
+const (
+	DeviceAuto = "auto" // the GPU where it is faster for the workload, else the CPU
+	DeviceCPU  = "cpu"  // the CPU: learner.Online, one example at a time
+	DeviceCUDA = "cuda" // the GPU, or an error
+)
+
+// Workload is what the choice between CPU and GPU depends on, besides the models' shape.
+type Workload struct {
+	Batch  int // rows per minibatch
+	Active int // nonzero inputs per row: the width of dense rows, ~50 for hashed features
+}
+
+// crossoverWork is the work per minibatch (rows x active inputs x models x outputs) from which the GPU
+// trains faster than the CPU backend. The GPU pays a fixed cost per step (kernel launches, a copy,
+// a synchronization: tens of microseconds) that the CPU does not, and wins once a step has more work
+// than the CPU does in that time. This value is an estimate from the CPU backend's measured speed
+// and an assumed 50 us GPU step, NOT a measurement on a GPU: bench/gpu measures the crossover, and
+// this constant is to be replaced by it.
+const crossoverWork = 1 << 13
+
+// Prefers reports whether --device auto puts models of shape on the GPU for workload w.
+func Prefers(shape learner.Shape, w Workload) bool {
+	return w.Batch*max(w.Active, 1)*shape.Models*shape.Outputs >= crossoverWork
+}
+
+// Selector carries out --device for the models of one process: it opens the GPU at most once and
+// says, per set of models, whether they train there.
+type Selector struct {
+	mode   string
+	w      Workload
+	gpu    *Backend
+	gpuErr error // why there is no GPU, for auto
+}
+
+// NewSelector checks mode and opens the GPU for auto and cuda. With cuda, no usable GPU is an error;
+// with auto, it means the CPU.
+func NewSelector(mode string, w Workload) (*Selector, error) {
+	s := &Selector{mode: mode, w: w}
+	switch mode {
+	case DeviceCPU:
+	case DeviceCUDA:
+		if s.gpu, s.gpuErr = Open(0); s.gpuErr != nil {
+			return nil, fmt.Errorf("--device cuda: %w", s.gpuErr)
+		}
+	case DeviceAuto:
+		s.gpu, s.gpuErr = Open(0)
+	default:
+		return nil, fmt.Errorf("--device %q: want auto, cpu or cuda", mode)
+	}
+	return s, nil
+}
+
+// For returns the backend for models of shape, nil meaning the CPU's per-example trainer, and why.
+func (s *Selector) For(shape learner.Shape) (learner.Backend, string) {
+	switch {
+	case s.mode == DeviceCPU:
+		return nil, "cpu: as asked"
+	case s.gpu == nil && errors.Is(s.gpuErr, ErrUnavailable):
+		return nil, "cpu: " + s.gpuErr.Error()
+	case s.gpu == nil:
+		return nil, "cpu: the GPU is present but failed: " + s.gpuErr.Error()
+	case s.mode == DeviceCUDA:
+		return s.gpu, fmt.Sprintf("cuda: %s, as asked; minibatches of %d", s.gpu.info.Name, s.w.Batch)
+	case Prefers(shape, s.w):
+		return s.gpu, fmt.Sprintf("cuda: %s; minibatches of %d x %d inputs x %d models x %d outputs reach the crossover %d",
+			s.gpu.info.Name, s.w.Batch, s.w.Active, shape.Models, shape.Outputs, crossoverWork)
+	}
+	return nil, fmt.Sprintf("cpu: minibatches of %d x %d inputs x %d models x %d outputs are below the GPU's crossover %d",
+		s.w.Batch, s.w.Active, shape.Models, shape.Outputs, crossoverWork)
+}
+
+// Close releases the GPU. The models trained on it must be closed first.
+func (s *Selector) Close() error {
+	if s.gpu == nil {
+		return nil
+	}
+	return s.gpu.Close()
+}
