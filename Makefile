@@ -4,12 +4,16 @@ BIN     := bin/streamlearn
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_ARGS ?=
 
-.PHONY: all build deps demo services-stop test test-short vet fmt bench fuzz clean gpu-bundle ptx
+.PHONY: all build build-static deps demo services-stop test test-short vet fmt bench fuzz clean gpu-bundle ptx
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/streamlearn
+
+# Fully static, for scratch containers: no GPU support (the CUDA driver needs the dynamic loader).
+build-static:
+	CGO_ENABLED=0 $(GO) build -tags nocuda -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/streamlearn
 
 deps:
 	./scripts/install-deps.sh

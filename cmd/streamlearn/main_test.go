@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -193,5 +194,33 @@ func TestDoctor(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "serve", "--device", "tpu").CombinedOutput(); err == nil || !strings.Contains(string(out), "learner.device") {
 		t.Errorf("serve --device tpu: %v\n%s", err, out)
+	}
+}
+
+// TestStaticBuildWithoutCUDA: -tags nocuda gives a binary with no dynamic loader (for scratch
+// containers), which says in doctor why it has no GPU.
+func TestStaticBuildWithoutCUDA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "streamlearn-static")
+	cmd := exec.Command("go", "build", "-tags", "nocuda", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the nocuda build asks for a dynamic loader")
+		}
+	}
+	out, err := exec.Command(bin, "doctor").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "built with -tags nocuda") {
+		t.Fatalf("doctor: %v\n%s", err, out)
 	}
 }

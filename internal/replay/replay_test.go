@@ -41,8 +41,11 @@ func TestReplayBreastCancer(t *testing.T) {
 	})
 	<-m.Ready
 
+	// Live scores come from the last published version: the label loop (outcome, join, learner,
+	// publish, predictor) takes 100-300 ms. At 250 events/s that is a few dozen events; at 1000/s it
+	// was a third of the set, and the AUC measured the machine's speed more than the learning.
 	res, err := replay.Run(context.Background(), cfg.Kafka, replay.Options{
-		CSV: "../../learner/testdata/breast_cancer.csv", Label: "label", Rate: 1000, Wait: time.Minute,
+		CSV: "../../learner/testdata/breast_cancer.csv", Label: "label", Rate: 250, Wait: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // ErrUnavailable is wrapped by every error that means "no usable GPU here": no driver library, no
@@ -73,7 +71,7 @@ func loadDriver() (*driver, error) {
 }
 
 func openDriver() (d *driver, err error) {
-	lib, err := purego.Dlopen("libcuda.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	lib, err := dlopen("libcuda.so.1")
 	if err != nil {
 		return nil, fmt.Errorf("%w: no NVIDIA driver: %v", ErrUnavailable, err)
 	}
@@ -84,7 +82,7 @@ func openDriver() (d *driver, err error) {
 		}
 	}()
 	d = &driver{}
-	reg := func(fptr any, name string) { purego.RegisterLibFunc(fptr, lib, name) }
+	reg := func(fptr any, name string) { bind(fptr, lib, name) }
 	reg(&d.cuInit, "cuInit")
 	reg(&d.cuDriverGetVersion, "cuDriverGetVersion")
 	reg(&d.cuDeviceGetCount, "cuDeviceGetCount")

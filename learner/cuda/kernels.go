@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // The kernels' CUDA C source and, where `make ptx` was run on a machine with nvcc, the PTX built from
@@ -78,7 +76,7 @@ func loadNVRTC() (n *nvrtc, err error) {
 	var lib uintptr
 	var errs []error
 	for _, name := range names {
-		if lib, err = purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL); err == nil {
+		if lib, err = dlopen(name); err == nil {
 			break
 		}
 		errs = append(errs, err)
@@ -101,7 +99,7 @@ func loadNVRTC() (n *nvrtc, err error) {
 		{&n.nvrtcGetPTX, "nvrtcGetPTX"}, {&n.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize"},
 		{&n.nvrtcGetProgramLog, "nvrtcGetProgramLog"}, {&n.nvrtcDestroyProgram, "nvrtcDestroyProgram"},
 	} {
-		purego.RegisterLibFunc(f.fptr, lib, f.name)
+		bind(f.fptr, lib, f.name)
 	}
 	var major, minor int32
 	if res := n.nvrtcVersion(&major, &minor); res != 0 {

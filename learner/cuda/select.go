@@ -22,11 +22,13 @@ type Workload struct {
 
 // crossoverWork is the work per minibatch (rows x active inputs x models x outputs) from which the GPU
 // trains faster than the CPU backend. The GPU pays a fixed cost per step (kernel launches, a copy,
-// a synchronization: tens of microseconds) that the CPU does not, and wins once a step has more work
-// than the CPU does in that time. This value is an estimate from the CPU backend's measured speed
-// and an assumed 50 us GPU step, NOT a measurement on a GPU: bench/gpu measures the crossover, and
-// this constant is to be replaced by it.
-const crossoverWork = 1 << 13
+// a synchronization: tens of microseconds) that the CPU does not, and wins once the CPU needs longer
+// than that for a step. The CPU backend does about 3e7 units of work per second on hashed sparse rows
+// (bench/gpu on a 2-core EPYC, 2026-11-22: 1.2M ex/s at K=1 down to 4.3k ex/s at K=64, 50 inputs; dense
+// rows go about 10x faster per unit), so with an assumed 50 us GPU step the crossover is near 1500.
+// The GPU step time is NOT measured: bench/gpu measures the crossover on a GPU, and this constant is
+// to be replaced by it.
+const crossoverWork = 1 << 11
 
 // Prefers reports whether --device auto puts models of shape on the GPU for workload w.
 func Prefers(shape learner.Shape, w Workload) bool {

@@ -99,7 +99,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
-	defer func() { closeTrainer(trainer) }()
 	window := newWindow(r.MetricsWindow)
 	var (
 		exs         []learner.Example
@@ -152,6 +151,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 
 	var active *retrain
+	defer func() { // after the final publish
+		closeTrainer(trainer)
+		if active != nil {
+			closeTrainer(active.challenger)
+		}
+	}()
 	for {
 		if active == nil {
 			select {
