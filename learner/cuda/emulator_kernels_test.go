@@ -333,6 +333,19 @@ func TestKernelGemm(t *testing.T) {
 			ktCheck(t, "G", k.get(pG, len(G)), G, nil, ktSame)
 		})
 	}
+	// Split-K: the sum over a long k (a batch's rows) shared by blocks along z, whose partial sums
+	// are added atomically, in another order.
+	for _, splits := range []uint32{2, 3, 7} {
+		t.Run(fmt.Sprintf("gradient split-K %d", splits), func(t *testing.T) {
+			const mdim, ndim, kdim = 70, 37, 300
+			X, D, G := ktRand(r, kdim*mdim, -1, 1), ktRand(r, kdim*ndim, -1, 1), ktRand(r, mdim*ndim, -1, 1)
+			pX, pD, pG := k.f64(X), k.f64(D), k.f64(G)
+			k.launch("gemm", dim3{ktCeil(ndim, 64), ktCeil(mdim, 64), splits}, dim3{256, 1, 1}, pX, int64(1), int64(mdim), pD,
+				int64(ndim), pG, int64(ndim), devPtr(0), int32(mdim), int32(ndim), int32(kdim), int32(1))
+			ktGemm(X, 1, mdim, D, ndim, G, ndim, nil, mdim, ndim, kdim, true)
+			ktCheck(t, "G", k.get(pG, len(G)), G, nil, ktOrder)
+		})
+	}
 }
 
 func TestKernelSparseForward(t *testing.T) {
@@ -387,18 +400,20 @@ func TestKernelSparseGradient(t *testing.T) {
 func TestKernelBiasGradient(t *testing.T) {
 	k := ktStart(t)
 	r := rand.New(rand.NewPCG(7, 8))
-	const rows, dim, N = 13, 4, 70
-	D, G := ktRand(r, rows*N, -1, 1), ktRand(r, (dim+1)*N, -1, 1)
-	pG := k.f64(G)
-	k.launch("bias_gradient", dim3{1, 1, 1}, dim3{32, 1, 1}, k.f64(D), rows, N, pG+devPtr(8*dim*N))
-	for n := 0; n < N; n++ {
-		var sum float64
-		for r := 0; r < rows; r++ {
-			sum += D[r*N+n]
+	for _, c := range []struct{ rows, N, gy int }{{13, 70, 1}, {100, 1, 3}, {200, 33, 2}} {
+		const dim = 4
+		D, G := ktRand(r, c.rows*c.N, -1, 1), ktRand(r, (dim+1)*c.N, -1, 1)
+		pG := k.f64(G)
+		k.launch("bias_gradient", dim3{ktCeil(c.N, 32), uint32(c.gy), 1}, dim3{256, 1, 1}, k.f64(D), c.rows, c.N, pG+devPtr(8*dim*c.N))
+		for n := 0; n < c.N; n++ {
+			var sum float64
+			for r := 0; r < c.rows; r++ {
+				sum += D[r*c.N+n]
+			}
+			G[dim*c.N+n] += sum
 		}
-		G[dim*N+n] += sum
+		ktCheck(t, fmt.Sprintf("G (%d rows, %d columns, %d blocks of rows)", c.rows, c.N, c.gy), k.get(pG, len(G)), G, nil, ktOrder)
 	}
-	ktCheck(t, "G", k.get(pG, len(G)), G, nil, ktSame)
 }
 
 func TestKernelLinkDloss(t *testing.T) {

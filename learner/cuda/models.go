@@ -581,6 +581,7 @@ func (m *models) gradient(s *slot) error {
 	var err error
 	if l.width > 0 {
 		grid := dim3{uint32((m.n + 63) / 64), uint32((l.width + 63) / 64), 1}
+		grid.z = splitK(grid, l.rows)
 		err = m.dev.launch("gemm", grid, block, m.compute,
 			data+devPtr(l.vals), int64(1), int64(l.width), s.m, int64(m.n), m.g, int64(m.n), devPtr(0),
 			int32(l.width), int32(m.n), int32(l.rows), int32(1))
@@ -591,7 +592,15 @@ func (m *models) gradient(s *slot) error {
 	if err != nil {
 		return err
 	}
-	return m.dev.launch("bias_gradient", blocks(m.n), block, m.compute, s.m, int32(l.rows), int32(m.n), m.bias(m.g))
+	grid := dim3{uint32((m.n + 31) / 32), uint32(min(max((l.rows+63)/64, 1), 64)), 1}
+	return m.dev.launch("bias_gradient", grid, block, m.compute, s.m, int32(l.rows), int32(m.n), m.bias(m.g))
+}
+
+// splitK is how many blocks share the sum over k of a product with grid's tiles: enough for about 256
+// blocks in all, a GPU's worth of work, each summing at least 4 tiles of k.
+func splitK(grid dim3, k int) uint32 {
+	tiles := int(grid.x * grid.y)
+	return uint32(max(1, min(256/tiles, (k+63)/64, 65535)))
 }
 
 // update queues the optimizer step over the touched rows packed in slot s.

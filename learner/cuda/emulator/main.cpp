@@ -168,7 +168,7 @@ const Kernel kernels[] = {
     KERNEL(sparse_forward, false, 0),
     KERNEL(link, false, 0),
     KERNEL(dloss, false, 0),
-    KERNEL(bias_gradient, false, 0),
+    KERNEL(bias_gradient, true, 0),
     KERNEL(sparse_gradient, false, 0),
     KERNEL(update, false, 0),
     KERNEL(gather, false, 0),

@@ -29,6 +29,8 @@
 // C's own value when accumulate is set, else bias[n] when bias is given, else 0.
 //   forward (dense):  A = X (rows x width), B = W, C = M, init = bias row.
 //   gradient (dense): A = X transposed, B = D (rows x N), C = G, accumulating.
+// The gradient's output is small (width x N) and its sum long (the batch's rows), so it is split along
+// k over gridDim.z blocks (split-K), each adding its partial sums atomically; that needs accumulate.
 extern "C" __global__ void gemm(const double* A, long long sam, long long sak, const double* B, long long ldb,
                                 double* C, long long ldc, const double* bias, int mdim, int ndim, int kdim,
                                 int accumulate) {
@@ -43,7 +45,10 @@ extern "C" __global__ void gemm(const double* A, long long sam, long long sak, c
 #pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] = 0;
 
-    for (int k0 = 0; k0 < kdim; k0 += TK) {
+    // This block's share of k: whole tiles, [kbeg, kend).
+    const int chunk = ((kdim + (int)gridDim.z - 1) / (int)gridDim.z + TK - 1) / TK * TK;
+    const int kbeg = blockIdx.z * chunk, kend = kbeg + chunk < kdim ? kbeg + chunk : kdim;
+    for (int k0 = kbeg; k0 < kend; k0 += TK) {
         // A tile: TM x TK values, 4 per thread; walk the unit-stride dimension across the warp.
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -56,7 +61,7 @@ extern "C" __global__ void gemm(const double* A, long long sam, long long sak, c
                 kk = e / TM;
             }
             int m = m0 + mm, k = k0 + kk;
-            As[kk][mm] = (m < mdim && k < kdim) ? A[(long long)m * sam + (long long)k * sak] : 0.0;
+            As[kk][mm] = (m < mdim && k < kend) ? A[(long long)m * sam + (long long)k * sak] : 0.0;
         }
         // B tile: TK x TN values, row-major.
 #pragma unroll
@@ -64,7 +69,7 @@ extern "C" __global__ void gemm(const double* A, long long sam, long long sak, c
             int e = tid + i * 256;
             int kk = e / TN, nn = e % TN;
             int k = k0 + kk, n = n0 + nn;
-            Bs[kk][nn] = (k < kdim && n < ndim) ? B[(long long)k * ldb + n] : 0.0;
+            Bs[kk][nn] = (k < kend && n < ndim) ? B[(long long)k * ldb + n] : 0.0;
         }
         __syncthreads();
 #pragma unroll
@@ -90,8 +95,12 @@ extern "C" __global__ void gemm(const double* A, long long sam, long long sak, c
             int n = n0 + tc * 4 + j;
             if (n >= ndim) continue;
             double* c = &C[(long long)m * ldc + n];
-            double init = accumulate ? *c : (bias ? bias[n] : 0.0);
-            *c = init + acc[i][j];
+            if (gridDim.z > 1) {
+                atomicAdd(c, acc[i][j]);
+            } else {
+                double init = accumulate ? *c : (bias ? bias[n] : 0.0);
+                *c = init + acc[i][j];
+            }
         }
     }
 }
@@ -163,12 +172,22 @@ extern "C" __global__ void dloss(const double* P, const double* labels, int rows
     }
 }
 
-// bias_gradient adds the column sums of D (rows x N) to the bias row of the pending gradient.
+// bias_gradient adds the column sums of D (rows x N) to the bias row of the pending gradient. A block
+// of 256 threads takes 32 columns (blockIdx.x) and 8 lanes of rows; blocks along y split the rows
+// further. Lanes are reduced in shared memory and each block adds its sums atomically, so that one
+// column (K = 1) still spreads over hundreds of threads. Launch with 256 threads per block.
 extern "C" __global__ void bias_gradient(const double* D, int rows, int N, double* gbias) {
-    for (int n = blockIdx.x * blockDim.x + threadIdx.x; n < N; n += gridDim.x * blockDim.x) {
-        double sum = 0;
-        for (int r = 0; r < rows; r++) sum += D[(long long)r * N + n];
-        gbias[n] += sum;
+    __shared__ double part[8][32];
+    const int col = threadIdx.x % 32, lane = threadIdx.x / 32;
+    const int n = blockIdx.x * 32 + col;
+    double sum = 0;
+    if (n < N)
+        for (int r = blockIdx.y * 8 + lane; r < rows; r += gridDim.y * 8) sum += D[(long long)r * N + n];
+    part[lane][col] = sum;
+    __syncthreads();
+    if (lane == 0 && n < N) {
+        for (int l = 1; l < 8; l++) sum += part[l][col];
+        atomicAdd(&gbias[n], sum);
     }
 }
 
