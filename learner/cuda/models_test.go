@@ -13,8 +13,9 @@ import (
 	"github.com/streamlearn/streamlearn/learner"
 )
 
-// Every test here runs twice: on the kernels emulated on the CPU (always, given g++) and on the GPU
-// (skipped, saying why, where there is none). Both are compared with learner.CPUBackend.
+// Every test here runs three times: on the kernels emulated on the CPU (always, given g++), once in
+// order and once with streams running asynchronously (async_emu_test.go), and on the GPU (skipped,
+// saying why, where there is none). All are compared with learner.CPUBackend.
 
 // tolerance of device results against the CPU backend: the kernels sum in another order (matrix
 // tiles, atomics), so values agree to rounding, not bit for bit.
@@ -27,6 +28,15 @@ var gpuBackend = sync.OnceValues(func() (*Backend, error) { return Open(0) })
 func onDevices(t *testing.T, f func(t *testing.T, b *Backend)) {
 	t.Run("emulator", func(t *testing.T) {
 		f(t, newBackend(startEmulator(t), DeviceInfo{Name: "emulator"}, "emulator"))
+	})
+	t.Run("emulator-async", func(t *testing.T) {
+		dev := newAsyncDevice(startEmulator(t), 1)
+		t.Cleanup(func() {
+			if err := dev.stop(); err != nil {
+				t.Error(err)
+			}
+		})
+		f(t, newBackend(dev, DeviceInfo{Name: "emulator, streams run asynchronously"}, "emulator"))
 	})
 	t.Run("gpu", func(t *testing.T) {
 		b, err := gpuBackend()
