@@ -105,6 +105,9 @@ func printDoctor(w io.Writer, r *doctorReport, models []learner.Spec) {
 	if r.GPU.Kernels != "" {
 		fmt.Fprintf(tw, "  kernels\t%s\n", r.GPU.Kernels)
 	}
+	if r.GPU.SelfTest != "" {
+		fmt.Fprintf(tw, "  self-test\t%s\n", r.GPU.SelfTest)
+	}
 	fmt.Fprintln(tw, "Learner")
 	fmt.Fprintf(tw, "  device\t%s (minibatches of %d on a GPU)\n", r.Learner.Device, r.Learner.Batch)
 	if r.Learner.Error != "" {

@@ -121,10 +121,11 @@ type Report struct {
 	Driver    string       `json:"driver,omitempty"` // CUDA version the driver supports
 	Devices   []DeviceInfo `json:"devices,omitempty"`
 	Kernels   string       `json:"kernels,omitempty"` // where the kernels came from, on device 0
+	SelfTest  string       `json:"self_test,omitempty"`
 }
 
-// Probe looks for the driver and the GPUs and, when there is one, loads the kernels on the first to
-// show that training can start. It never fails: what is missing is in Reason.
+// Probe looks for the driver and the GPUs and, when there is one, loads the kernels on the first and
+// runs SelfTest there. It never fails: what is missing or wrong is in Reason.
 func Probe() Report {
 	d, err := loadDriver()
 	if err != nil {
@@ -157,6 +158,13 @@ func Probe() Report {
 		return r
 	}
 	defer b.Close()
-	r.Available, r.Kernels, r.Devices[0] = true, b.Kernels(), b.Device()
+	r.Kernels, r.Devices[0] = b.Kernels(), b.Device()
+	diff, err := SelfTest(b)
+	if err != nil {
+		r.Reason, r.SelfTest = err.Error(), "failed"
+		return r
+	}
+	r.Available = true
+	r.SelfTest = fmt.Sprintf("passed: training on the GPU matches the CPU backend within %.1e (relative)", diff)
 	return r
 }

@@ -42,12 +42,29 @@ func kernelCode(major, minor int) (ptx []byte, origin string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("no up-to-date embedded PTX and %w", err)
 	}
-	arch := fmt.Sprintf("--gpu-architecture=compute_%d%d", major, minor)
-	ptx, err = nv.compile(src, "learner.cu", arch, "--std=c++17")
-	if err != nil {
-		return nil, "", err
+	// An NVRTC older than the device does not know its architecture; PTX for an older one runs on
+	// it too (the driver compiles it for the device), so fall back step by step.
+	var errs []error
+	for _, arch := range archesFor(major, minor) {
+		ptx, err = nv.compile(src, "learner.cu", "--gpu-architecture="+arch, "--std=c++17")
+		if err == nil {
+			return ptx, fmt.Sprintf("NVRTC %s, %s", nv.version, arch), nil
+		}
+		errs = append(errs, err)
 	}
-	return ptx, fmt.Sprintf("NVRTC %s, compute_%d%d", nv.version, major, minor), nil
+	return nil, "", errors.Join(errs...)
+}
+
+// archesFor lists the virtual architectures to compile for, the device's own first, then older
+// ones that still have double-precision atomicAdd (6.0 and up).
+func archesFor(major, minor int) []string {
+	arches := []string{fmt.Sprintf("compute_%d%d", major, minor)}
+	for _, a := range []int{90, 80, 75, 70, 60} {
+		if a < major*10+minor {
+			arches = append(arches, fmt.Sprintf("compute_%d", a))
+		}
+	}
+	return arches
 }
 
 // nvrtc is the runtime compiler, loaded like the driver. It ships with the CUDA toolkit (and the

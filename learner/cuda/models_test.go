@@ -609,3 +609,30 @@ func TestCheckpointMovesBetweenDevices(t *testing.T) {
 		}
 	})
 }
+
+// corruptDevice is a device whose downloads come back with one value changed, as a broken driver or
+// kernel would make them.
+type corruptDevice struct{ device }
+
+func (d corruptDevice) download(dst []byte, src devPtr, s stream) error {
+	err := d.device.download(dst, src, s)
+	if len(dst) >= 8 {
+		copy(dst, []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f}) // 1.0
+	}
+	return err
+}
+
+// TestSelfTest runs the start-up self-test on the emulated device, where it passes, and on one that
+// returns wrong numbers, where it must fail.
+func TestSelfTest(t *testing.T) {
+	onDevices(t, func(t *testing.T, be *Backend) {
+		diff, err := SelfTest(be)
+		if err != nil || diff > 1e-12 {
+			t.Fatalf("self-test: max difference %v, %v", diff, err)
+		}
+	})
+	bad := newBackend(corruptDevice{startEmulator(t)}, DeviceInfo{Name: "broken"}, "emulator")
+	if _, err := SelfTest(bad); err == nil || !strings.Contains(err.Error(), "on the device") {
+		t.Fatalf("self-test on a device returning wrong numbers: %v", err)
+	}
+}

@@ -51,15 +51,28 @@ func NewSelector(mode string, w Workload) (*Selector, error) {
 	switch mode {
 	case DeviceCPU:
 	case DeviceCUDA:
-		if s.gpu, s.gpuErr = Open(0); s.gpuErr != nil {
+		if s.gpu, s.gpuErr = openTested(); s.gpuErr != nil {
 			return nil, fmt.Errorf("--device cuda: %w", s.gpuErr)
 		}
 	case DeviceAuto:
-		s.gpu, s.gpuErr = Open(0)
+		s.gpu, s.gpuErr = openTested()
 	default:
 		return nil, fmt.Errorf("--device %q: want auto, cpu or cuda", mode)
 	}
 	return s, nil
+}
+
+// openTested opens GPU 0 and runs SelfTest on it: a GPU that trains wrong is not used.
+func openTested() (*Backend, error) {
+	b, err := Open(0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := SelfTest(b); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // For returns the backend for models of shape, nil meaning the CPU's per-example trainer, and why.
