@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -100,6 +101,17 @@ func TestServeEndToEndWithKcatAndSIGTERM(t *testing.T) {
 	}
 
 	t.Logf("kcat done after %s", time.Since(deadline.Add(-60*time.Second)))
+	// The metrics say where the model trains: the CPU here, without a GPU.
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `streamlearn_learner_device{device="cpu",model="default"} 1`) &&
+		!strings.Contains(string(metrics), `streamlearn_learner_device{device="cuda:`) {
+		t.Errorf("no streamlearn_learner_device in /metrics")
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -242,6 +242,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		for _, spec := range cfg.Models() {
 			backend, why := devices.For(learner.ShapeOf(spec, 1))
 			log.Info("learner device", "model", spec.Name, "device", why)
+			device := "cpu"
+			if g, ok := backend.(*cuda.Backend); ok {
+				device = "cuda:" + g.Device().Name
+			}
+			m.metrics.LearnerDevice.WithLabelValues(spec.Name, device).Set(1)
 			commands[spec.Name] = make(chan learnkafka.Command)
 			runner := &learnkafka.Runner{
 				Commands: commands[spec.Name], Retrain: cfg.Learner.Retrain,

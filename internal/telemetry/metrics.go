@@ -20,6 +20,7 @@ type Metrics struct {
 	ModelVersion   *prometheus.GaugeVec
 	ProgressiveAUC *prometheus.GaugeVec
 	ProgressiveLL  *prometheus.GaugeVec
+	LearnerDevice  *prometheus.GaugeVec
 	DriftedFeats   prometheus.Gauge
 	LateEvents     prometheus.Counter
 	HTTPRequests   *prometheus.CounterVec
@@ -39,8 +40,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ModelVersion:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_version", Help: "Version serving, by model."}, []string{"model"}),
 		ProgressiveAUC: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_auc", Help: "Progressive-validation AUC over the learner's metrics window."}, []string{"model"}),
 		ProgressiveLL:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_logloss", Help: "Progressive-validation logloss over the learner's metrics window."}, []string{"model"}),
-		LateEvents:     prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_features_late_events_total", Help: "Events older than the feature store's allowed lateness: scored, not applied."}),
-		DriftedFeats:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamlearn_drifted_features", Help: "Features flagged as drifted in the latest scored window."}),
+		LearnerDevice: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_learner_device", Help: "1 for the device each model trains on (cpu, or cuda with the GPU's name)."},
+			[]string{"model", "device"}),
+		LateEvents:   prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_features_late_events_total", Help: "Events older than the feature store's allowed lateness: scored, not applied."}),
+		DriftedFeats: prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamlearn_drifted_features", Help: "Features flagged as drifted in the latest scored window."}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_http_requests_total", Help: "HTTP requests by route and status code."},
 			[]string{"route", "code"}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_http_request_duration_seconds", Help: "HTTP request latency by route.",
@@ -48,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
-			m.ProgressiveAUC, m.ProgressiveLL, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration)
+			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration)
 	}
 	return m
 }
