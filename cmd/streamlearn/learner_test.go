@@ -1,12 +1,16 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +32,43 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	const n = 30000
+	reg, examples := killAndResume(t, n, nil, nil, os.Stderr)
+	// The resumed model equals one trained without interruption on the same order.
+	ref, err := learner.NewTrainer(func() learner.Spec { s := learner.DefaultSpec(); s.Name = "default"; return s }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range examples {
+		ref.Learn(ex.Features, learner.Label{Value: ex.Label})
+	}
+	cp, err := reg.Checkpoint(context.Background(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := learner.UnmarshalTrainer(cp.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seen() != ref.Seen() {
+		t.Fatalf("seen %d, reference %d", got.Seen(), ref.Seen())
+	}
+	for _, ex := range examples[:200] {
+		if a, b := got.Predict(ex.Features).Score, ref.Predict(ex.Features).Score; a != b {
+			t.Fatalf("resumed model scores %v, uninterrupted %v: not the same weights", a, b)
+		}
+	}
+}
+
+// killAndResume runs `streamlearn learner` with args (and env added to the environment) over a stream
+// of n examples, SIGKILLs it once it has checkpointed 3,000, starts it again, and checks that exactly
+// n were learned in the end. Its stderr goes to stderr. It returns the registry and the stream.
+func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*learnredis.Registry, []learner.Example) {
+	t.Helper()
 	bin := build(t)
+	if len(env) > 0 {
+		env = append(os.Environ(), env...)
+	}
 	brokers := testenv.Kafka(t, 1, "examples") // one partition: a total order to compare against
 	redisAddr := testenv.Redis(t)
 	prefix := fmt.Sprintf("kill9:%d:", time.Now().UnixNano())
@@ -39,8 +79,9 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	startLearner := func() *exec.Cmd {
-		cmd := exec.Command(bin, "learner", "--config", cfgFile, "--kafka", brokers, "--redis", redisAddr, "--clickhouse", testenv.ClickHouse(t), "--log-level", "warn")
-		cmd.Stderr = os.Stderr
+		cmd := exec.Command(bin, append([]string{"learner", "--config", cfgFile, "--kafka", brokers, "--redis", redisAddr,
+			"--clickhouse", testenv.ClickHouse(t), "--log-level", "warn"}, args...)...)
+		cmd.Stderr, cmd.Env = stderr, env
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +90,6 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	}
 
 	// The stream: examples as the join would write them.
-	const n = 30000
 	g := synth.New(synth.Config{Seed: 5, Entities: 500, Start: time.Now().Add(-24 * time.Hour), Step: time.Second})
 	examples := make([]learner.Example, n)
 	for i := range examples {
@@ -81,7 +121,7 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	}()
 
 	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
 	reg := learnredis.NewRegistry(rdb, prefix)
 	learned := func() int64 {
 		cp, err := reg.Checkpoint(context.Background(), "default")
@@ -112,42 +152,56 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	}
 	_ = first.Wait()
 	killedAt := learned()
-	if killedAt >= n {
+	if killedAt >= int64(n) {
 		t.Fatalf("the learner had learned everything (%d) before the kill; the test proves nothing", killedAt)
 	}
 	startLearner()
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	waitFor("every example learned", func() bool { return learned() >= n })
+	waitFor("every example learned", func() bool { return learned() >= int64(n) })
 	time.Sleep(500 * time.Millisecond) // a double-applied example would show up now
-	if got := learned(); got != n {
+	if got := learned(); got != int64(n) {
 		t.Fatalf("learned %d examples, want exactly %d (killed at %d)", got, n, killedAt)
 	}
 	t.Logf("killed with %d examples checkpointed; resumed to %d", killedAt, n)
+	return reg, examples
+}
 
-	// The resumed model equals one trained without interruption on the same order.
-	ref, err := learner.NewTrainer(func() learner.Spec { s := learner.DefaultSpec(); s.Name = "default"; return s }())
-	if err != nil {
-		t.Fatal(err)
+// TestLearnerOnGPUSurvivesKill9 is TestLearnerSurvivesKill9 with --device cuda on the fake driver
+// (learner/cuda/emulator/fake_driver.cpp: the real kernels on the CPU behind the driver API): the
+// binary loads it through its purego bindings, trains in minibatches on the "GPU", and after SIGKILL
+// resumes from its checkpoint with every example learned exactly once.
+func TestLearnerOnGPUSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
 	}
-	for _, ex := range examples {
-		ref.Learn(ex.Features, learner.Label{Value: ex.Label})
+	var stderr syncBuffer
+	reg, _ := killAndResume(t, 20000, []string{"--device", "cuda", "--log-level", "info"}, testenv.FakeCUDAEnv(testenv.FakeCUDA(t)), &stderr)
+	if !strings.Contains(stderr.String(), "cuda: Fake GPU (CPU emulator), as asked; minibatches of 256") {
+		t.Fatalf("the learner did not train on the fake GPU; its log:\n%s", stderr.String())
 	}
-	cp, err := reg.Checkpoint(context.Background(), "default")
-	if err != nil {
-		t.Fatal(err)
+	vs, err := reg.List(context.Background(), "default")
+	if err != nil || len(vs) == 0 || !(vs[0].Metrics.AUC > 0.6) {
+		t.Fatalf("last version %+v, %v: want a progressive AUC above 0.6", vs, err)
 	}
-	got, err := learner.UnmarshalTrainer(cp.State)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Seen() != ref.Seen() {
-		t.Fatalf("seen %d, reference %d", got.Seen(), ref.Seen())
-	}
-	for _, ex := range examples[:200] {
-		if a, b := got.Predict(ex.Features).Score, ref.Predict(ex.Features).Score; a != b {
-			t.Fatalf("resumed model scores %v, uninterrupted %v: not the same weights", a, b)
-		}
-	}
+	t.Logf("progressive AUC %.3f on the fake GPU", vs[0].Metrics.AUC)
+}
+
+// syncBuffer is a bytes.Buffer that two processes' stderr copiers may write at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -334,6 +334,7 @@ bool read_full(void* p, size_t n) { return std::fread(p, 1, n, stdin) == n; }
 
 }  // namespace
 
+#ifndef EMU_NO_MAIN  // fake_driver.cpp reuses all of the above as a library
 int main() {
     // The parent may hand over non-blocking pipes; this loop wants blocking reads and writes.
     for (int fd : {0, 1}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -362,3 +363,4 @@ int main() {
     std::fflush(stdout);
     std::_Exit(0);  // skip destructors: the pool's threads are still waiting
 }
+#endif
