@@ -32,12 +32,30 @@ type MonitorConfig struct {
 	// MaxCategories is how many of the reference window's most frequent
 	// categories are kept; the rest count as "__other__". Default 20.
 	MaxCategories int
-	// PSIThreshold: a row is Drifted when its PSI exceeds it. Default 0.2.
+	// PSIThreshold: a row is Drifted when its PSI exceeds it, the change is
+	// significant (Alpha) and both sides hold MinWindowValues values.
+	// Default 0.2.
 	PSIThreshold float64
 	// MissingRateThreshold: a row is also Drifted when its missing rate
-	// differs from the reference's by more than this. Default 0.1; a
-	// negative value turns the check off.
+	// differs from the reference's by more than this, significantly, and
+	// both windows hold MinWindowValues events. Default 0.1; a negative
+	// value turns the check off.
 	MissingRateThreshold float64
+	// MinWindowValues: a row can be Drifted only when its window and the
+	// reference each hold at least this many usable values of the feature
+	// (events, for the missing-rate check). Default 200: the PSI of two
+	// samples of one distribution, about (B-1)(1/n+1/m) for B bins, is then
+	// under half the default PSIThreshold with 10 bins, every bin expects 20
+	// values (the chi-square approximation holds), and Alpha bounds the
+	// false flags that noise still causes.
+	MinWindowValues int64
+	// Alpha is the significance level of a window's drift flags: a row is
+	// Drifted only when the chi-square test of its binned counts (or of its
+	// missing and present counts) gives a p-value below Alpha/k, k being
+	// the number of tests run on the window's rows (Bonferroni), so that a
+	// window with no drift has at most an Alpha chance of any flag.
+	// Default 0.001.
+	Alpha float64
 	// SampleSize bounds the sample kept per numeric feature and window
 	// (used for quantile edges, KS and Wasserstein). Default 2048.
 	SampleSize int
@@ -92,6 +110,8 @@ func DefaultMonitorConfig() MonitorConfig {
 		MaxCategories:        20,
 		PSIThreshold:         0.2,
 		MissingRateThreshold: 0.1,
+		MinWindowValues:      200,
+		Alpha:                0.001,
 		SampleSize:           2048,
 		MaxTrackedCategories: 1000,
 		MaxFeatures:          1000,
@@ -116,6 +136,10 @@ func (c MonitorConfig) Validate() error {
 	neg("Bins", c.Bins < 0)
 	neg("MaxCategories", c.MaxCategories < 0)
 	neg("PSIThreshold", c.PSIThreshold < 0)
+	neg("MinWindowValues", c.MinWindowValues < 0)
+	if c.Alpha < 0 || c.Alpha > 1 || math.IsNaN(c.Alpha) {
+		errs = append(errs, fmt.Errorf("drift: Alpha %v must be in [0, 1]", c.Alpha))
+	}
 	neg("SampleSize", c.SampleSize < 0)
 	neg("MaxTrackedCategories", c.MaxTrackedCategories < 0)
 	neg("MaxFeatures", c.MaxFeatures < 0)
@@ -171,6 +195,12 @@ func (c MonitorConfig) withDefaults() MonitorConfig {
 	def(&c.MaxSegmentValues, d.MaxSegmentValues)
 	if c.PSIThreshold <= 0 {
 		c.PSIThreshold = d.PSIThreshold
+	}
+	if c.MinWindowValues <= 0 {
+		c.MinWindowValues = d.MinWindowValues
+	}
+	if !(c.Alpha > 0 && c.Alpha <= 1) {
+		c.Alpha = d.Alpha
 	}
 	if c.MissingRateThreshold == 0 {
 		c.MissingRateThreshold = d.MissingRateThreshold

@@ -9,6 +9,16 @@
 // alerts for drift_alerts and the control topic, and can be snapshotted and
 // rebuilt after a restart (Snapshot, ResumePoints, Clock).
 //
+// A feature_drift row is Drifted only when its change is large (PSI above
+// MonitorConfig.PSIThreshold, or a missing-rate change above
+// MissingRateThreshold), significant for its sample size (the chi-square
+// p-value of the binned counts, or of the present and missing counts, below
+// Alpha divided by the number of tests in the window: Bonferroni) and both
+// the window and the reference hold MinWindowValues values. Under no drift
+// PSI is about (B-1)(1/n+1/m) for B bins and samples of n and m values, so
+// small windows of a stationary stream would otherwise read PSI above the
+// threshold by chance.
+//
 // The package does no I/O: callers feed it observations and write the rows
 // it returns. Functions never mutate their input slices. Reference values
 // for every statistic come from scipy 1.10 and scikit-learn 1.2; see

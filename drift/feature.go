@@ -64,6 +64,8 @@ type profile struct {
 
 	refBins    []float64 // reference counts per bin or category (+ "__other__")
 	refMissing float64
+	refN       int64 // usable values in the reference window
+	refEvents  int64 // events in the reference window
 
 	edges     []float64 // numeric: inner quantile edges, bins are (e[i-1], e[i]]
 	refSample []float64 // numeric: sorted sample of the reference
@@ -140,6 +142,7 @@ func (a *featureAcc) binned() []float64 {
 func (p *profile) close(ref *featureAcc, events int64, cfg *MonitorConfig) {
 	p.closed = true
 	p.refMissing = missingRate(ref.n, events)
+	p.refN, p.refEvents = ref.n, events
 	switch p.kind {
 	case kindNumeric:
 		s := ref.sample.values()
@@ -221,4 +224,18 @@ func missingRate(n, events int64) float64 {
 		return 0
 	}
 	return 1 - float64(n)/float64(events)
+}
+
+// estimateRefCounts fills refN and refEvents of a profile restored from a
+// snapshot that lacks them: the binned counts are the reference's values,
+// or its sample of them, so the estimates never exceed the true counts.
+func (p *profile) estimateRefCounts() {
+	var n float64
+	for _, c := range p.refBins {
+		n += c
+	}
+	p.refN = int64(n)
+	if p.refMissing < 1 {
+		p.refEvents = int64(math.Round(n / (1 - p.refMissing)))
+	}
 }

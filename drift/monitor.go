@@ -161,7 +161,8 @@ func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
 		for _, s := range []*driftStream{ms.events, ms.scores} {
 			for _, w := range s.openWindows() {
 				if w.dirty {
-					feats = append(feats, m.featureRows(ms.name, s, w, false)...)
+					rows, _ := m.featureRows(ms.name, s, w, false)
+					feats = append(feats, rows...)
 					w.dirty = false
 				}
 			}

@@ -29,7 +29,7 @@ func (m *Monitor) closeWindows(ms *modelState, s *driftStream, ws []*driftWindow
 	for _, w := range ws {
 		m.gen++
 		s.pinReferences(w, &m.cfg)
-		rows := m.featureRows(ms.name, s, w, true)
+		rows, tested := m.featureRows(ms.name, s, w, true)
 		m.closedFeatures = append(m.closedFeatures, rows...)
 		if s == ms.scores {
 			c := ms.counts(w.start)
@@ -40,20 +40,18 @@ func (m *Monitor) closeWindows(ms *modelState, s *driftStream, ws []*driftWindow
 		if !judge || s != ms.events {
 			continue
 		}
-		if a, ok := m.policy.FeatureWindow(featureWindow(ms.name, w, m.timing.window, rows)); ok {
+		if a, ok := m.policy.FeatureWindow(featureWindow(ms.name, w, m.timing.window, rows, tested)); ok {
 			m.alerts = append(m.alerts, a)
 			s.rebase()
 		}
 	}
 }
 
-func featureWindow(model string, w *driftWindow, length int64, rows []FeatureDriftRow) FeatureWindow {
-	fw := FeatureWindow{Model: model, Start: time.Unix(0, w.start).UTC(), End: time.Unix(0, w.start+length).UTC(), Events: w.events}
+// featureWindow summarizes a closed window for the policy: only rows large
+// enough to be tested count as compared.
+func featureWindow(model string, w *driftWindow, length int64, rows []FeatureDriftRow, tested int) FeatureWindow {
+	fw := FeatureWindow{Model: model, Start: time.Unix(0, w.start).UTC(), End: time.Unix(0, w.start+length).UTC(), Events: w.events, Compared: tested}
 	for _, r := range rows {
-		if !r.ReferenceStart.Before(r.WindowStart) {
-			continue
-		}
-		fw.Compared++
 		if r.Drifted {
 			fw.Drifted = append(fw.Drifted, r.Feature)
 		}

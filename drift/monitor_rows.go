@@ -34,8 +34,8 @@ func (m *Monitor) acc(s *driftStream, w *driftWindow, name string, k kind) *feat
 // featureRows returns the rows of window w: one per feature that has values
 // in it or whose reference is not later than it. Features whose reference
 // is still open are left out of open windows and get NaN statistics in
-// final ones.
-func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, final bool) []FeatureDriftRow {
+// final ones. It also returns how many rows were large enough to test.
+func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, final bool) ([]FeatureDriftRow, int) {
 	names := make([]string, 0, len(s.profiles))
 	for name, p := range s.profiles {
 		if w.feats[name] != nil || p.refStart <= w.start {
@@ -44,6 +44,7 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 	}
 	slices.Sort(names)
 	rows := make([]FeatureDriftRow, 0, len(names))
+	tests := make([]rowTests, 0, len(names))
 	for _, name := range names {
 		p := s.profiles[name]
 		isRef := p.refStart == w.start
@@ -65,6 +66,7 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 			n = a.n
 		}
 		r.MissingRate = missingRate(n, w.events)
+		var t rowTests
 		switch {
 		case isRef:
 			r.KSPValue, r.Chi2PValue = 1, 1
@@ -73,20 +75,24 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 			}
 		case !p.closed || n == 0:
 			setNaN(&r)
-			r.Drifted = p.closed && m.missingDrift(r.MissingRate, p)
+			if p.closed {
+				t.missing = m.missingTest(r.MissingRate, w.events, n, p)
+			}
 		default:
-			m.compare(&r, p, a)
+			t = m.compare(&r, p, a, w.events)
 		}
 		rows = append(rows, r)
+		tests = append(tests, t)
 	}
-	return rows
+	return rows, flagDrift(rows, tests, m.cfg.Alpha)
 }
 
 // ksExactMaxPairs bounds n·m for the exact KS p-value in rows; larger
 // sample pairs use the asymptotic distribution, which is far cheaper.
 const ksExactMaxPairs = 1 << 20
 
-func (m *Monitor) compare(r *FeatureDriftRow, p *profile, a *featureAcc) {
+// compare fills the statistics of a row and returns its drift tests.
+func (m *Monitor) compare(r *FeatureDriftRow, p *profile, a *featureAcc, events int64) rowTests {
 	cur := a.binned()
 	r.PSI = PSI(p.refBins, cur)
 	r.JS = JensenShannon(p.refBins, cur)
@@ -104,11 +110,85 @@ func (m *Monitor) compare(r *FeatureDriftRow, p *profile, a *featureAcc) {
 	} else {
 		r.KS, r.KSPValue, r.Wasserstein = math.NaN(), math.NaN(), math.NaN()
 	}
-	r.Drifted = r.PSI > m.cfg.PSIThreshold || m.missingDrift(r.MissingRate, p)
+	minN := m.cfg.MinWindowValues
+	return rowTests{
+		dist: driftTest{
+			eligible:    a.n >= minN && p.refN >= minN && !math.IsNaN(r.Chi2PValue),
+			informative: informative(p.refBins, cur),
+			p:           r.Chi2PValue,
+			large:       r.PSI > m.cfg.PSIThreshold,
+		},
+		missing: m.missingTest(r.MissingRate, events, a.n, p),
+	}
 }
 
-func (m *Monitor) missingDrift(rate float64, p *profile) bool {
-	return m.cfg.MissingRateThreshold >= 0 && math.Abs(rate-p.refMissing) > m.cfg.MissingRateThreshold
+// missingTest tests the change of a feature's missing rate: chi-square on
+// the 2×2 table of present and missing counts (the two-proportion z-test).
+func (m *Monitor) missingTest(rate float64, events, n int64, p *profile) driftTest {
+	minN := m.cfg.MinWindowValues
+	if m.cfg.MissingRateThreshold < 0 || events < minN || p.refEvents < minN {
+		return driftTest{}
+	}
+	ref := []float64{float64(p.refN), float64(p.refEvents - p.refN)}
+	cur := []float64{float64(n), float64(events - n)}
+	_, pv := ChiSquare(ref, cur)
+	return driftTest{
+		eligible:    !math.IsNaN(pv),
+		informative: informative(ref, cur),
+		p:           pv,
+		large:       math.Abs(rate-p.refMissing) > m.cfg.MissingRateThreshold,
+	}
+}
+
+// driftTest is one significance test of a row. eligible: both sides hold
+// MinWindowValues; informative: its table has two non-empty columns (a
+// test that cannot reject does not count against the others); large: the
+// effect exceeds its threshold.
+type driftTest struct {
+	eligible, informative, large bool
+	p                            float64
+}
+
+// rowTests are a row's tests: its binned distribution and its missing rate.
+type rowTests struct{ dist, missing driftTest }
+
+func (t driftTest) counts() bool { return t.eligible && t.informative }
+
+// flags reports a drift: a large effect, significant at bound.
+func (t driftTest) flags(bound float64) bool { return t.counts() && t.large && t.p < bound }
+
+// flagDrift sets Drifted on the rows whose tests flag at Alpha/k, k being the
+// number of tests that count in the window (Bonferroni), and returns how
+// many rows had an eligible test.
+func flagDrift(rows []FeatureDriftRow, tests []rowTests, alpha float64) int {
+	var k, tested int
+	for _, t := range tests {
+		if t.dist.eligible || t.missing.eligible {
+			tested++
+		}
+		for _, c := range []bool{t.dist.counts(), t.missing.counts()} {
+			if c {
+				k++
+			}
+		}
+	}
+	bound := alpha / float64(max(k, 1))
+	for i, t := range tests {
+		rows[i].Drifted = t.dist.flags(bound) || t.missing.flags(bound)
+	}
+	return tested
+}
+
+// informative reports whether a 2×K table [ref; cur] has two non-empty
+// columns.
+func informative(ref, cur []float64) bool {
+	k := 0
+	for i := range ref {
+		if ref[i]+cur[i] > 0 {
+			k++
+		}
+	}
+	return k >= 2
 }
 
 func setNaN(r *FeatureDriftRow) {

@@ -66,7 +66,7 @@ func obsPartition(o *obs) drift.Partition {
 
 // newDriver returns a driver that will read order.
 func newDriver(m *drift.Monitor, window time.Duration, order []obs) *driver {
-	d := &driver{m: m, clock: drift.NewClock(), rp: drift.NewResumePoints(window), left: map[drift.Partition]int{}}
+	d := &driver{m: m, clock: drift.NewClock(0), rp: drift.NewResumePoints(window), left: map[drift.Partition]int{}}
 	for i := range order {
 		d.left[obsPartition(&order[i])]++
 	}
@@ -228,9 +228,12 @@ func rowsClose(a, b any) bool {
 }
 
 // TestClockHoldsForLaggingPartitions: a partition with records left holds its stream's watermark
-// at its largest event time, a caught-up one holds nothing, and the watermark never goes back.
+// at its largest event time, a caught-up one holds only for the idle time after its last records,
+// and the watermark never goes back.
 func TestClockHoldsForLaggingPartitions(t *testing.T) {
-	c := drift.NewClock()
+	wall := time.Unix(1e9, 0)
+	c := drift.NewClock(10 * time.Second)
+	c.Now = func() time.Time { return wall }
 	a, b := drift.Partition{Topic: "events", Partition: 0}, drift.Partition{Topic: "events", Partition: 1}
 	c.Lagging(a, drift.StreamEvents, true)
 	c.Lagging(b, drift.StreamEvents, true)
@@ -242,7 +245,12 @@ func TestClockHoldsForLaggingPartitions(t *testing.T) {
 	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(time.Hour)) {
 		t.Errorf("watermark %v, want partition 1's %v", w, t0.Add(time.Hour))
 	}
-	c.Lagging(b, drift.StreamEvents, false) // caught up: idle
+	c.Lagging(b, drift.StreamEvents, false) // caught up a moment ago: its next records may be on their way
+	wall = wall.Add(9 * time.Second)
+	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(time.Hour)) {
+		t.Errorf("watermark %v within the idle time, want partition 1's %v", w, t0.Add(time.Hour))
+	}
+	wall = wall.Add(time.Second) // idle now
 	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(3 * time.Hour)) {
 		t.Errorf("watermark %v, want partition 0's %v", w, t0.Add(3*time.Hour))
 	}
@@ -252,5 +260,24 @@ func TestClockHoldsForLaggingPartitions(t *testing.T) {
 	}
 	if _, ok := c.Watermark(drift.StreamPredictions); ok {
 		t.Error("a watermark for a stream without partitions")
+	}
+}
+
+// TestClockHoldsForAPartitionThatWasEmpty: a partition assigned with nothing to read holds the
+// stream back for the idle time, so records that reach it a moment later are not late.
+func TestClockHoldsForAPartitionThatWasEmpty(t *testing.T) {
+	wall := time.Unix(1e9, 0)
+	c := drift.NewClock(10 * time.Second)
+	c.Now = func() time.Time { return wall }
+	a, b := drift.Partition{Topic: "events", Partition: 0}, drift.Partition{Topic: "events", Partition: 1}
+	c.Lagging(b, drift.StreamEvents, false)
+	c.Lagging(a, drift.StreamEvents, true)
+	c.Seen(a, drift.StreamEvents, t0.Add(3*time.Hour))
+	if w, ok := c.Watermark(drift.StreamEvents); ok {
+		t.Fatalf("watermark %v while partition 1, empty a moment ago, may still get records", w)
+	}
+	wall = wall.Add(11 * time.Second)
+	if w, _ := c.Watermark(drift.StreamEvents); !w.Equal(t0.Add(3 * time.Hour)) {
+		t.Errorf("watermark %v, want partition 0's %v once partition 1 is idle", w, t0.Add(3*time.Hour))
 	}
 }

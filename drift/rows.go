@@ -35,7 +35,9 @@ const (
 // standard deviation. Statistics are NaN when the window has no usable
 // value or the reference is not closed yet (only for windows earlier than
 // the reference). The reference window's own rows carry the identity
-// values (0, p-value 1) and Drifted false.
+// values (0, p-value 1) and Drifted false. Drifted needs a large change
+// that is significant for the sample sizes (see MonitorConfig.Alpha and
+// MinWindowValues); the statistics are written whatever it says.
 type FeatureDriftRow struct {
 	WindowStart, WindowEnd time.Time
 	Model, Feature, Kind   string

@@ -129,10 +129,12 @@ type profileSnapshot struct {
 	RefStart   int64
 	RefBins    []float64
 	RefMissing float64
-	Edges      []float64
-	RefSample  []float64
-	RefStd     float64
-	CatIndex   map[string]int
+	// RefN and RefEvents are 0 in snapshots written before they existed.
+	RefN, RefEvents int64
+	Edges           []float64
+	RefSample       []float64
+	RefStd          float64
+	CatIndex        map[string]int
 }
 
 type countsSnapshot struct {
@@ -191,7 +193,7 @@ func snapshotStream(s *driftStream) streamSnapshot {
 		if p.closed {
 			ss.Profiles = append(ss.Profiles, profileSnapshot{
 				Name: p.name, Kind: p.kind, RefStart: p.refStart, RefBins: p.refBins, RefMissing: p.refMissing,
-				Edges: p.edges, RefSample: p.refSample, RefStd: p.refStd, CatIndex: p.catIndex,
+				RefN: p.refN, RefEvents: p.refEvents, Edges: p.edges, RefSample: p.refSample, RefStd: p.refStd, CatIndex: p.catIndex,
 			})
 		}
 	}
@@ -204,7 +206,10 @@ func (sm *modelSnapshot) restoreStream(s *driftStream, ss *streamSnapshot) {
 	for _, p := range ss.Profiles {
 		s.profiles[p.Name] = &profile{
 			name: p.Name, kind: p.Kind, refStart: p.RefStart, closed: true, refBins: p.RefBins, refMissing: p.RefMissing,
-			edges: p.Edges, refSample: p.RefSample, refStd: p.RefStd, catIndex: p.CatIndex,
+			refN: p.RefN, refEvents: p.RefEvents, edges: p.Edges, refSample: p.RefSample, refStd: p.RefStd, catIndex: p.CatIndex,
+		}
+		if p.RefEvents == 0 {
+			s.profiles[p.Name].estimateRefCounts()
 		}
 	}
 }

@@ -15,8 +15,9 @@ type FeatureWindow struct {
 	Start, End time.Time
 	// Events is the number of events of the model in the window.
 	Events int64
-	// Compared counts the features compared with a closed reference (none
-	// in a reference window); Drifted lists those that drifted, sorted.
+	// Compared counts the features tested against a closed reference: the
+	// window and the reference held MinWindowValues values (none in a
+	// reference window); Drifted lists those that drifted, sorted.
 	Compared int
 	Drifted  []string
 }

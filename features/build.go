@@ -66,9 +66,10 @@ func (z *zsource) next(name string) zParams {
 	return p
 }
 
+// observe records x for name, bounded by the shared statistics the event is scored with.
 func (z *zsource) observe(name string, x float64) {
 	if z.obs != nil {
-		z.obs.Add(name, x)
+		z.obs.Add(name, z.live[name].bound(x))
 	}
 }
 
@@ -209,7 +210,7 @@ func (p *plan) cross(v Vector) Vector {
 			}
 			for j := 0; j < n; j++ {
 				if matches(v[j].Name, c[1]) {
-					v = append(v, Feature{Name: v[i].Name + "&" + v[j].Name, Value: v[i].Value * v[j].Value})
+					v = append(v, Feature{Name: v[i].Name + "&" + v[j].Name, Value: saturate(v[i].Value * v[j].Value)})
 				}
 			}
 		}
@@ -239,4 +240,13 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// saturate bounds x to the finite range: an overflowed sum or product becomes the largest finite
+// number of its sign, so that stored and served values stay finite.
+func saturate(x float64) float64 {
+	if math.IsInf(x, 0) {
+		return math.Copysign(math.MaxFloat64, x)
+	}
+	return x
 }

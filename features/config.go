@@ -39,7 +39,7 @@ const (
 	TransformLog         = "log"         // sign(x)·ln(1+|x|)
 	TransformClip        = "clip"        // clamp to [min, max]
 	TransformBucketize   = "bucketize"   // "name=<i>", i = number of boundaries ≤ x; must be last
-	TransformStandardize = "standardize" // (x−mean)/stddev over every value seen so far, shared by all processes
+	TransformStandardize = "standardize" // (x−mean)/stddev over every value seen so far, shared by all processes; an outlier counts as at most 8 stddev from the mean
 )
 
 // AllFields as an aggregate's field means every numeric field of the events (discovered from them).

@@ -70,8 +70,8 @@ func (st *entityState) rollup(p *plan, si int, t int64, w *span) {
 					}
 				}
 				a.n += fs.n
-				a.sum += fs.sum
-				a.sumsq += fs.sumsq
+				a.sum = saturate(a.sum + fs.sum)
+				a.sumsq = saturate(a.sumsq + fs.sumsq)
 			}
 			a.distinct.merge(fs.distinct)
 		}

@@ -157,8 +157,8 @@ func (fs *fieldStat) add(mask uint8, v value, t int64) {
 	fs.mask |= mask
 	if v.numeric {
 		fs.n++
-		fs.sum += v.x
-		fs.sumsq += v.x * v.x
+		fs.sum = saturate(fs.sum + v.x)
+		fs.sumsq = saturate(fs.sumsq + v.x*v.x)
 		if fs.n == 1 || v.x < fs.min {
 			fs.min = v.x
 		}

@@ -78,11 +78,41 @@ func (s ZStat) params() zParams {
 	return zParams{mean: mean, std: math.Sqrt(v)}
 }
 
+// Bounds on what standardize statistics count, so that one outlier can neither overflow them (Redis
+// refuses an infinite HINCRBYFLOAT, failing every retry of the batch) nor switch a feature off for
+// good (a standard deviation so large that every ordinary value standardizes alike).
+const (
+	// maxZValue bounds a value folded into the statistics: sums of squares of it stay finite.
+	maxZValue = 1e100
+	// zClipSD bounds a value folded into the statistics to that many standard deviations of the mean.
+	zClipSD = 8
+)
+
+// bound returns x as the statistics count it: within ±1e100 and, once there is a mean, within 8
+// standard deviations of it (until values have shown spread, 8 times the larger of |mean| and 1).
+// Bounded values still widen the spread, so a real change of scale is followed.
+func (s ZStat) bound(x float64) float64 {
+	x = min(max(x, -maxZValue), maxZValue)
+	if s.N < 1 {
+		return x
+	}
+	p := s.params()
+	r := zClipSD * p.std
+	if !(r > 0) || math.IsInf(r, 0) {
+		r = zClipSD * max(math.Abs(p.mean), 1)
+	}
+	if math.IsNaN(p.mean) || math.IsInf(p.mean, 0) || math.IsInf(r, 0) {
+		return x
+	}
+	return min(max(x, p.mean-r), p.mean+r)
+}
+
 // ZStats holds the running statistics of every standardized feature, by feature name.
 type ZStats map[string]ZStat
 
-// Add records x for name.
+// Add records x, within ±1e100, for name.
 func (z ZStats) Add(name string, x float64) {
+	x = min(max(x, -maxZValue), maxZValue)
 	s := z[name]
 	s.N++
 	s.Sum += x

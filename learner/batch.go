@@ -145,6 +145,10 @@ func (t *BatchTrainer) Spec() Spec { return t.e.spec.clone() }
 // Seen is the number of examples learned.
 func (t *BatchTrainer) Seen() int64 { return t.e.seen }
 
+// Skipped is the number of coordinate updates left out because they would have made the state
+// non-finite (see Engine.Skipped).
+func (t *BatchTrainer) Skipped() int64 { return t.e.Skipped() }
+
 // Err is the last backend error, if any.
 func (t *BatchTrainer) Err() error { return t.err }
 

@@ -75,7 +75,7 @@ func decodeCheckpoint(data []byte) (*Online, error) {
 		return nil, err
 	}
 	t.seen, t.target = seen, target
-	t.target.scale = scaleOf(target.n, target.m2)
+	t.target.sane()
 	p := &t.p
 	copy(p.c[p.bias():], bias)
 	for range rows {
@@ -102,10 +102,21 @@ func decodeCheckpoint(data []byte) (*Online, error) {
 		}
 		st := &t.stats[slot]
 		st.n, st.mean, st.m2 = d.f64(), d.f64(), d.f64()
-		st.scale = scaleOf(st.n, st.m2)
+		st.sane()
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
+	saneCoords(p.c)
 	return t, nil
+}
+
+// saneCoords zeroes coordinates whose state is not finite (from a checkpoint written before updates
+// were guarded), so that they learn afresh instead of poisoning every score.
+func saneCoords(cs []coord) {
+	for i, c := range cs {
+		if !finiteState(c.z, c.s, c.w) {
+			cs[i] = coord{}
+		}
+	}
 }

@@ -45,6 +45,7 @@ type cpuModels struct {
 	pending int          // rows in the pending gradient
 	seen    int64        // rows applied
 	grad    []float64    // Step's loss gradients, so that out keeps the outputs
+	skipped int64        // coordinate updates left out because they would have made the state non-finite
 	closed  bool
 }
 
@@ -296,12 +297,17 @@ func (m *cpuModels) Update() error {
 		l1, l2 := regularization(m.opt, h, m.seen, m.pending)
 		rb, r := ruleOf(m.opt, h, 0, 0), ruleOf(m.opt, h, l1, l2)
 		for j := range nout {
-			c[bias+j].apply(&rb)
+			m.apply(&c[bias+j], &rb)
 		}
 		if nout == 1 && m.opt == ftrl {
 			for _, col := range m.touched {
 				if x := &c[col]; x.g != 0 {
-					x.z, x.s, x.w = r.ftrl(x.z, x.s, x.w, x.g)
+					z, s, w := r.ftrl(x.z, x.s, x.w, x.g)
+					if finiteState(z, s, w) {
+						x.z, x.s, x.w = z, s, w
+					} else {
+						m.skipped++
+					}
 					x.g = 0
 				}
 			}
@@ -310,7 +316,7 @@ func (m *cpuModels) Update() error {
 		for _, col := range m.touched {
 			for j := range nout {
 				if x := &c[int(col)*nout+j]; x.g != 0 {
-					x.apply(&r)
+					m.apply(x, &r)
 				}
 			}
 		}
@@ -324,15 +330,21 @@ func (m *cpuModels) Update() error {
 	return nil
 }
 
-// apply steps x with its pending gradient under r and clears it.
-func (x *cpuCoord) apply(r *rule) {
-	if r.opt == adagrad {
-		x.s, x.w = r.adagrad(x.s, x.w, x.g)
+// apply steps x with its pending gradient under r, unless that would make its state non-finite,
+// and clears the gradient.
+func (m *cpuModels) apply(x *cpuCoord, r *rule) {
+	c := coord{z: x.z, s: x.s, w: x.w}
+	if r.step(&c, x.g) {
+		x.z, x.s, x.w = c.z, c.s, c.w
 	} else {
-		x.z, x.s, x.w = r.ftrl(x.z, x.s, x.w, x.g)
+		m.skipped++
 	}
 	x.g = 0
 }
+
+// Skipped is the number of coordinate updates left out because they would have made the state
+// non-finite.
+func (m *cpuModels) Skipped() int64 { return m.skipped }
 
 func (m *cpuModels) Weights(k int, dst []float64) error {
 	if m.closed {

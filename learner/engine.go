@@ -76,6 +76,15 @@ func (e *Engine) Seen() int64 { return e.seen }
 // Close releases the backend's state.
 func (e *Engine) Close() error { return e.models.Close() }
 
+// Skipped is the number of coordinate updates the backend left out because they would have made a
+// model's state non-finite, where it counts them.
+func (e *Engine) Skipped() int64 {
+	if sk, ok := e.models.(interface{ Skipped() int64 }); ok {
+		return sk.Skipped()
+	}
+	return 0
+}
+
 // Learn scores the batch with every model, then learns it, and returns the predictions made before
 // the update, model-major: the prediction of model k for vs[i] is at k*len(vs)+i. Examples with an
 // unusable label (not finite, unknown class) are only scored.
@@ -150,10 +159,7 @@ func (e *Engine) label(y Label) (float64, bool) {
 		c := e.spec.classIndex(y.Class)
 		return float64(c), c >= 0
 	case Regression:
-		if e.spec.Standardize {
-			return (y.Value - e.target.mean) * scaleOf(e.target.n, e.target.m2), finite(y.Value)
-		}
-		return y.Value, finite(y.Value)
+		return regressionTarget(y.Value, e.spec.Standardize, &e.target), finite(y.Value)
 	}
 	return min(max(y.Value, 0), 1), finite(y.Value)
 }
@@ -231,9 +237,7 @@ func (e *Engine) collect(nrows int, rows []int, n int, preds []Prediction) {
 func (e *Engine) prediction(o []float64) Prediction {
 	switch e.spec.Task {
 	case Regression:
-		if e.spec.Standardize {
-			return Prediction{Score: e.target.mean + e.target.sd()*o[0]}
-		}
+		return Prediction{Score: regressionScore(e.spec.Standardize, o[0], &e.target)}
 	case Multiclass:
 		probs := append([]float64(nil), o...)
 		top := 0

@@ -38,10 +38,16 @@ func Join(p Pending, o ingest.Outcome) Example {
 }
 
 // JoinStore keeps whichever side of a prediction/outcome pair arrives first until the other comes,
-// for at most the join horizon. Both methods are idempotent per id and safe to call concurrently.
+// for at most the join horizon. Its methods are idempotent per id and safe to call concurrently.
+//
+// A joined pair stays open until Ack: a redelivery of either side returns its example again, so a
+// caller that failed to make the example durable retries without losing it. After Ack the pair is
+// closed for the horizon; a redelivered side neither joins again nor waits.
 type JoinStore interface {
 	// AddPending stores predictions; it returns the examples of those whose outcome was already waiting.
 	AddPending(ctx context.Context, ps []Pending) ([]Example, error)
 	// AddOutcomes stores outcomes; it returns the examples of those whose prediction was waiting.
 	AddOutcomes(ctx context.Context, os []ingest.Outcome) ([]Example, error)
+	// Ack closes the pairs of examples that are durable (produced to the examples topic).
+	Ack(ctx context.Context, exs []Example) error
 }

@@ -30,10 +30,7 @@ type Contribution struct {
 func predictionOf(spec *Spec, margins []float64, target *moments) Prediction {
 	switch spec.Task {
 	case Regression:
-		if spec.Standardize {
-			return Prediction{Score: target.mean + target.sd()*margins[0]}
-		}
-		return Prediction{Score: margins[0]}
+		return Prediction{Score: regressionScore(spec.Standardize, margins[0], target)}
 	case Multiclass:
 		probs := make([]float64, len(margins))
 		softmax(margins, probs)
@@ -46,4 +43,12 @@ func predictionOf(spec *Spec, margins []float64, target *moments) Prediction {
 		return Prediction{Score: probs[top], Class: spec.Classes[top], Probs: probs}
 	}
 	return Prediction{Score: sigmoid(margins[0])}
+}
+
+// regressionScore is the prediction of a regression model with margin m, in target units.
+func regressionScore(standardize bool, m float64, target *moments) float64 {
+	if standardize {
+		m = target.mean + target.sd()*m
+	}
+	return finiteScore(m)
 }

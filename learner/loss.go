@@ -41,7 +41,7 @@ func lossOf(s Spec) lossKind {
 }
 
 // dloss is the derivative of the loss with respect to the margin, given the model's output out (the
-// probability for logistic, the margin itself otherwise) and the target y.
+// probability for logistic, the margin itself otherwise) and the target y, within ±maxGrad.
 func dloss(k lossKind, out, y, delta float64) float64 {
 	switch k {
 	case logistic:
@@ -56,5 +56,5 @@ func dloss(k lossKind, out, y, delta float64) float64 {
 		}
 		return r
 	}
-	return out - y
+	return clampAbs(out-y, maxGrad)
 }

@@ -21,6 +21,8 @@ type Online struct {
 	stats  []moments // per slot; nil when the spec does not standardize
 	target moments   // of a regression target, when standardizing
 	seen   int64
+	// skipped counts coordinate updates left out because they would have made the state non-finite.
+	skipped int64
 
 	// scratch, reused by every call
 	buf     Hashed
@@ -58,6 +60,10 @@ func (t *Online) Spec() Spec { return t.spec.clone() }
 
 // Seen is the number of examples learned.
 func (t *Online) Seen() int64 { return t.seen }
+
+// Skipped is the number of coordinate updates left out since the trainer started because they would
+// have made its state non-finite.
+func (t *Online) Skipped() int64 { return t.skipped }
 
 // Hasher returns the hasher that maps this model's feature names to slots.
 func (t *Online) Hasher() *Hasher { return t.hasher }
@@ -105,7 +111,7 @@ func (t *Online) forward(h *Hashed) {
 	if out == 1 {
 		m := c[t.p.bias()].w
 		for i, s := range h.Slots {
-			v := t.input(vals[i], num[i], s)
+			v := modelInput(vals[i], num[i], t.stats, s&t.mask)
 			x[i] = v
 			m += c[s&t.mask].w * v
 		}
@@ -116,18 +122,13 @@ func (t *Online) forward(h *Hashed) {
 		t.margins[o] = c[t.p.bias()+o].w
 	}
 	for i, s := range h.Slots {
-		v := t.input(vals[i], num[i], s)
+		v := modelInput(vals[i], num[i], t.stats, s&t.mask)
 		x[i] = v
 		row := c[int(s&t.mask)*out:][:out]
 		for o := range row {
 			t.margins[o] += row[o].w * v
 		}
 	}
-}
-
-// input is the value the model sees for raw value v in slot.
-func (t *Online) input(v float64, numeric bool, slot uint32) float64 {
-	return modelInput(v, numeric, t.stats, slot&t.mask)
 }
 
 // output turns t.margins into a prediction.
@@ -148,11 +149,8 @@ func (t *Online) gradients(pred Prediction, y Label) bool {
 		if !finite(y.Value) {
 			return false
 		}
-		m, target := t.margins[0], y.Value
-		if t.spec.Standardize {
-			target = (target - t.target.mean) * scaleOf(t.target.n, t.target.m2)
-		}
-		t.grads[0] = dloss(t.loss, m, target, t.spec.HuberDelta)
+		target := regressionTarget(y.Value, t.spec.Standardize, &t.target)
+		t.grads[0] = dloss(t.loss, t.margins[0], target, t.spec.HuberDelta)
 	case Multiclass:
 		c := t.spec.classIndex(y.Class)
 		if c < 0 {
@@ -172,7 +170,9 @@ func (t *Online) update(h *Hashed) {
 	l1, l2 := regularization(t.opt, &t.hyper, t.seen, 1)
 	bias, r := ruleOf(t.opt, &t.hyper, 0, 0), ruleOf(t.opt, &t.hyper, l1, l2)
 	for o, g := range t.grads {
-		bias.step(&p.c[p.bias()+o], g)
+		if !bias.step(&p.c[p.bias()+o], g) {
+			t.skipped++
+		}
 	}
 	x := t.x[:len(h.Slots)]
 	// The single-output loops below are r.ftrl and r.adagrad inlined by hand: this is the hot path and
@@ -189,10 +189,15 @@ func (t *Online) update(h *Hashed) {
 			c := &p.c[s&t.mask]
 			s2 := math.Sqrt(c.s*c.s + gi*gi)
 			z2 := c.z + gi - (s2-c.s)*r.invAlpha*c.w
-			c.z, c.s, c.w = z2, s2, 0
+			var w2 float64
 			if math.Abs(z2) > r.l1 {
-				c.w = -(z2 - math.Copysign(r.l1, z2)) / ((r.beta+s2)*r.invAlpha + r.l2)
+				w2 = -(z2 - math.Copysign(r.l1, z2)) / ((r.beta+s2)*r.invAlpha + r.l2)
 			}
+			if !finite(z2) || !finite(w2) { // z2 is not finite where s2 is not
+				t.skipped++
+				continue
+			}
+			c.z, c.s, c.w = z2, s2, w2
 		}
 		return
 	case out == 1:
@@ -213,6 +218,10 @@ func (t *Online) update(h *Hashed) {
 			if r.l1 > 0 {
 				w2 = shrink(w2, eta*r.l1)
 			}
+			if !finite(s2) || !finite(w2) {
+				t.skipped++
+				continue
+			}
 			c.s, c.w = s2, w2
 		}
 		return
@@ -220,8 +229,8 @@ func (t *Online) update(h *Hashed) {
 	for i, s := range h.Slots {
 		row := p.c[int(s&t.mask)*out:][:out]
 		for o, g := range t.grads {
-			if gi := g * x[i]; gi != 0 {
-				r.step(&row[o], gi)
+			if gi := g * x[i]; gi != 0 && !r.step(&row[o], gi) {
+				t.skipped++
 			}
 		}
 	}

@@ -42,14 +42,25 @@ func ruleOf(opt optimizer, h *Hyper, l1, l2 float64) rule {
 	return rule{opt: opt, invAlpha: 1 / h.Alpha, beta: h.Beta, rate: h.LearningRate, l1: l1, l2: l2}
 }
 
-// step applies gradient g to c.
-func (r *rule) step(c *coord, g float64) {
+// step applies gradient g to c, and reports false, leaving c as it was, where that would make its
+// state non-finite (a gradient so small that its square is zero, with beta and L2 zero, divides by
+// zero).
+func (r *rule) step(c *coord, g float64) bool {
+	n := *c
 	if r.opt == adagrad {
-		c.s, c.w = r.adagrad(c.s, c.w, g)
-		return
+		n.s, n.w = r.adagrad(c.s, c.w, g)
+	} else {
+		n.z, n.s, n.w = r.ftrl(c.z, c.s, c.w, g)
 	}
-	c.z, c.s, c.w = r.ftrl(c.z, c.s, c.w, g)
+	if !finiteState(n.z, n.s, n.w) {
+		return false
+	}
+	*c = n
+	return true
 }
+
+// finiteState reports whether a coordinate's state z, s, w is finite.
+func finiteState(z, s, w float64) bool { return finite(z) && finite(s) && finite(w) }
 
 // ftrl is one FTRL-Proximal update (McMahan et al. 2013, algorithm 1) of a coordinate with state z,
 // s = sqrt(sum of squared gradients) and weight w, after gradient g.

@@ -39,6 +39,9 @@ type Checkpoint struct {
 	Version int64           `json:"version"`
 	Offsets map[int32]int64 `json:"offsets"`
 	State   []byte          `json:"-"`
+	// Fence, when set, is the learner's lease on the model: the publish is refused (ErrFenced)
+	// unless it still holds.
+	Fence string `json:"-"`
 }
 
 // ErrNotFound is returned for a model or version the registry does not have.

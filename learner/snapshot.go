@@ -109,14 +109,7 @@ func (s *Snapshot) hashed(v features.Vector) *Hashed {
 
 // input returns the value the model sees for the i-th feature of h, found in row (as Online.input).
 func (s *Snapshot) input(h *Hashed, i int, row int32) float64 {
-	v := h.Values[i]
-	switch {
-	case !finite(v):
-		return 0
-	case h.Numeric[i] && s.spec.Standardize:
-		return standardized(v, s.mean[row], s.scale[row])
-	}
-	return v
+	return inputValue(h.Values[i], h.Numeric[i] && s.spec.Standardize, s.mean[row], s.scale[row])
 }
 
 // margins writes the margins of h into m, summing in the trainer's order so that results are equal.

@@ -1,6 +1,9 @@
 package learner
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // MarshalBinary encodes the snapshot: magic "SLSN", version, spec as JSON, then the sparse weights.
 func (s *Snapshot) MarshalBinary() ([]byte, error) {
@@ -39,7 +42,7 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	s.out = s.spec.outputs()
 	s.seen = int64(d.u64())
 	s.target.n, s.target.mean, s.target.m2 = d.f64(), d.f64(), d.f64()
-	s.target.scale = scaleOf(s.target.n, s.target.m2)
+	s.target.sane()
 	s.bias = make([]float64, s.out)
 	d.f64s(s.bias)
 	rows := d.count(4 + 16 + 8*s.out)
@@ -61,8 +64,26 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
+	for _, xs := range [][]float64{s.bias, s.w, s.mean, s.scale} {
+		zeroNonFinite(xs)
+	}
+	for i, mean := range s.mean {
+		if math.Abs(mean) > maxStat { // see moments.sane
+			s.mean[i], s.scale[i] = 0, 0
+		}
+	}
 	if !s.index() {
 		return nil, fmt.Errorf("repeated slot")
 	}
 	return s, nil
+}
+
+// zeroNonFinite zeroes the numbers of xs that are not finite (from a snapshot taken before the
+// learner's state was guarded): such a weight or statistic would make every score NaN.
+func zeroNonFinite(xs []float64) {
+	for i, x := range xs {
+		if !finite(x) {
+			xs[i] = 0
+		}
+	}
 }

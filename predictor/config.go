@@ -41,7 +41,7 @@ type RateLimit struct {
 	// Burst is the number of requests a client may send at once (default: PerSecond rounded up).
 	Burst int `yaml:"burst"`
 	// By identifies a client: "ip" (the default; the connection's address, proxies are not trusted)
-	// or "token" (the bearer token when the request has one, else the IP).
+	// or "token" (the bearer token when it is one of http.auth_token's, else the IP).
 	By string `yaml:"by"`
 }
 

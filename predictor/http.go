@@ -173,7 +173,11 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		ev := &events[i]
 		route := a.Router.RouteOf(ev)
 		served := lu.routes[route]
-		p := served.Snapshot.Predict(vs[i])
+		p, err := predict(served, vs[i])
+		if err != nil {
+			WriteError(w, http.StatusInternalServerError, Error{Error: fmt.Sprintf("score event %q: %v", ev.ID, err), Reason: ReasonInternal})
+			return
+		}
 		scores[i] = Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
 		if explain {
 			scores[i].Features = vs[i].Map()
@@ -181,21 +185,39 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 			scores[i].Contributions = cs[:min(top, len(cs))]
 		}
 	}
+	var out any = scores[0]
 	if batch {
-		WriteJSON(w, http.StatusOK, map[string]any{"results": scores})
-	} else {
-		WriteJSON(w, http.StatusOK, scores[0])
+		out = map[string]any{"results": scores}
+	}
+	if !writeEncoded(w, out) {
+		return
 	}
 	if a.Shadow != nil && len(lu.shadow) > 0 {
 		a.Shadow.LogShadow(shadowPredictions(events, vs, lu.shadow, now.UTC()))
 	}
 }
 
+// writeEncoded answers 200 with v, or 500 where v cannot be encoded (a number that is not finite in
+// an explanation), never a 200 without a body; it reports whether v was written.
+func writeEncoded(w http.ResponseWriter, v any) bool {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, Error{Error: "encode scores: " + err.Error(), Reason: ReasonInternal})
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(b, '\n'))
+	return true
+}
+
 func shadowPredictions(events []ingest.Event, vs []features.Vector, shadow []*Served, at time.Time) []Prediction {
 	ps := make([]Prediction, 0, len(events)*len(shadow))
 	for i := range events {
 		for _, sh := range shadow {
-			ps = append(ps, newPrediction(&events[i], sh, sh.Snapshot.Predict(vs[i]), RouteShadow, at))
+			if p, err := predict(sh, vs[i]); err == nil {
+				ps = append(ps, newPrediction(&events[i], sh, p, RouteShadow, at))
+			}
 		}
 	}
 	return ps

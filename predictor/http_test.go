@@ -308,7 +308,7 @@ func TestRateLimit(t *testing.T) {
 		t.Run(by, func(t *testing.T) {
 			api := e.api(t, router(t, predictor.Config{}))
 			api.RateLimit = predictor.RateLimit{PerSecond: 0.5, Burst: 2, By: by}
-			srv := serve(t, api)
+			srv := serveAuthenticated(t, api, "a", "b")
 			send := func(token string) (int, *http.Response) {
 				req, _ := http.NewRequest("POST", srv.URL+"/v1/score", strings.NewReader(`{"id": "x"}`))
 				req.Header.Set("Authorization", "Bearer "+token)

@@ -1,11 +1,11 @@
 package predictor
 
 import (
+	"context"
 	"math"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,12 +47,21 @@ func newLimiter(cfg RateLimit) *limiter {
 	}
 }
 
+type validTokenKey struct{}
+
+// WithValidToken returns ctx marked with the bearer token its request was authenticated with. A
+// rate limit by token keys only such requests by their token: any other request, whatever
+// Authorization it carries, is limited by its address, so invented tokens buy no fresh buckets.
+func WithValidToken(ctx context.Context, token string) context.Context {
+	// Keyed by a hash: the limiter keeps no secrets in memory.
+	return context.WithValue(ctx, validTokenKey{}, strconv.FormatUint(xxhash.Sum64String(token), 16))
+}
+
 // clientOf identifies the client of r.
 func (l *limiter) clientOf(r *http.Request) string {
 	if l.byToken {
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
-			// Keyed by a hash: the limiter keeps no secrets in memory.
-			return "token:" + strconv.FormatUint(xxhash.Sum64String(tok), 16)
+		if id, ok := r.Context().Value(validTokenKey{}).(string); ok {
+			return "token:" + id
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

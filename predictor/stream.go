@@ -3,6 +3,7 @@ package predictor
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/streamlearn/streamlearn/features"
@@ -50,14 +51,19 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 		ev := &events[i]
 		route := s.Router.RouteOf(ev)
 		served := lu.routes[route]
-		p := served.Snapshot.Predict(vs[i])
+		p, err := predict(served, vs[i])
+		if err != nil {
+			return ingest.Permanent(fmt.Errorf("score event %q: %w", ev.ID, err))
+		}
 		preds = append(preds, newPrediction(ev, served, p, routeName(route), scoredAt))
 		pending[i] = learner.Pending{
 			ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vs[i],
 			Model: served.Model, Version: served.Version, Score: p.Score, ScoredAt: scoredAt,
 		}
 		for _, sh := range lu.shadow {
-			preds = append(preds, newPrediction(ev, sh, sh.Snapshot.Predict(vs[i]), RouteShadow, scoredAt))
+			if p, err := predict(sh, vs[i]); err == nil { // a shadow's failure must not fail the event
+				preds = append(preds, newPrediction(ev, sh, p, RouteShadow, scoredAt))
+			}
 		}
 	}
 	if err := s.Out.Predictions(ctx, preds); err != nil {
@@ -67,8 +73,28 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 	if err != nil {
 		return err
 	}
-	if len(examples) > 0 {
-		return s.Out.Examples(ctx, examples)
+	if len(examples) == 0 {
+		return nil
 	}
-	return nil
+	if err := s.Out.Examples(ctx, examples); err != nil {
+		return err
+	}
+	return s.Join.Ack(ctx, examples)
 }
+
+// predict scores v with s, and fails where the model's output is not a finite number: it could not
+// be encoded, and serving it would hide a broken model.
+func predict(s *Served, v features.Vector) (learner.Prediction, error) {
+	p := s.Snapshot.Predict(v)
+	if !finite(p.Score) {
+		return p, fmt.Errorf("model %s version %d: score %v is not a finite number", s.Model, s.Version, p.Score)
+	}
+	for _, q := range p.Probs {
+		if !finite(q) {
+			return p, fmt.Errorf("model %s version %d: probability %v is not a finite number", s.Model, s.Version, q)
+		}
+	}
+	return p, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -4,7 +4,7 @@
 #   scripts/services.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir="$PWD/.demo"
+dir="${STREAMLEARN_DEMO_DIR:-$PWD/.demo}"
 redis_port=${STREAMLEARN_DEMO_REDIS_PORT:-6399}
 ch_port=${STREAMLEARN_DEMO_CLICKHOUSE_PORT:-9900}
 ch_http_port=$((ch_port + 1))
@@ -22,7 +22,9 @@ start() {
       deploy/clickhouse/config.xml > "$dir/clickhouse/config.xml"
     cp deploy/clickhouse/users.xml "$dir/clickhouse/users.xml"
     ch=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
-    nohup "$ch" --config-file="$dir/clickhouse/config.xml" >"$dir/clickhouse/stdout.log" 2>&1 &
+    # A session of its own: Ctrl-C in the terminal that runs the demo must not reach the server,
+    # which outlives the demo for the queries it prints (redis-server --daemonize does the same).
+    setsid "$ch" --config-file="$dir/clickhouse/config.xml" >"$dir/clickhouse/stdout.log" 2>&1 < /dev/null &
     echo $! > "$dir/clickhouse/clickhouse.pid"
   fi
   for _ in $(seq 1 60); do

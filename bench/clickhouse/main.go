@@ -61,7 +61,9 @@ func run(addr, database string, runs, batches, batch int) error {
 				}
 			}
 			began := time.Now()
-			w.AddPredictions(rows...)
+			if err := w.AddPredictions(ctx, rows...); err != nil {
+				return err
+			}
 			if err := w.Flush(ctx); err != nil {
 				return err
 			}

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -234,5 +236,77 @@ func TestStaticBuildWithoutCUDA(t *testing.T) {
 	out, err := exec.Command(bin, "doctor").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "built with -tags nocuda") {
 		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+}
+
+// TestDemoCtrlCLeavesServicesUp runs what `make demo` runs (scripts/services.sh start, then the
+// demo) in one process group, as a terminal does, and sends the group SIGINT as Ctrl-C does: the
+// demo must flush every row and exit 0, and its ClickHouse and Redis must still answer for the
+// queries it prints.
+func TestDemoCtrlCLeavesServicesUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary and the demo's services")
+	}
+	bin := build(t)
+	dir := t.TempDir()
+	redisPort, chPort := testenv.FreePort(t), testenv.FreePort(t)
+	env := append(os.Environ(), "STREAMLEARN_DEMO_DIR="+dir,
+		fmt.Sprintf("STREAMLEARN_DEMO_REDIS_PORT=%d", redisPort), fmt.Sprintf("STREAMLEARN_DEMO_CLICKHOUSE_PORT=%d", chPort))
+	services := filepath.Join("..", "..", "scripts", "services.sh")
+	t.Cleanup(func() {
+		stop := exec.Command(services, "stop")
+		stop.Env = env
+		_ = stop.Run()
+	})
+	script := fmt.Sprintf("%s start && exec %s demo --redis 127.0.0.1:%d --clickhouse 127.0.0.1:%d --rate 1000",
+		services, bin, redisPort, chPort)
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	deadline := time.Now().Add(90 * time.Second)
+	for strings.Count(out.String(), "\n") < 7 { // services, the banner, the header and a few progress lines
+		if time.Now().After(deadline) {
+			t.Fatalf("demo not running after 90s:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C reaches the whole group
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("demo exited with %v after Ctrl-C:\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("demo still running 60s after Ctrl-C:\n%s", out.String())
+	}
+	text := out.String()
+	if strings.Contains(text, "not written") || strings.Contains(text, "dropped") || !strings.Contains(text, "stopped. Query the tables") {
+		t.Errorf("demo did not stop cleanly:\n%s", text)
+	}
+	for name, port := range map[string]int{"redis": redisPort, "clickhouse": chPort} {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			t.Errorf("%s is down after Ctrl-C: %v", name, err)
+			continue
+		}
+		c.Close()
+	}
+	if cli, err := exec.LookPath("clickhouse-client"); err == nil {
+		q := exec.Command(cli, "--port", fmt.Sprint(chPort), "-q", "SELECT count() FROM streamlearn.predictions FINAL")
+		b, err := q.CombinedOutput()
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || n == 0 {
+			t.Errorf("the printed query finds no predictions: %v %s", err, b)
+		}
 	}
 }

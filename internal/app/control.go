@@ -11,10 +11,11 @@ import (
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
 )
 
-// runControl hands the retrain commands of the control topic to the runners of their models, one
-// at a time, and commits a command only once its runner has carried it out (promoted or rejected
-// the challenger): a restart in the middle starts that retrain again.
-func runControl(ctx context.Context, cl *kgo.Client, runners map[string]chan learnkafka.Command, log *slog.Logger) error {
+// runControl hands the retrain commands of the control topic for model to its runner, one at a
+// time, and commits a command only once the runner has carried it out (promoted or rejected the
+// challenger): a restart in the middle starts that retrain again. Commands for other models are
+// theirs to read, in their own groups.
+func runControl(ctx context.Context, cl *kgo.Client, model string, runner chan<- learnkafka.Command, log *slog.Logger) error {
 	// Under BlockRebalanceOnPoll every poll, even one that returned at once, holds off rebalances
 	// until AllowRebalance; without it Close would wait forever to leave the group.
 	defer cl.AllowRebalance()
@@ -25,16 +26,12 @@ func runControl(ctx context.Context, cl *kgo.Client, runners map[string]chan lea
 		}
 		for _, rec := range fetches.Records() {
 			var cmd drift.RetrainCommand
-			ch, known := (chan learnkafka.Command)(nil), false
 			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != drift.CommandRetrain {
 				log.Warn("skip control record", "offset", rec.Offset, "err", err, "command", cmd.Command)
-			} else if ch, known = runners[cmd.Model]; !known {
-				log.Warn("retrain command for a model this process does not learn", "model", cmd.Model, "alert_id", cmd.AlertID)
-			}
-			if known {
+			} else if cmd.Model == model {
 				done := make(chan struct{})
 				select {
-				case ch <- learnkafka.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
+				case runner <- learnkafka.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
 				case <-ctx.Done():
 					return nil
 				}

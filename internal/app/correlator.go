@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/lease"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
@@ -66,6 +69,9 @@ func (c *correlator) Status() driftStatus {
 }
 
 func (c *correlator) Run(ctx context.Context) error {
+	// Every poll blocks rebalances until AllowRebalance; a return in between would make the client's
+	// Close, which leaves the group, wait forever.
+	defer c.client.AllowRebalance()
 	lastFlush := time.Now()
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, c.flush)
@@ -75,15 +81,26 @@ func (c *correlator) Run(ctx context.Context) error {
 			return nil
 		}
 		now := time.Now()
-		c.observeAll(fetches.Records(), now)
+		if err := c.observeAll(ctx, fetches.Records(), now); err != nil {
+			return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
+		}
 		fetches.EachPartition(c.offsets.fetched)
 		c.advance(ctx)
+		if errors.Is(context.Cause(ctx), lease.ErrLost) {
+			// Another correlator holds the lease now and reads again from the committed offsets:
+			// write nothing more.
+			return nil
+		}
 		stopping := ctx.Err() != nil
 		if stopping || time.Since(lastFlush) >= c.flush || c.writer.Buffered() >= 10000 {
-			// Rows and commits are done even while stopping, bounded by the writer's own timeouts.
+			// Rows and commits are done even while stopping, bounded by the writer's own timeouts;
+			// only adding rows, which may wait for room in the writer, ends with ctx.
 			fctx, fcancel := withTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			c.flushAndCommit(fctx, now)
+			err := c.flushAndCommit(ctx, fctx, now)
 			fcancel()
+			if err != nil {
+				return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
+			}
 			lastFlush = time.Now()
 		}
 		c.client.AllowRebalance()
@@ -104,30 +121,49 @@ func (c *correlator) advance(ctx context.Context) {
 }
 
 // flushAndCommit writes the rows and alerts of the monitor, sends the retrain commands, saves the
-// state and commits, in that order; a step that fails leaves the later ones to the next round.
-func (c *correlator) flushAndCommit(ctx context.Context, now time.Time) {
+// state and commits, in that order; a step that fails leaves the later ones to the next round. Rows
+// are added under ctx, the rest is done under fctx. It returns an error only when the writer did
+// not take the rows (ctx ended while its buffer was full): then nothing is committed, and the
+// correlator must stop, since the monitor has handed those rows over.
+func (c *correlator) flushAndCommit(ctx, fctx context.Context, now time.Time) error {
 	fd, perf := c.monitor.Rows(now)
 	alerts := c.monitor.Alerts()
 	c.note(fd, perf)
-	for _, r := range fd {
-		c.writer.AddFeatureDrift(featureDriftRow(r))
+	if err := c.addRows(ctx, fd, perf); err != nil {
+		return err
 	}
-	for _, r := range perf {
-		c.writer.AddPerformance(performanceRow(r))
+	if err := c.raise(ctx, alerts); err != nil {
+		return err
 	}
-	c.raise(alerts)
-	if err := c.writer.Flush(ctx); err != nil {
+	if err := c.writer.Flush(fctx); err != nil {
 		// Rows stay buffered in the writer and offsets uncommitted; the next round tries again.
 		c.log.Warn("clickhouse flush failed; rows kept, offsets not committed", "buffered", c.writer.Buffered(), "err", err)
-		return
+		return nil
 	}
-	if err := c.sendControl(ctx); err != nil {
+	if err := c.sendControl(fctx); err != nil {
 		c.log.Warn("send retrain commands; offsets not committed", "pending", len(c.control), "err", err)
-		return
+		return nil
 	}
-	if err := c.saveAndCommit(ctx); err != nil {
+	if err := c.saveAndCommit(fctx); err != nil {
 		c.log.Warn("commit correlator offsets", "err", err)
 	}
+	return nil
+}
+
+// addRows hands the monitor's feature drift and performance rows to the writer.
+func (c *correlator) addRows(ctx context.Context, fd []drift.FeatureDriftRow, perf []drift.PerformanceRow) error {
+	rows := make([]clickhouse.FeatureDriftRow, len(fd))
+	for i, r := range fd {
+		rows[i] = featureDriftRow(r)
+	}
+	if err := c.writer.AddFeatureDrift(ctx, rows...); err != nil {
+		return err
+	}
+	prows := make([]clickhouse.PerformanceRow, len(perf))
+	for i, r := range perf {
+		prows[i] = performanceRow(r)
+	}
+	return c.writer.AddPerformance(ctx, prows...)
 }
 
 func featureDriftRow(r drift.FeatureDriftRow) clickhouse.FeatureDriftRow {

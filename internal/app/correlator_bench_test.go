@@ -87,7 +87,9 @@ func BenchmarkCorrelatorToClickHouse(b *testing.B) {
 		now := time.Now()
 		for lo := 0; lo < len(recs); lo += 10000 {
 			batch := recs[lo:min(lo+10000, len(recs))]
-			c.observeAll(batch, now) // a poll
+			if err := c.observeAll(ctx, batch, now); err != nil { // a poll
+				b.Fatal(err)
+			}
 			for _, r := range batch {
 				if r.Topic == c.topics.Events {
 					values += 5
@@ -95,11 +97,8 @@ func BenchmarkCorrelatorToClickHouse(b *testing.B) {
 			}
 			c.advance(ctx)
 			fd, perf := c.monitor.Rows(now)
-			for _, r := range fd {
-				w.AddFeatureDrift(featureDriftRow(r))
-			}
-			for _, r := range perf {
-				w.AddPerformance(performanceRow(r))
+			if err := c.addRows(ctx, fd, perf); err != nil {
+				b.Fatal(err)
 			}
 			rows += int64(len(fd) + len(perf))
 			if err := w.Flush(ctx); err != nil {

@@ -90,10 +90,12 @@ func TestOffsetTrackerResumesAndCommits(t *testing.T) {
 }
 
 // TestOffsetTrackerWatermarks: an assigned partition holds its stream's watermark until it is
-// known to be caught up.
+// known to be caught up and has then been idle for a while.
 func TestOffsetTrackerWatermarks(t *testing.T) {
 	topics := kafka.DefaultTopics()
 	tr := newOffsetTracker(time.Minute, topics)
+	wall := time.Unix(1e9, 0)
+	tr.clock.Now = func() time.Time { return wall }
 	tr.adjust(context.Background(), map[string]map[int32]kgo.Offset{topics.Events: {0: at(0), 1: at(0)}})
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	r := &kgo.Record{Topic: topics.Events, Partition: 0, Offset: 0}
@@ -109,7 +111,11 @@ func TestOffsetTrackerWatermarks(t *testing.T) {
 	}
 	tr.fetched(kgo.FetchTopicPartition{Topic: topics.Events, FetchPartition: kgo.FetchPartition{Partition: 0, HighWatermark: 1,
 		Records: []*kgo.Record{r}}})
+	if w := tr.watermarks()[drift.StreamEvents]; !w.Equal(t0) {
+		t.Errorf("watermark %v, want %v: partition 0 has just caught up, its next records may be on their way", w, t0)
+	}
+	wall = wall.Add(drift.DefaultPartitionIdle)
 	if w := tr.watermarks()[drift.StreamEvents]; !w.Equal(t0.Add(time.Hour)) {
-		t.Errorf("watermark %v, want %v once both are caught up", w, t0.Add(time.Hour))
+		t.Errorf("watermark %v, want %v once both are caught up and idle", w, t0.Add(time.Hour))
 	}
 }

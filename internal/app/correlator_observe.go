@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"runtime"
 	"sync"
@@ -30,8 +31,9 @@ type decoded struct {
 const decodeBatchMin = 512
 
 // observeAll decodes records on all cores, since JSON decoding is most of the correlator's work,
-// then applies them in order.
-func (c *correlator) observeAll(recs []*kgo.Record, now time.Time) {
+// then applies them in order. It stops at the first record whose rows the writer did not take
+// (ctx ended while the writer's buffer was full): that record and the later ones are not seen.
+func (c *correlator) observeAll(ctx context.Context, recs []*kgo.Record, now time.Time) error {
 	out := make([]decoded, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/decodeBatchMin)
 	if workers <= 1 {
@@ -52,14 +54,17 @@ func (c *correlator) observeAll(recs []*kgo.Record, now time.Time) {
 		wg.Wait()
 	}
 	for i, r := range recs {
-		c.apply(r, &out[i])
+		if err := c.apply(ctx, r, &out[i]); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // observe decodes and applies one record.
-func (c *correlator) observe(r *kgo.Record, now time.Time) {
+func (c *correlator) observe(ctx context.Context, r *kgo.Record, now time.Time) error {
 	d := c.decode(r, now)
-	c.apply(r, &d)
+	return c.apply(ctx, r, &d)
 }
 
 func (c *correlator) decode(r *kgo.Record, now time.Time) decoded {
@@ -84,8 +89,10 @@ func (c *correlator) decode(r *kgo.Record, now time.Time) decoded {
 }
 
 // apply feeds a decoded record to the monitor and its rows to the writer. Records that a previous
-// run already wrote (read again to rebuild open windows after a restart) only feed the monitor.
-func (c *correlator) apply(r *kgo.Record, d *decoded) {
+// run already wrote (read again to rebuild open windows after a restart) only feed the monitor. When
+// the writer does not take the rows, the record is left unseen: neither the monitor nor the offsets
+// count it.
+func (c *correlator) apply(ctx context.Context, r *kgo.Record, d *decoded) error {
 	written := c.offsets.written(r)
 	var stream drift.Stream
 	var eventTime time.Time
@@ -106,10 +113,12 @@ func (c *correlator) apply(r *kgo.Record, d *decoded) {
 		p := &d.prediction
 		eventTime = p.Time
 		if !written {
-			c.writer.AddPredictions(clickhouse.PredictionRow{
+			if err := c.writer.AddPredictions(ctx, clickhouse.PredictionRow{
 				ID: p.ID, Entity: p.Entity, Model: p.Model, Version: p.Version, Score: p.Score,
 				Route: p.Route, Time: p.Time, ScoredAt: p.ScoredAt,
-			})
+			}); err != nil {
+				return err
+			}
 		}
 		c.monitor.AddPrediction(drift.Prediction{Model: p.Model, ID: p.ID, Version: p.Version, Time: p.Time, Score: p.Score})
 	case c.topics.Outcomes:
@@ -117,7 +126,9 @@ func (c *correlator) apply(r *kgo.Record, d *decoded) {
 			break
 		}
 		o := &d.outcome
-		c.writer.AddOutcomes(clickhouse.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp})
+		if err := c.writer.AddOutcomes(ctx, clickhouse.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp}); err != nil {
+			return err
+		}
 	case c.topics.Examples:
 		stream = drift.StreamOutcomes
 		if !d.ok {
@@ -126,11 +137,13 @@ func (c *correlator) apply(r *kgo.Record, d *decoded) {
 		ex := &d.example
 		eventTime = ex.Time
 		if !written {
-			c.writer.AddOutcomes(clickhouse.OutcomeRow{
+			if err := c.writer.AddOutcomes(ctx, clickhouse.OutcomeRow{
 				ID: ex.ID, Label: ex.Label, Class: ex.Class, Time: ex.OutcomeTime, ReceivedAt: r.Timestamp,
 				Model: ex.Model, Version: ex.Version, Score: ex.Score, Joined: true,
 				DelaySeconds: ex.OutcomeTime.Sub(ex.Time).Seconds(),
-			})
+			}); err != nil {
+				return err
+			}
 		}
 		if c.outcomes {
 			c.monitor.AddOutcome(drift.Outcome{
@@ -140,4 +153,5 @@ func (c *correlator) apply(r *kgo.Record, d *decoded) {
 		}
 	}
 	c.offsets.seen(r, stream, eventTime)
+	return nil
 }

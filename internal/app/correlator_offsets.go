@@ -91,7 +91,7 @@ type offsetTracker struct {
 
 func newOffsetTracker(window time.Duration, t kafka.Topics) *offsetTracker {
 	return &offsetTracker{
-		rp: drift.NewResumePoints(window), clock: drift.NewClock(), unchecked: map[drift.Partition]bool{},
+		rp: drift.NewResumePoints(window), clock: drift.NewClock(drift.DefaultPartitionIdle), unchecked: map[drift.Partition]bool{},
 		streams: map[string]drift.Stream{
 			t.Events: drift.StreamEvents, t.Predictions: drift.StreamPredictions, t.Examples: drift.StreamOutcomes, t.Outcomes: drift.StreamNone,
 		},

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/lease"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
@@ -95,14 +97,25 @@ func (c *correlator) saveAndCommit(ctx context.Context) error {
 
 // stateStore keeps the correlator's snapshot and offsets in Redis, under one hash tag so that a Redis
 // Cluster updates both in one transaction.
+// Saves are fenced by the correlator's lease, in the same slot, when the correlator holds one.
 type stateStore struct {
 	rdb                     goredis.UniversalClient
 	snapshotKey, offsetsKey string
+	fence                   string // the lease held while saving; "" for none
 }
 
 func newStateStore(rdb goredis.UniversalClient, prefix, group string) *stateStore {
-	tag := prefix + "correlator:{" + strings.ReplaceAll(group, "}", "_") + "}:"
+	tag := correlatorKeyTag(prefix, group)
 	return &stateStore{rdb: rdb, snapshotKey: tag + "snapshot", offsetsKey: tag + "offsets"}
+}
+
+func correlatorKeyTag(prefix, group string) string {
+	return prefix + "correlator:{" + strings.ReplaceAll(group, "}", "_") + "}:"
+}
+
+// correlatorLeaseKey is the key of the lease that the single active correlator of a group holds.
+func correlatorLeaseKey(prefix, group string) string {
+	return correlatorKeyTag(prefix, group) + "lease"
 }
 
 func (s *stateStore) load(ctx context.Context) (snap []byte, offs savedOffsets, ok bool, err error) {
@@ -127,15 +140,38 @@ func (s *stateStore) save(ctx context.Context, snap []byte, offs savedOffsets) e
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	write := func(p goredis.Pipeliner) error {
 		if snap != nil {
 			p.Set(ctx, s.snapshotKey, snap, 0)
 		}
 		p.Set(ctx, s.offsetsKey, b, 0)
 		return nil
-	})
+	}
+	if s.fence == "" {
+		_, err = s.rdb.TxPipelined(ctx, write)
+	} else {
+		err = s.fencedWrite(ctx, write)
+	}
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
+}
+
+// fencedWrite runs write as one transaction that commits only while the correlator holds its lease.
+func (s *stateStore) fencedWrite(ctx context.Context, write func(goredis.Pipeliner) error) error {
+	key := strings.TrimSuffix(s.offsetsKey, "offsets") + "lease"
+	for range 10 {
+		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			if err := lease.Check(ctx, tx, key, s.fence); err != nil {
+				return err
+			}
+			_, err := tx.TxPipelined(ctx, write)
+			return err
+		}, key)
+		if !errors.Is(err, goredis.TxFailedErr) { // a renewal touched the lease: check again
+			return err
+		}
+	}
+	return fmt.Errorf("%w: the lease kept changing", lease.ErrFenced)
 }

@@ -1,61 +1,45 @@
 package app
 
 import (
-	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/predictor"
 )
 
 // registerOps adds /metrics, /healthz, /readyz and /v1/status.
-func (m *Main) registerOps(mux *http.ServeMux) {
+func (m *Main) registerOps(mux *http.ServeMux, ready *readiness) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		predictor.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if problems := m.checkReady(r.Context()); len(problems) > 0 {
-			predictor.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+		problems := ready.problems()
+		if !m.ready.Load() {
+			problems = append([]string{"process"}, problems...)
+		}
+		if len(problems) > 0 {
+			predictor.WriteJSON(w, http.StatusServiceUnavailable, readyBody{Status: "not ready", Problems: problems})
 			return
 		}
-		predictor.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		predictor.WriteJSON(w, http.StatusOK, readyBody{Status: "ready"})
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		predictor.WriteJSON(w, http.StatusOK, m.Status())
 	})
 }
 
-// checkReady returns what keeps the process from being ready: starting or stopping, or a
-// dependency that does not answer.
-func (m *Main) checkReady(ctx context.Context) []string {
-	var problems []string
-	if !m.ready.Load() {
-		problems = append(problems, "starting or shutting down")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := m.rdb.Ping(ctx).Err(); err != nil {
-		problems = append(problems, "redis: "+err.Error())
-	}
-	if err := kafka.CheckTopics(ctx, m.producer, m.Config.Kafka.Topics.All()...); err != nil {
-		problems = append(problems, "kafka: "+err.Error())
-	}
-	if m.writer != nil {
-		if err := m.writer.Ping(ctx); err != nil {
-			problems = append(problems, "clickhouse: "+err.Error())
-		}
-	}
-	return problems
+// readyBody is the answer of /readyz. Problems names what keeps the process from being ready:
+// "process" (starting or stopping), "redis", "kafka" or "clickhouse".
+type readyBody struct {
+	Status   string   `json:"status"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Status is a summary of what the process is doing, for people and the demo's screen.
@@ -90,30 +74,13 @@ func (m *Main) Status() Status {
 	if ev := m.lastRetrain.Load(); ev != nil {
 		s.Retrain = fmt.Sprintf("%s %s (%s): %s", ev.Model, ev.Step, ev.AlertID, ev.Reason)
 	}
-	if m.correlator != nil {
-		ds := m.correlator.Status()
+	if c := m.correlator.Load(); c != nil {
+		ds := c.Status()
 		s.DriftWindow, s.MaxPSI, s.WindowAUC, s.DriftRows = ds.WindowStart, ds.MaxPSI, ds.WindowAUC, ds.Rows
 		s.Drifted = append(s.Drifted, ds.DriftedFeatures...)
 		m.metrics.DriftedFeats.Set(float64(len(ds.DriftedFeatures)))
 	}
 	return s
-}
-
-// authenticate requires "Authorization: Bearer <token>" on /v1/ routes when token is set.
-func authenticate(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") &&
-			subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="streamlearn"`)
-			predictor.WriteError(w, http.StatusUnauthorized, predictor.Error{Error: "missing or wrong bearer token", Reason: "unauthorized"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 type statusRecorder struct {

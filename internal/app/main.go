@@ -6,13 +6,11 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +26,7 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/secrets"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/learner/cuda"
@@ -70,7 +69,8 @@ type Main struct {
 	models     *predictor.Models
 	registry   learner.Registry
 	runner     *learnkafka.Runner
-	correlator *correlator
+	correlator atomic.Pointer[correlator]
+	holder     string // this process in leases
 	ready      atomic.Bool
 	// lastRetrain is the latest retrain step of any model, for Status.
 	lastRetrain atomic.Pointer[learnkafka.RetrainEvent]
@@ -115,6 +115,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Ready = make(chan struct{})
 	}
 	log := m.Logger
+	m.holder = holderID()
 	m.metrics = telemetry.NewMetrics(m.Registry)
 	defer m.close()
 
@@ -127,7 +128,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	prefix := cfg.Redis.KeyPrefix
-	m.registry = learnredis.NewRegistry(m.rdb, prefix)
+	registry := learnredis.NewRegistry(m.rdb, prefix)
+	m.registry = registry
 	store, err := featredis.NewOnline(m.rdb, cfg.Features, featredis.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
 		OnLate: func(ingest.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
 	if err != nil {
@@ -156,6 +158,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var consumers sync.WaitGroup
 	startConsumer := func(name string, run func(context.Context) error) {
 		consumers.Add(1)
+		run = m.supervised(name, run)
 		g.Go(func() error {
 			defer consumers.Done()
 			if err := run(gctx); err != nil {
@@ -189,7 +192,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		stream := &predictor.Stream{Features: store, Models: m.models, Router: router, Join: joins, Out: out}
 		c := &ingest.Consumer[ingest.Event]{
-			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log,
+			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "score", Healthy: m.redisHealthy,
 			Decode: func(b []byte, now time.Time) (ingest.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
 			Handle: func(ctx context.Context, evs []ingest.Event, _ []*kgo.Record) error { return stream.Handle(ctx, evs) },
 			OnInvalid: func(r ingest.Reason) {
@@ -209,15 +212,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		defer cl.Close()
 		c := &ingest.Consumer[ingest.Outcome]{
-			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log,
+			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "join", Healthy: m.redisHealthy,
 			Decode: func(b []byte, now time.Time) (ingest.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
 			Handle: func(ctx context.Context, os []ingest.Outcome, _ []*kgo.Record) error {
 				exs, err := joins.AddOutcomes(ctx, os)
 				if err != nil {
 					return err
 				}
+				if err := out.Examples(ctx, exs); err != nil {
+					return err
+				}
+				if err := joins.Ack(ctx, exs); err != nil {
+					return err
+				}
 				m.metrics.Examples.Add(float64(len(exs)))
-				return out.Examples(ctx, exs)
+				return nil
 			},
 			OnInvalid: func(r ingest.Reason) {
 				m.metrics.Invalid.WithLabelValues(cfg.Kafka.Topics.Outcomes, string(r)).Inc()
@@ -238,7 +247,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		// Deferred after g.Wait: the runners have closed their models by then.
 		defer devices.Close()
-		commands := map[string]chan learnkafka.Command{}
 		for _, spec := range cfg.Models() {
 			backend, why := devices.For(learner.ShapeOf(spec, 1))
 			log.Info("learner device", "model", spec.Name, "device", why)
@@ -247,13 +255,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				device = "cuda:" + g.Device().Name
 			}
 			m.metrics.LearnerDevice.WithLabelValues(spec.Name, device).Set(1)
-			commands[spec.Name] = make(chan learnkafka.Command)
 			runner := &learnkafka.Runner{
-				Commands: commands[spec.Name], Retrain: cfg.Learner.Retrain,
+				Retrain: cfg.Learner.Retrain,
 				OnRetrain: func(ev learnkafka.RetrainEvent) {
 					m.lastRetrain.Store(&ev)
-					if m.writer != nil {
-						m.writer.AddRetrainEvents(retrainEventRow(ev))
+					if m.writer == nil {
+						return
+					}
+					if err := m.writer.AddRetrainEvents(gctx, retrainEventRow(ev)); err != nil {
+						log.Warn("retrain event not written to clickhouse", "model", ev.Model, "err", err)
 					}
 				},
 				Spec: spec, Registry: m.registry, ClientOpts: kopts,
@@ -261,48 +271,34 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
 				MetricsWindow: cfg.Learner.MetricsWindow, Logger: log, Backend: backend, Batch: cfg.Learner.Batch,
 				OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
+				OnSkip:  func(n int64) { m.metrics.SkippedUpdates.WithLabelValues(spec.Name).Add(float64(n)) },
 				OnPublish: func(v learner.Version) {
 					m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
 					m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
-					if m.writer != nil {
-						m.writer.AddModelVersions(modelVersionRow(v))
+					if m.writer == nil {
+						return
+					}
+					// The version itself is in the registry; the row only lists it for analysts.
+					if err := m.writer.AddModelVersions(gctx, modelVersionRow(v)); err != nil {
+						log.Warn("model version not written to clickhouse", "model", v.Model, "version", v.Version, "err", err)
 					}
 				},
 			}
 			if spec.Name == cfg.Model.Name {
 				m.runner = runner
 			}
-			startConsumer("learn "+spec.Name, runner.Run)
+			startConsumer("learn "+spec.Name, m.learnLeased(kopts, runner, registry.LeaseKey(spec.Name)))
 		}
-		ctl, err := m.groupClient(kopts, "control", cfg.Kafka.Topics.Control)
-		if err != nil {
-			return err
-		}
-		defer ctl.Close()
-		startConsumer("control", func(ctx context.Context) error { return runControl(ctx, ctl, commands, log) })
 	}
 	if m.has(RoleCorrelate) {
 		t := cfg.Kafka.Topics
 		mc := cfg.Drift.MonitorConfig()
 		mc.Regression = cfg.Model.Task == learner.Regression
-		c, err := newCorrelator(ctx, correlatorDeps{
+		startConsumer("correlate", m.correlateLeased(kopts, correlatorDeps{
 			Producer: m.producer, Writer: m.writer, Redis: m.rdb, KeyBase: prefix, Group: cfg.Kafka.Group + "-correlator",
 			Monitor: mc, Topics: t, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
 			Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: log,
-		})
-		if err != nil {
-			return err
-		}
-		// The correlator decides where its partitions start: where its open windows' records do.
-		cl, err := m.groupClient(append(append([]kgo.Opt{}, kopts...), kgo.AdjustFetchOffsetsFn(c.offsets.adjust)),
-			"correlator", t.Events, t.Predictions, t.Outcomes, t.Examples)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		c.setClient(cl)
-		m.correlator = c
-		startConsumer("correlate", c.Run)
+		}))
 	}
 	if m.writer != nil {
 		// The writer's own flusher keeps rows moving while a consumer is blocked in Add at the
@@ -368,11 +364,7 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.producer, err = kgo.NewClient(append(append([]kgo.Opt{}, kopts...),
-		kgo.ProducerLinger(2*time.Millisecond),
-		kgo.ProducerBatchMaxBytes(4<<20),
-		kgo.MaxBufferedRecords(100000),
-	)...)
+	m.producer, err = kgo.NewClient(append(append([]kgo.Opt{}, kopts...), cfg.Kafka.ProducerOpts()...)...)
 	if err != nil {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
@@ -416,6 +408,14 @@ func (m *Main) close() {
 	}
 }
 
+// redisHealthy checks that Redis answers, for the consumers to tell a record's failure from a
+// dependency's.
+func (m *Main) redisHealthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return m.rdb.Ping(ctx).Err()
+}
+
 // groupClient returns a consumer in the role's group that commits only what the role says is done.
 func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.Client, error) {
 	opts := append(append([]kgo.Opt{}, base...),
@@ -437,25 +437,16 @@ func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.
 func RedisClient(c config.Redis) (goredis.UniversalClient, error) {
 	pass := c.Password
 	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis password file: %w", err)
+		var err error
+		if pass, err = secrets.ReadFile(c.PasswordFile); err != nil {
+			return nil, fmt.Errorf("redis password_file: %w", err)
 		}
-		pass = strings.TrimSpace(string(b))
 	}
 	var tc *tls.Config
 	if c.TLS {
-		tc = &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.TLSCAFile != "" {
-			pem, err := os.ReadFile(c.TLSCAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis tls ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis tls ca: no certificates in %s", c.TLSCAFile)
-			}
-			tc.RootCAs = pool
+		var err error
+		if tc, err = secrets.ClientTLS(secrets.TLSFiles{CAFile: c.TLSCAFile}); err != nil {
+			return nil, fmt.Errorf("redis tls: %w", err)
 		}
 	}
 	if len(c.Addrs) > 0 {
@@ -483,24 +474,34 @@ func retrainEventRow(ev learnkafka.RetrainEvent) clickhouse.RetrainEventRow {
 // serveHTTP starts the API server in g and returns it.
 func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API) (*http.Server, error) {
 	cfg := m.Config.HTTP
+	tokens, err := authTokens(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if rl := m.Config.Predictor.RateLimit; len(tokens) == 0 && rl.PerSecond > 0 && rl.By == predictor.ClientByToken {
+		m.Logger.Warn("predictor.rate_limit.by is token but no http.auth_token is set: clients are limited by address")
+	}
+	ready := newReadiness(m.Logger, m.components()...)
 	mux := http.NewServeMux()
 	api.Register(mux)
-	m.registerOps(mux)
-	token := cfg.AuthToken
-	if cfg.AuthTokenFile != "" {
-		b, err := os.ReadFile(cfg.AuthTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("http auth token file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
+	m.registerOps(mux, ready)
+	handler, err := guard(cfg, tokens, mux)
+	if err != nil {
+		return nil, err
 	}
-	handler := instrument(m.metrics, authenticate(token, mux))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.Addr, err)
 	}
 	m.HTTPAddr = ln.Addr().String()
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{
+		Handler: instrument(m.metrics, handler), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: cfg.MaxHeaderBytes,
+	}
+	readyCtx, stopReady := context.WithCancel(context.Background())
+	srv.RegisterOnShutdown(stopReady)
+	ready.refresh(readyCtx)
+	g.Go(func() error { ready.run(readyCtx); return nil })
 	g.Go(func() error {
 		var err error
 		if cfg.TLSCertFile != "" {

@@ -199,6 +199,7 @@ func TestPredictorAuthTLSRateLimit(t *testing.T) {
 	base := "https://" + r.HTTPAddr
 	send := func(method, path, token string) (int, predictor.Error) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(`{"id": "x"}`))
+		req.Header.Set("Content-Type", "application/json")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

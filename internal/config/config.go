@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,13 +94,67 @@ type HTTP struct {
 	// TLSCertFile and TLSKeyFile enable HTTPS.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
-	// AuthToken, or the token read from AuthTokenFile, is required as "Authorization: Bearer <token>"
-	// on /v1/ routes when set. /metrics, /healthz and /readyz stay open.
+	// AuthToken, or any token of AuthTokenFile (one a line), is required as "Authorization: Bearer
+	// <token>" on /v1/ routes when set. A blank token, or a file without one, is an error at start.
+	// /metrics, /healthz and /readyz stay open.
 	AuthToken     string `yaml:"auth_token"`
 	AuthTokenFile string `yaml:"auth_token_file"`
 	// MaxBodyBytes bounds a request body (default 1 MiB); MaxEvents bounds a scoring batch (default 1000).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	MaxEvents    int   `yaml:"max_events"`
+	// AllowedOrigins are origins ("https://console.example.com") besides the server's own whose
+	// browser pages may call the API (CORS included); other cross-origin POSTs are refused (default none).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// WriteTimeout bounds the time from a request's headers to the end of its response (default 30s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConcurrent bounds the requests served at once; more get 503 with Retry-After (default 256).
+	// /healthz and /readyz are not counted.
+	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// DefaultHTTP returns the API server's defaults.
+func DefaultHTTP() HTTP {
+	return HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, MaxEvents: 1000,
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10, MaxConcurrent: 256}
+}
+
+// Validate reports every invalid field of the http section.
+func (h HTTP) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("http."+format, args...)) }
+	if h.Addr == "" {
+		bad("addr: required")
+	}
+	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+		errs = append(errs, errors.New("http.tls_cert_file, http.tls_key_file: set both or neither"))
+	}
+	if h.AuthToken != "" && strings.TrimSpace(h.AuthToken) == "" {
+		bad("auth_token: is blank; leave it unset to turn authentication off")
+	}
+	if h.MaxBodyBytes < 1024 {
+		bad("max_body_bytes: %d is below 1024", h.MaxBodyBytes)
+	}
+	if h.MaxEvents < 1 {
+		bad("max_events: %d must be at least 1", h.MaxEvents)
+	}
+	cop := http.NewCrossOriginProtection()
+	for i, o := range h.AllowedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			bad("allowed_origins[%d]: %w", i, err)
+		}
+	}
+	if h.WriteTimeout < 100*time.Millisecond {
+		bad("write_timeout: %s is below 100ms", h.WriteTimeout)
+	}
+	if h.MaxHeaderBytes < 4096 {
+		bad("max_header_bytes: %d is below 4096", h.MaxHeaderBytes)
+	}
+	if h.MaxConcurrent < 1 {
+		bad("max_concurrent: %d must be at least 1", h.MaxConcurrent)
+	}
+	return errors.Join(errs...)
 }
 
 // Join configures the label join.
@@ -130,6 +186,9 @@ type Learner struct {
 	// ActiveInputs is the typical number of nonzero model inputs per example, which --device auto
 	// weighs with Batch (default 64).
 	ActiveInputs int `yaml:"active_inputs"`
+	// LeaseTTL is the lease each model's single active learner holds in Redis: a standby process
+	// takes over within it when the active one dies (default 10s).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // Drift configures the drift and outcome correlator.
@@ -156,6 +215,15 @@ type Drift struct {
 	Threshold float64 `yaml:"threshold"`
 	// Trigger is the retrain trigger policy: alerts, drift_alerts rows and retrain commands.
 	Trigger drift.TriggerConfig `yaml:"trigger"`
+	// MinWindowValues is the least number of values a feature needs in a window, and in its
+	// reference, before the window can be flagged drifted (default 200).
+	MinWindowValues int64 `yaml:"min_window_values"`
+	// Alpha is the significance level of the chi-square test that a drifted flag also needs, over
+	// the tests of a window (Bonferroni; default 0.001).
+	Alpha float64 `yaml:"alpha"`
+	// LeaseTTL is the lease the single active correlator holds in Redis: a standby process takes
+	// over within it when the active one dies (default 10s).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // Log configures logging.
@@ -173,13 +241,13 @@ func DefaultConfig() Config {
 		Kafka:      kafka.DefaultConfig(),
 		Redis:      Redis{Addr: "127.0.0.1:6379", KeyPrefix: "sl:", EntityTTL: 8 * 24 * time.Hour, PoolSize: 32},
 		ClickHouse: clickhouse.DefaultConfig(),
-		HTTP:       HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, MaxEvents: 1000},
+		HTTP:       DefaultHTTP(),
 		Ingest:     ingest.DefaultLimits(),
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64},
-		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig()},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second},
+		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),
 	}
@@ -190,11 +258,12 @@ func (d Drift) MonitorConfig() drift.MonitorConfig {
 	c := drift.DefaultMonitorConfig()
 	c.Window, c.AllowedLateness, c.Bins, c.PSIThreshold = d.Window, d.AllowedLateness, d.Bins, d.PSIThreshold
 	c.OutcomeLateness, c.Segments, c.MaxSegmentValues, c.Threshold, c.Trigger = d.OutcomeLateness, d.Segments, d.MaxSegmentValues, d.Threshold, d.Trigger
+	c.MinWindowValues, c.Alpha = d.MinWindowValues, d.Alpha
 	return c
 }
 
-// Load reads a YAML file over the defaults. ${VAR} and ${VAR:-default} are replaced from the
-// environment before parsing; a reference to an unset variable without a default is an error.
+// Load reads a YAML file over the defaults. ${VAR} and ${VAR:-default} in scalar values are replaced
+// from the environment after parsing; a reference to an unset variable without a default is an error.
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -205,45 +274,75 @@ func Load(path string) (Config, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// Expand replaces ${VAR} and ${VAR:-default} using lookup. Whole-line comments are left alone, so
-// documentation may mention ${VAR} without setting it.
-func Expand(src []byte, lookup func(string) (string, bool)) ([]byte, error) {
+// Expand replaces ${VAR} and ${VAR:-default} in the scalars of a parsed YAML tree using lookup. An
+// empty variable counts as unset. The result is always the text of that one scalar, so a value such
+// as "null", "a # b" or "x\ny: 1" cannot change the document's structure; comments are never
+// expanded. A plain scalar that becomes a number or a boolean is one (so "db: ${DB}" works), and
+// one that becomes empty is null, which keeps the field's default.
+func Expand(n *yaml.Node, lookup func(string) (string, bool)) error {
 	var missing []string
-	lines := bytes.SplitAfter(src, []byte("\n"))
-	for i, line := range lines {
-		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
-			continue
-		}
-		lines[i] = envRef.ReplaceAllFunc(line, func(m []byte) []byte {
-			sub := envRef.FindSubmatch(m)
-			name := string(sub[1])
-			if v, ok := lookup(name); ok && v != "" {
-				return []byte(v)
-			}
-			if len(sub[2]) > 0 {
-				return sub[3]
-			}
-			missing = append(missing, name)
-			return nil
-		})
-	}
+	expandNode(n, lookup, &missing)
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("config refers to unset environment variables: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("config refers to unset environment variables: %s", strings.Join(missing, ", "))
 	}
-	return bytes.Join(lines, nil), nil
+	return nil
 }
 
-// Parse decodes YAML (after ${ENV} expansion) over the defaults and validates the result.
+func expandNode(n *yaml.Node, lookup func(string) (string, bool), missing *[]string) {
+	// Aliases are not followed: their anchor is expanded where it stands, and only once.
+	if n.Kind == yaml.ScalarNode && envRef.MatchString(n.Value) {
+		n.Value = expandString(n.Value, lookup, missing)
+		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			n.Tag = plainTag(n.Value)
+		}
+	}
+	for _, c := range n.Content {
+		expandNode(c, lookup, missing)
+	}
+}
+
+func expandString(s string, lookup func(string) (string, bool), missing *[]string) string {
+	return envRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := envRef.FindStringSubmatch(m)
+		if v, ok := lookup(sub[1]); ok && v != "" {
+			return v
+		}
+		if sub[2] != "" {
+			return sub[3]
+		}
+		*missing = append(*missing, sub[1])
+		return ""
+	})
+}
+
+// plainTag is the tag YAML gives a plain scalar with text v, except that only empty text is null:
+// "null" and "~" from the environment are strings.
+func plainTag(v string) string {
+	if v == "" {
+		return "!!null"
+	}
+	tag := (&yaml.Node{Kind: yaml.ScalarNode, Value: v}).ShortTag()
+	if tag == "!!null" {
+		return "!!str"
+	}
+	return tag
+}
+
+// Parse decodes YAML over the defaults, expands ${ENV} references in its values and validates the
+// result.
 func Parse(src []byte, lookup func(string) (string, bool)) (Config, error) {
-	expanded, err := Expand(src, lookup)
-	if err != nil {
-		return Config{}, err
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return Config{}, fmt.Errorf("parse config: %w", err)
 	}
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, errEOF(err)) {
-		return Config{}, fmt.Errorf("parse config: %w", err)
+	if len(doc.Content) > 0 { // an empty file means all defaults
+		if err := Expand(&doc, lookup); err != nil {
+			return Config{}, err
+		}
+		if err := decodeStrict(&doc, &cfg); err != nil {
+			return Config{}, fmt.Errorf("parse config: %w", err)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -251,12 +350,70 @@ func Parse(src []byte, lookup func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
-// errEOF lets an empty file mean "all defaults".
-func errEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
+// decodeStrict decodes doc into v, rejecting unknown keys. yaml.v3 checks keys only when it decodes
+// text, so doc is encoded again; the lines its errors name are mapped back to the source's.
+func decodeStrict(doc *yaml.Node, v any) error {
+	text, err := yaml.Marshal(doc)
+	if err != nil {
 		return err
 	}
-	return nil
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	err = dec.Decode(v)
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+		var again yaml.Node
+		if yaml.Unmarshal(text, &again) == nil {
+			lines := map[int]int{}
+			mapLines(&again, doc, lines)
+			for i, e := range te.Errors {
+				te.Errors[i] = errLine.ReplaceAllStringFunc(e, func(m string) string {
+					n, _ := strconv.Atoi(errLine.FindStringSubmatch(m)[1])
+					if orig, ok := lines[n]; ok {
+						n = orig
+					}
+					return "line " + strconv.Itoa(n) + ":"
+				})
+			}
+		}
+	}
+	return err
+}
+
+var errLine = regexp.MustCompile(`^line (\d+):`)
+
+// mapLines records, for two trees of the same shape, the line in b of each line in a.
+func mapLines(a, b *yaml.Node, lines map[int]int) {
+	if _, ok := lines[a.Line]; !ok {
+		lines[a.Line] = b.Line
+	}
+	if len(a.Content) != len(b.Content) {
+		return
+	}
+	for i := range a.Content {
+		mapLines(a.Content[i], b.Content[i], lines)
+	}
+}
+
+// Room kept free so that every dead letter can be produced: a dead letter adds headers to its
+// record, and a batch its own overhead to the records in it.
+const (
+	deadLetterHeaderRoom = 16 << 10
+	batchOverheadRoom    = 64 << 10
+)
+
+// deadLettersFit checks that a record within ingest.max_record_bytes is dead-lettered whole and that
+// the largest dead letter (ingest.MaxDeadLetterBytes: larger ones are cut) fits a producer batch.
+func (c Config) deadLettersFit() error {
+	var errs []error
+	if most := ingest.MaxDeadLetterBytes - deadLetterHeaderRoom; c.Ingest.MaxRecordBytes > most {
+		errs = append(errs, fmt.Errorf("ingest.max_record_bytes: %d is above %d, the most that a dead letter holds whole with its headers",
+			c.Ingest.MaxRecordBytes, most))
+	}
+	if least := int32(ingest.MaxDeadLetterBytes + batchOverheadRoom); c.Kafka.ProducerBatchMaxBytes < least {
+		errs = append(errs, fmt.Errorf("kafka.producer_batch_max_bytes: %d is below %d, the largest dead letter with a batch's overhead",
+			c.Kafka.ProducerBatchMaxBytes, least))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks every section; the error lists every bad field.
@@ -280,21 +437,11 @@ func (c Config) Validate() error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		add(fmt.Errorf("clickhouse: %w", err))
 	}
-	if c.HTTP.Addr == "" {
-		add(errors.New("http.addr: required"))
-	}
-	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
-		add(errors.New("http.tls_cert_file, http.tls_key_file: set both or neither"))
-	}
-	if c.HTTP.MaxBodyBytes < 1024 {
-		add(fmt.Errorf("http.max_body_bytes: %d is below 1024", c.HTTP.MaxBodyBytes))
-	}
-	if c.HTTP.MaxEvents < 1 {
-		add(fmt.Errorf("http.max_events: %d must be at least 1", c.HTTP.MaxEvents))
-	}
+	add(c.HTTP.Validate())
 	if c.Ingest.MaxRecordBytes < 256 {
 		add(fmt.Errorf("ingest.max_record_bytes: %d is below 256", c.Ingest.MaxRecordBytes))
 	}
+	add(c.deadLettersFit())
 	if c.Ingest.MaxFields < 1 || c.Ingest.MaxIDBytes < 1 || c.Ingest.MaxStringBytes < 1 {
 		add(errors.New("ingest.max_fields, ingest.max_id_bytes, ingest.max_string_bytes: must be positive"))
 	}
@@ -318,6 +465,12 @@ func (c Config) Validate() error {
 	}
 	if c.Join.Horizon < time.Second {
 		add(fmt.Errorf("join.horizon: %s is shorter than a second", c.Join.Horizon))
+	}
+	if c.Learner.LeaseTTL < 100*time.Millisecond {
+		add(fmt.Errorf("learner.lease_ttl: %s is below 100ms", c.Learner.LeaseTTL))
+	}
+	if c.Drift.LeaseTTL < 100*time.Millisecond {
+		add(fmt.Errorf("drift.lease_ttl: %s is below 100ms", c.Drift.LeaseTTL))
 	}
 	if c.Learner.PublishInterval < 10*time.Millisecond {
 		add(fmt.Errorf("learner.publish_interval: %s is below 10ms", c.Learner.PublishInterval))

@@ -1,9 +1,12 @@
 package config_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/streamlearn/streamlearn/deploy"
 	"github.com/streamlearn/streamlearn/internal/config"
@@ -27,6 +30,9 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if cfg.Drift.Window != time.Hour {
 		t.Errorf("drift.window = %s", cfg.Drift.Window)
 	}
+	if got, want := cfg.Kafka.ProducerBatchMaxBytes, int32(1_000_000); got != want {
+		t.Errorf("kafka.producer_batch_max_bytes = %d, want %d (under the broker's default 1048588)", got, want)
+	}
 }
 
 func TestEmptyConfigIsDefaults(t *testing.T) {
@@ -49,6 +55,10 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"kafka:\n  topics:\n    events: x\n    outcomes: x\n", "kafka.topics"},
 		{"redis:\n  adress: typo\n", "adress"},
 		{"redis:\n  password: ${REDIS_PASSWORD}\n", "REDIS_PASSWORD"},
+		{"ingest:\n  max_record_bytes: 2000000\n", "ingest.max_record_bytes"},
+		{"kafka:\n  producer_batch_max_bytes: 500000\n", "kafka.producer_batch_max_bytes"},
+		{"kafka:\n  producer_batch_max_bytes: 0\n", "kafka.producer_batch_max_bytes"},
+		{"clickhouse:\n  password: a\n  password_file: /run/pw\n", "clickhouse.password_file"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse([]byte(tt.yaml), env(nil))
@@ -59,12 +69,63 @@ func TestParseErrorsNameTheField(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
-	got, err := config.Expand([]byte("a: ${A}\nb: ${B:-fallback}\nc: $NOT_A_REF"), env(map[string]string{"A": "x"}))
-	if err != nil {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("a: ${A}\nb: ${B:-fallback}\nc: $NOT_A_REF\n# d: ${UNSET}\ne: x # ${UNSET}\n"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if want := "a: x\nb: fallback\nc: $NOT_A_REF"; string(got) != want {
-		t.Errorf("Expand = %q, want %q", got, want)
+	if err := config.Expand(&doc, env(map[string]string{"A": "x"})); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := doc.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "x", "b": "fallback", "c": "$NOT_A_REF", "e": "x"}
+	if !maps.Equal(got, want) {
+		t.Errorf("Expand = %v, want %v", got, want)
+	}
+}
+
+// An environment value is the literal text of the one scalar that refers to it: it cannot add keys,
+// end the value at a comment or turn into null.
+func TestParseEnvValueIsOneScalar(t *testing.T) {
+	tests := []struct {
+		name, yaml, value string
+		get               func(config.Config) any
+		want              any
+	}{
+		{"null", "clickhouse:\n  password: ${V}\n", "null", func(c config.Config) any { return c.ClickHouse.Password }, "null"},
+		{"tilde", "redis:\n  username: ${V}\n", "~", func(c config.Config) any { return c.Redis.Username }, "~"},
+		{"comment", "clickhouse:\n  password: ${V}\n", "a # b", func(c config.Config) any { return c.ClickHouse.Password }, "a # b"},
+		{"colon", "redis:\n  password: ${V}\n", "k: v", func(c config.Config) any { return c.Redis.Password }, "k: v"},
+		{"newline", "redis:\n  password: ${V}\n  db: 1\n", "x\ndb: 7", func(c config.Config) any { return c.Redis.Password }, "x\ndb: 7"},
+		{"newline keeps db", "redis:\n  password: ${V}\n  db: 1\n", "x\ndb: 7", func(c config.Config) any { return c.Redis.DB }, 1},
+		{"quoted", "redis:\n  password: \"${V}\"\n", "\" , x", func(c config.Config) any { return c.Redis.Password }, "\" , x"},
+		{"in a list", "kafka:\n  brokers: [\"${V}\"]\n", "a:1\", \"b:2", func(c config.Config) any { return len(c.Kafka.Brokers) }, 1},
+		{"number", "redis:\n  db: ${V}\n", "3", func(c config.Config) any { return c.Redis.DB }, 3},
+		{"duration", "redis:\n  entity_ttl: ${V}\n", "2h", func(c config.Config) any { return c.Redis.EntityTTL }, 2 * time.Hour},
+		{"bool", "redis:\n  tls: ${V}\n", "true", func(c config.Config) any { return c.Redis.TLS }, true},
+		{"empty keeps the default", "clickhouse:\n  username: ${V:-}\n", "", func(c config.Config) any { return c.ClickHouse.Username }, "default"},
+		{"not a reference", "redis:\n  password: $V\n", "x", func(c config.Config) any { return c.Redis.Password }, "$V"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(tt.yaml), env(map[string]string{"V": tt.value}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.get(cfg); got != tt.want {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrorLinesAreTheSource(t *testing.T) {
+	src := "# a comment\n\nredis:\n\n  password: ${V}\n\n\n  adress: typo\n"
+	_, err := config.Parse([]byte(src), env(map[string]string{"V": "a"}))
+	if err == nil || !strings.Contains(err.Error(), "line 8: field adress") {
+		t.Errorf("Parse = %v, want an error naming line 8", err)
 	}
 }
 

@@ -5,10 +5,8 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -17,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/streamlearn/streamlearn/internal/secrets"
 )
 
 // Topics names the topics streamlearn reads and writes.
@@ -60,7 +60,15 @@ type Config struct {
 	Topics Topics `yaml:"topics"`
 	TLS    TLS    `yaml:"tls"`
 	SASL   SASL   `yaml:"sasl"`
+	// ProducerBatchMaxBytes bounds a produced batch, and so a record (default 1000000). It must not
+	// exceed what the brokers accept (message.max.bytes, 1048588 by default, or the topic's
+	// max.message.bytes): a batch over it fails with MESSAGE_TOO_LARGE, which no retry passes.
+	ProducerBatchMaxBytes int32 `yaml:"producer_batch_max_bytes"`
 }
+
+// DefaultProducerBatchMaxBytes is the default producer batch bound: below the 1048588 bytes a
+// broker accepts by default, with room for the batch's overhead.
+const DefaultProducerBatchMaxBytes = 1_000_000
 
 // TLS configures encrypted connections to the brokers.
 type TLS struct {
@@ -87,6 +95,8 @@ func DefaultConfig() Config {
 		ReplicationFactor: -1,
 		Group:             "streamlearn",
 		Topics:            DefaultTopics(),
+
+		ProducerBatchMaxBytes: DefaultProducerBatchMaxBytes,
 	}
 }
 
@@ -101,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.Group == "" {
 		errs = append(errs, errors.New("kafka.group: must not be empty"))
+	}
+	if c.ProducerBatchMaxBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("kafka.producer_batch_max_bytes: %d is below 1024", c.ProducerBatchMaxBytes))
 	}
 	seen := map[string]bool{}
 	for _, t := range c.Topics.All() {
@@ -140,11 +153,11 @@ func (c Config) ClientOpts() ([]kgo.Opt, error) {
 	if c.SASL.Mechanism != "" {
 		pass := c.SASL.Password
 		if c.SASL.PasswordFile != "" {
-			b, err := os.ReadFile(c.SASL.PasswordFile)
+			p, err := secrets.ReadFile(c.SASL.PasswordFile)
 			if err != nil {
-				return nil, fmt.Errorf("kafka sasl password file: %w", err)
+				return nil, fmt.Errorf("kafka.sasl.password_file: %w", err)
 			}
-			pass = strings.TrimSpace(string(b))
+			pass = p
 		}
 		switch strings.ToUpper(c.SASL.Mechanism) {
 		case "PLAIN":
@@ -158,27 +171,22 @@ func (c Config) ClientOpts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// ProducerOpts returns the options of the producer that every role shares (predictions, examples,
+// dead letters, models, control), to add to ClientOpts. A zero ProducerBatchMaxBytes takes the default.
+func (c Config) ProducerOpts() []kgo.Opt {
+	batch := c.ProducerBatchMaxBytes
+	if batch <= 0 {
+		batch = DefaultProducerBatchMaxBytes
+	}
+	return []kgo.Opt{
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.ProducerBatchMaxBytes(batch),
+		kgo.MaxBufferedRecords(100000),
+	}
+}
+
 func (t TLS) config() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificates in %s", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return secrets.ClientTLS(secrets.TLSFiles{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, InsecureSkipVerify: t.InsecureSkipVerify})
 }
 
 // EnsureTopics creates the topics that do not exist yet.

@@ -25,6 +25,8 @@ type Metrics struct {
 	LateEvents     prometheus.Counter
 	HTTPRequests   *prometheus.CounterVec
 	HTTPDuration   *prometheus.HistogramVec
+	RoleRestarts   *prometheus.CounterVec
+	SkippedUpdates *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -48,10 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"route", "code"}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1}}, []string{"route"}),
+		RoleRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_role_restarts_total", Help: "Roles restarted after a panic, by role."},
+			[]string{"role"}),
+		SkippedUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_skipped_updates_total",
+			Help: "Model updates refused because they would have made the model's state non-finite, by model."}, []string{"model"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
-			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration)
+			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates)
 	}
 	return m
 }

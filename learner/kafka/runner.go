@@ -44,7 +44,11 @@ type Runner struct {
 	MetricsWindow   int
 	Logger          *slog.Logger
 	// OnLearn, when set, is called after every learned batch with its size; OnPublish after every publish.
-	OnLearn   func(n int)
+	OnLearn func(n int)
+	// OnSkip, when set, is called with the number of updates the trainer refused since the last
+	// call because they would have made its state non-finite.
+	OnSkip    func(n int64)
+	skipped   int64
 	OnPublish func(v learner.Version)
 	// Commands are retrain commands for this model (nil: none); Retrain says how to carry them out.
 	Commands <-chan Command
@@ -55,6 +59,9 @@ type Runner struct {
 	// trains on the CPU one example at a time. Checkpoints are the same either way.
 	Backend learner.Backend
 	Batch   int
+	// Fence, when set, is this runner's lease on the model (internal/lease): the registry refuses
+	// its publishes once another learner holds the model.
+	Fence string
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -128,7 +135,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		v, err := r.Registry.Publish(pctx, learner.Version{
 			Model: model, Parent: parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
 			From: from, To: to, Offsets: maps.Clone(offsets), Metrics: m, Note: note,
-		}, snap, &learner.Checkpoint{Offsets: maps.Clone(offsets), State: state})
+		}, snap, &learner.Checkpoint{Offsets: maps.Clone(offsets), State: state, Fence: r.Fence})
 		if err != nil {
 			return err
 		}
@@ -220,6 +227,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if r.OnLearn != nil {
 				r.OnLearn(len(exs))
 			}
+			r.noteSkipped(trainer)
 		}
 		if ctx.Err() != nil {
 			break
@@ -426,4 +434,18 @@ func (w *window) metrics() learner.Metrics {
 		m.LogLoss = 0
 	}
 	return m
+}
+
+// noteSkipped reports the updates the trainer refused since the last call.
+func (r *Runner) noteSkipped(t learner.Trainer) {
+	st, ok := t.(interface{ Skipped() int64 })
+	if !ok || r.OnSkip == nil {
+		return
+	}
+	if n := st.Skipped(); n != r.skipped {
+		if n > r.skipped {
+			r.OnSkip(n - r.skipped)
+		}
+		r.skipped = n
+	}
 }

@@ -124,34 +124,15 @@ func (j *JoinStore) AddOutcomes(ctx context.Context, os []ingest.Outcome) ([]lea
 // add stores one side for each id in one pipelined round trip and returns the other side where it
 // was waiting ("" where not).
 func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, payloads [][]byte) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
+	ttl, implicit := j.ttl(), "0"
+	if j.implicit != nil {
+		implicit = "1"
 	}
-	run := func() ([]*goredis.Cmd, error) {
-		pipe := j.rdb.Pipeline()
-		cmds := make([]*goredis.Cmd, len(ids))
-		ttl, implicit := j.horizon, "0"
-		if j.implicit != nil {
-			ttl, implicit = j.horizon+sweepGrace, "1"
-		}
-		due := time.Now().Add(j.horizon).UnixMilli()
-		for i, id := range ids {
-			cmds[i] = pipe.EvalSha(ctx, joinScript.Hash(), []string{j.key(id), j.dueKey(bucket(id))},
-				side, other, payloads[i], ttl.Milliseconds(), implicit, due, id)
-		}
-		_, err := pipe.Exec(ctx)
-		if err == goredis.Nil {
-			err = nil
-		}
-		return cmds, err
-	}
-	cmds, err := run()
-	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		if lerr := joinScript.Load(ctx, j.rdb).Err(); lerr != nil {
-			return nil, fmt.Errorf("load join script: %w", lerr)
-		}
-		cmds, err = run()
-	}
+	due := time.Now().Add(j.horizon).UnixMilli()
+	cmds, err := evalEach(ctx, j.rdb, joinScript, len(ids), func(i int) ([]string, []any) {
+		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))},
+			[]any{side, other, payloads[i], ttl.Milliseconds(), implicit, due, ids[i]}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
@@ -169,6 +150,68 @@ func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, p
 	return out, nil
 }
 
+// ttl is how long a waiting side, and the tombstone of a done pair, stay.
+func (j *JoinStore) ttl() time.Duration {
+	if j.implicit != nil {
+		return j.horizon + sweepGrace
+	}
+	return j.horizon
+}
+
+//go:embed ack.lua
+var ackSource string
+
+var ackScript = goredis.NewScript(ackSource)
+
+// Ack implements learner.JoinStore.
+func (j *JoinStore) Ack(ctx context.Context, exs []learner.Example) error {
+	ids := make([]string, len(exs))
+	for i := range exs {
+		ids[i] = exs[i].ID
+	}
+	return j.ack(ctx, ids)
+}
+
+func (j *JoinStore) ack(ctx context.Context, ids []string) error {
+	ttl := j.ttl().Milliseconds()
+	_, err := evalEach(ctx, j.rdb, ackScript, len(ids), func(i int) ([]string, []any) {
+		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))}, []any{ttl, ids[i]}
+	})
+	if err != nil {
+		return fmt.Errorf("ack joined examples: %w", err)
+	}
+	return nil
+}
+
+// evalEach runs script n times in one pipelined round trip, with the keys and arguments of call i;
+// it loads the script once if the server does not have it.
+func evalEach(ctx context.Context, rdb goredis.UniversalClient, script *goredis.Script, n int, call func(i int) ([]string, []any)) ([]*goredis.Cmd, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	run := func() ([]*goredis.Cmd, error) {
+		pipe := rdb.Pipeline()
+		cmds := make([]*goredis.Cmd, n)
+		for i := range n {
+			keys, args := call(i)
+			cmds[i] = pipe.EvalSha(ctx, script.Hash(), keys, args...)
+		}
+		_, err := pipe.Exec(ctx)
+		if err == goredis.Nil {
+			err = nil
+		}
+		return cmds, err
+	}
+	cmds, err := run()
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		if lerr := script.Load(ctx, rdb).Err(); lerr != nil {
+			return nil, fmt.Errorf("load script: %w", lerr)
+		}
+		cmds, err = run()
+	}
+	return cmds, err
+}
+
 //go:embed sweep.lua
 var sweepSource string
 
@@ -177,7 +220,8 @@ var sweepScript = goredis.NewScript(sweepSource)
 // SweepExpired claims up to limit predictions per bucket whose horizon passed without an outcome
 // and returns them as examples with the implicit label. An outcome arriving after the claim is
 // ignored. Call ack once the examples are durable; until then a later sweep returns them again
-// (at-least-once). It does nothing without an implicit label.
+// (at-least-once). After the ack a redelivered prediction of the same event is not queued again.
+// It does nothing without an implicit label.
 func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) ([]learner.Example, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if j.implicit == nil {
@@ -215,17 +259,5 @@ func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) 
 			out = append(out, learner.Example{Pending: p, Label: *j.implicit, OutcomeTime: p.ScoredAt.Add(j.horizon), Implicit: true})
 		}
 	}
-	ack := func(ctx context.Context) error {
-		if len(ids) == 0 {
-			return nil
-		}
-		pipe := j.rdb.Pipeline()
-		for _, id := range ids {
-			pipe.Del(ctx, j.key(id))
-			pipe.ZRem(ctx, j.dueKey(bucket(id)), id)
-		}
-		_, err := pipe.Exec(ctx)
-		return err
-	}
-	return out, ack, nil
+	return out, func(ctx context.Context) error { return j.ack(ctx, ids) }, nil
 }

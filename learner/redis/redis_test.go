@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/internal/lease"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
@@ -50,20 +51,66 @@ func TestJoinEitherOrder(t *testing.T) {
 	if err != nil || len(exs) != 1 || exs[0].ID != "c" || exs[0].Label != 0 || exs[0].Score != 0.7 {
 		t.Fatalf("AddPending after outcome = %+v, %v", exs, err)
 	}
-	// A pair joins once: a redelivered outcome finds nothing to join.
-	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1)}); err != nil || len(exs) != 0 {
+	// Until the example is acked, a redelivered side returns it again: a retry after a failed
+	// produce loses nothing.
+	exs, err = js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1)})
+	if err != nil || len(exs) != 1 || exs[0].ID != "a" || exs[0].Version != 3 {
+		t.Fatalf("redelivered outcome before the ack = %+v, %v; want a's example again", exs, err)
+	}
+	if err := js.Ack(ctx, []learner.Example{{Pending: pend("a")}, {Pending: pend("c")}}); err != nil {
+		t.Fatal(err)
+	}
+	// After the ack a pair joins no more, from either side, and nothing waits for it.
+	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1), out("c", 0)}); err != nil || len(exs) != 0 {
 		t.Fatalf("redelivered outcome joined again: %+v, %v", exs, err)
 	}
-	// The waiting side expires after the horizon.
-	// Waiting now: b's prediction and a's redelivered outcome; both expire after the horizon.
+	if exs, err := js.AddPending(ctx, []learner.Pending{pend("a")}); err != nil || len(exs) != 0 {
+		t.Fatalf("redelivered prediction joined again: %+v, %v", exs, err)
+	}
+	// Left: b's prediction waiting, and the tombstones of a and c; all expire after the horizon.
 	keys, err := rdb.Keys(ctx, prefix+"join:*").Result()
-	if err != nil || len(keys) != 2 {
-		t.Fatalf("waiting keys = %v, %v; want b's and the redelivered a's", keys, err)
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("keys = %v, %v; want b's and the tombstones of a and c", keys, err)
 	}
 	for _, k := range keys {
 		if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
 			t.Errorf("%s ttl = %v, %v; want within the horizon", k, ttl, err)
 		}
+		if fields, _ := rdb.HKeys(ctx, k).Result(); len(fields) != 1 {
+			t.Errorf("%s holds %v; want one side or a tombstone", k, fields)
+		}
+	}
+}
+
+// TestImplicitLabelNeverReplacesAJoinedLabel: a pair joined but not acked yet (its example being
+// produced) is not claimed by the sweeper, and once acked a redelivered prediction does not wait
+// for an implicit label: the event is learned once, with its real label.
+func TestImplicitLabelNeverReplacesAJoinedLabel(t *testing.T) {
+	rdb, prefix := client(t)
+	js := learnredis.NewJoinStore(rdb, prefix, 200*time.Millisecond).WithImplicitLabel(0)
+	ctx := context.Background()
+	p := learner.Pending{ID: "a", Model: "m", Score: 0.4, ScoredAt: time.Now()}
+	if _, err := js.AddPending(ctx, []learner.Pending{p}); err != nil {
+		t.Fatal(err)
+	}
+	exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "a", Value: 1}})
+	if err != nil || len(exs) != 1 {
+		t.Fatalf("a did not join: %v %v", exs, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if swept, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(swept) != 0 {
+		t.Fatalf("sweeper claimed a joined pair: %+v, %v", swept, err)
+	}
+	if err := js.Ack(ctx, exs); err != nil {
+		t.Fatal(err)
+	}
+	// The event is redelivered and scored again after the ack.
+	if exs, err := js.AddPending(ctx, []learner.Pending{p}); err != nil || len(exs) != 0 {
+		t.Fatalf("redelivered prediction joined: %v %v", exs, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if swept, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(swept) != 0 {
+		t.Fatalf("a redelivered prediction of a learned event got an implicit label: %+v, %v", swept, err)
 	}
 }
 
@@ -276,5 +323,42 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 	}
 	if rest, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(rest) != 0 {
 		t.Fatalf("after ack: %v %v", rest, err)
+	}
+}
+
+// TestPublishIsFencedByTheLearnerLease: a learner that lost the model's lease (another took it after
+// its TTL) cannot publish a version or overwrite the checkpoint; the current holder can.
+func TestPublishIsFencedByTheLearnerLease(t *testing.T) {
+	rdb, prefix := client(t)
+	ctx := context.Background()
+	reg := learnredis.NewRegistry(rdb, prefix)
+	old := lease.New(rdb, reg.LeaseKey("m"), "old", 200*time.Millisecond, nil)
+	oldFence, err := old.TryAcquire(ctx)
+	if err != nil || oldFence == "" {
+		t.Fatalf("acquire: %q %v", oldFence, err)
+	}
+	cp := func(fence string, state string) *learner.Checkpoint {
+		return &learner.Checkpoint{Offsets: map[int32]int64{0: 1}, State: []byte(state), Fence: fence}
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s1"), cp(oldFence, "old-1")); err != nil {
+		t.Fatalf("holder's publish: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the old learner stalls past its TTL
+	newFence, err := lease.New(rdb, reg.LeaseKey("m"), "new", time.Minute, nil).TryAcquire(ctx)
+	if err != nil || newFence == "" {
+		t.Fatalf("standby acquire: %q %v", newFence, err)
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s2"), cp(oldFence, "old-2")); !errors.Is(err, lease.ErrFenced) {
+		t.Fatalf("stale publish = %v, want ErrFenced", err)
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s3"), cp(newFence, "new-1")); err != nil {
+		t.Fatalf("new holder's publish: %v", err)
+	}
+	got, err := reg.Checkpoint(ctx, "m")
+	if err != nil || string(got.State) != "new-1" {
+		t.Fatalf("checkpoint = %+v, %v; want the new holder's", got, err)
+	}
+	if vs, _ := reg.List(ctx, "m"); len(vs) != 2 {
+		t.Errorf("%d versions, want 2 (the stale publish must leave none)", len(vs))
 	}
 }

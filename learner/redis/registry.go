@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/streamlearn/streamlearn/internal/lease"
 	"github.com/streamlearn/streamlearn/learner"
 )
 
@@ -71,20 +72,51 @@ func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []by
 			return learner.Version{}, fmt.Errorf("publish %s: encode checkpoint: %w", v.Model, err)
 		}
 	}
-	_, err = r.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.SAdd(ctx, r.prefix+"models", v.Model)
+	// The models set is in another Redis Cluster slot than the model's keys: added first, alone.
+	if err := r.rdb.SAdd(ctx, r.prefix+"models", v.Model).Err(); err != nil {
+		return learner.Version{}, fmt.Errorf("publish %s: %w", v.Model, err)
+	}
+	write := func(p goredis.Pipeliner) error {
 		p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(v.Version), Member: v.Version})
 		p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
 		if cp != nil {
 			p.HSet(ctx, r.modelKey(v.Model, "checkpoint"), "meta", cpMeta, "state", cp.State)
 		}
 		return nil
-	})
+	}
+	if cp != nil && cp.Fence != "" {
+		err = r.fenced(ctx, v.Model, cp.Fence, write)
+	} else {
+		_, err = r.rdb.TxPipelined(ctx, write)
+	}
 	if err != nil {
 		return learner.Version{}, fmt.Errorf("publish %s version %d: %w", v.Model, v.Version, err)
 	}
 	r.trim(ctx, v.Model, v.Version)
 	return v, nil
+}
+
+// LeaseKey is the key of the lease that the model's single active learner holds; it shares the
+// model's Redis Cluster slot, so publishes can check it in their transaction.
+func (r *Registry) LeaseKey(model string) string { return r.modelKey(model, "lease") }
+
+// fenced runs write as one transaction that only commits while fence holds the model's lease.
+func (r *Registry) fenced(ctx context.Context, model, fence string, write func(goredis.Pipeliner) error) error {
+	key := r.LeaseKey(model)
+	for range 10 {
+		err := r.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			if err := lease.Check(ctx, tx, key, fence); err != nil {
+				return err
+			}
+			_, err := tx.TxPipelined(ctx, write)
+			return err
+		}, key)
+		// The lease key changed meanwhile, if only by a renewal: check again.
+		if !errors.Is(err, goredis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: the lease kept changing", lease.ErrFenced)
 }
 
 // trim drops the weights of old versions; failures only cost memory, so they are not reported.

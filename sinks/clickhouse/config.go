@@ -2,13 +2,13 @@ package clickhouse
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"time"
+
+	"github.com/streamlearn/streamlearn/internal/secrets"
 )
 
 // Config configures a Writer. Zero values take the defaults of DefaultConfig.
@@ -20,6 +20,9 @@ type Config struct {
 	// Username and Password authenticate; the password is never logged. Default user "default".
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// PasswordFile, instead of Password, names a file that holds the password (white space around it
+	// is ignored; an empty file is an error). Open reads it.
+	PasswordFile string `yaml:"password_file"`
 	// TLS enables TLS; TLSCAFile is a PEM file of CAs to trust instead of the system pool.
 	TLS                   bool   `yaml:"tls"`
 	TLSCAFile             string `yaml:"tls_ca_file"`
@@ -96,6 +99,9 @@ func (c Config) Validate() error {
 	if c.Database != "" && !identifier.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("clickhouse.database: %q is not an identifier ([A-Za-z_][A-Za-z0-9_]*)", c.Database))
 	}
+	if c.Password != "" && c.PasswordFile != "" {
+		errs = append(errs, errors.New("clickhouse.password, clickhouse.password_file: set one, not both"))
+	}
 	if c.TLSCAFile != "" && !c.TLS {
 		errs = append(errs, errors.New("clickhouse.tls_ca_file: set but tls is off"))
 	}
@@ -126,7 +132,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("addr", c.Addr),
 		slog.String("database", c.Database),
 		slog.String("username", c.Username),
-		slog.Bool("password_set", c.Password != ""),
+		slog.Bool("password_set", c.Password != "" || c.PasswordFile != ""),
+		slog.String("password_file", c.PasswordFile),
 		slog.Bool("tls", c.TLS),
 		slog.Int("batch_rows", c.BatchRows),
 		slog.Duration("flush_interval", c.FlushInterval),
@@ -134,22 +141,35 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// String keeps the password out of fmt's verbs.
+func (c Config) String() string {
+	if c.Password != "" {
+		c.Password = "[redacted]"
+	}
+	type plain Config // without the String method
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// password returns Password, or the content of PasswordFile.
+func (c Config) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	p, err := secrets.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("clickhouse.password_file: %w", err)
+	}
+	return p, nil
+}
+
 // tlsConfig returns nil when TLS is off.
 func (c Config) tlsConfig() (*tls.Config, error) {
 	if !c.TLS {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // opt-in for test servers
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read tls_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read tls_ca_file %s: no PEM certificates", c.TLSCAFile)
-		}
-		tc.RootCAs = pool
+	tc, err := secrets.ClientTLS(secrets.TLSFiles{CAFile: c.TLSCAFile, InsecureSkipVerify: c.TLSInsecureSkipVerify})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.tls_ca_file: %w", err)
 	}
 	return tc, nil
 }

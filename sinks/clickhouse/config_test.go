@@ -3,6 +3,7 @@ package clickhouse_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamlearn/streamlearn/internal/testenv"
 	chsink "github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
@@ -27,6 +29,7 @@ func TestValidate(t *testing.T) {
 		{"negative batch", func(c *chsink.Config) { c.BatchRows = -1 }, "clickhouse.batch_rows"},
 		{"negative interval", func(c *chsink.Config) { c.FlushInterval = -time.Second }, "clickhouse.flush_interval"},
 		{"bound below batch", func(c *chsink.Config) { c.MaxBufferedRows = 10 }, "clickhouse.max_buffered_rows"},
+		{"password and its file", func(c *chsink.Config) { c.Password, c.PasswordFile = "a", "pw" }, "clickhouse.password_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,16 +54,73 @@ func TestDefaultConfig(t *testing.T) {
 }
 
 func TestPasswordNotLogged(t *testing.T) {
-	var buf bytes.Buffer
+	withPassword := chsink.DefaultConfig()
+	withPassword.Password = "s3cret-pw"
+	withFile := chsink.DefaultConfig()
+	withFile.PasswordFile = writeFile(t, "pw", "s3cret-pw\n")
+	tests := []struct {
+		name string
+		log  func(*bytes.Buffer, chsink.Config)
+	}{
+		{"json", func(b *bytes.Buffer, c chsink.Config) {
+			slog.New(slog.NewJSONHandler(b, nil)).Info("open", "config", c)
+		}},
+		{"text", func(b *bytes.Buffer, c chsink.Config) {
+			slog.New(slog.NewTextHandler(b, nil)).Info("open", "config", c)
+		}},
+		{"fmt", func(b *bytes.Buffer, c chsink.Config) { fmt.Fprintf(b, "%v %+v %s", c, c, c) }},
+	}
+	for _, tt := range tests {
+		for _, cfg := range []chsink.Config{withPassword, withFile} {
+			t.Run(tt.name, func(t *testing.T) {
+				var buf bytes.Buffer
+				tt.log(&buf, cfg)
+				if strings.Contains(buf.String(), "s3cret-pw") {
+					t.Errorf("log contains the password: %s", buf.String())
+				}
+				if tt.name != "fmt" && !strings.Contains(buf.String(), "password_set") {
+					t.Errorf("log does not say whether a password is set: %s", buf.String())
+				}
+			})
+		}
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOpenRejectsEmptyPasswordFile(t *testing.T) {
 	cfg := chsink.DefaultConfig()
-	cfg.Password = "s3cret-pw"
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("open", "config", cfg)
-	if strings.Contains(buf.String(), "s3cret-pw") {
-		t.Errorf("log contains the password: %s", buf.String())
+	cfg.PasswordFile = writeFile(t, "pw", " \n")
+	_, err := chsink.Open(context.Background(), cfg, quietLogger(), nil)
+	if err == nil || !strings.Contains(err.Error(), cfg.PasswordFile) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("Open with an empty password file = %v, want an error naming the file", err)
 	}
-	if !strings.Contains(buf.String(), `"password_set":true`) {
-		t.Errorf("log does not say a password is set: %s", buf.String())
+}
+
+// TestOpenUsesPasswordFile opens with the password of a file: the test server's user has none, so
+// a password from the file fails, and neither the error nor the log shows it.
+func TestOpenUsesPasswordFile(t *testing.T) {
+	addr := testenv.ClickHouse(t)
+	cfg := testConfig(t, addr)
+	cfg.PasswordFile = writeFile(t, "pw", "wrong-s3cret\n")
+	var log bytes.Buffer
+	w, err := chsink.Open(testenv.Context(t, time.Minute), cfg, slog.New(slog.NewTextHandler(&log, nil)), nil)
+	if err == nil {
+		w.Close()
+		t.Fatal("Open with a wrong password from password_file succeeded")
 	}
+	if strings.Contains(err.Error()+log.String(), "wrong-s3cret") {
+		t.Errorf("the password shows: error %v, log %s", err, log.String())
+	}
+	cfg.PasswordFile = ""
+	open(t, cfg, nil) // the same config without the password opens
 }
 
 func TestOpenRejectsBadTLSCA(t *testing.T) {

@@ -54,6 +54,14 @@ func open(t testing.TB, cfg chsink.Config, reg prometheus.Registerer) *chsink.Wr
 	return w
 }
 
+// mustAdd reports a failed Add; it may be called from any goroutine.
+func mustAdd(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("add: %v", err)
+	}
+}
+
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{}, &slog.HandlerOptions{Level: slog.LevelError}))
 }

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ func TestMetrics(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	reg := prometheus.NewPedanticRegistry()
 	w := open(t, testConfig(t, addr), reg)
-	w.AddPredictions(predictions(0, 30, "m", 1, time.Now())...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 30, "m", 1, time.Now())...))
 
 	if got := gather(t, reg)["streamlearn_clickhouse_buffered_rows"]; len(got) != 1 || got[0].GetGauge().GetValue() != 30 {
 		t.Errorf("buffered_rows = %v, want 30", got)
@@ -65,7 +66,7 @@ func TestInsertSpansAtMost100Partitions(t *testing.T) {
 	for i := range rows {
 		rows[i].Time = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, i)
 	}
-	w.AddPredictions(rows...)
+	mustAdd(t, w.AddPredictions(context.Background(), rows...))
 	if err := w.Flush(testenv.Context(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,13 @@ func TestOutage(t *testing.T) {
 	w := open(t, cfg, nil)
 	at := time.Now()
 
-	w.AddPredictions(predictions(0, 100, "m", 1, at)...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 100, "m", 1, at)...))
 	if err := w.Flush(testenv.Context(t, 30*time.Second)); err != nil {
 		t.Fatalf("Flush before the outage: %v", err)
 	}
 
 	srv.Stop()
-	w.AddPredictions(predictions(100, 600, "m", 1, at)...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(100, 600, "m", 1, at)...))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	err := w.Flush(ctx)
 	cancel()
@@ -43,7 +43,7 @@ func TestOutage(t *testing.T) {
 	// 600 more rows: 500 fit, then Add blocks.
 	added := make(chan struct{})
 	go func() {
-		w.AddPredictions(predictions(600, 1200, "m", 1, at)...)
+		mustAdd(t, w.AddPredictions(context.Background(), predictions(600, 1200, "m", 1, at)...))
 		close(added)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -100,10 +100,10 @@ func TestRunRidesOutOutage(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	at := time.Now()
 
-	w.AddPredictions(predictions(0, 10, "m", 1, at)...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 10, "m", 1, at)...))
 	waitCount(t, func() uint64 { return count(t, w, "predictions") }, 10, 10*time.Second)
 	srv.Stop()
-	w.AddPredictions(predictions(10, 20, "m", 1, at)...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(10, 20, "m", 1, at)...))
 	time.Sleep(500 * time.Millisecond)
 	if got := w.Buffered(); got != 10 {
 		t.Errorf("Buffered while down = %d, want 10", got)

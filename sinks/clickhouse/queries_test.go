@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -52,7 +53,8 @@ func parseQueries(t *testing.T, path string) []namedQuery {
 
 // seedAnalytics writes a small history: model fraud v1 served until a promotion 2 days ago, then
 // v2; feature amount drifted in 3 windows; half the predictions got labels.
-func seedAnalytics(w *chsink.Writer, now time.Time) {
+func seedAnalytics(t testing.TB, w *chsink.Writer, now time.Time) {
+	t.Helper()
 	promoted := now.Add(-48 * time.Hour).Truncate(time.Hour)
 	for h := 96; h > 0; h-- {
 		start := now.Add(-time.Duration(h) * time.Hour).Truncate(time.Hour)
@@ -64,8 +66,8 @@ func seedAnalytics(w *chsink.Writer, now time.Time) {
 			name string
 			auc  float64
 		}{{"", auc}, {"country=DE", auc + 0.05}, {"country=FR", auc - 0.05}} {
-			w.AddPerformance(chsink.PerformanceRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Version: version,
-				Segment: seg.name, N: 100, Positives: 10, LabelCoverage: 0.5, MeanDelaySeconds: 30, AUC: seg.auc, LogLoss: 0.4, Brier: 0.1, ECE: 0.02})
+			mustAdd(t, w.AddPerformance(context.Background(), chsink.PerformanceRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Version: version,
+				Segment: seg.name, N: 100, Positives: 10, LabelCoverage: 0.5, MeanDelaySeconds: 30, AUC: seg.auc, LogLoss: 0.4, Brier: 0.1, ECE: 0.02}))
 		}
 		for _, f := range []string{"amount", "country"} {
 			drifted := f == "amount" && h <= 3
@@ -73,18 +75,18 @@ func seedAnalytics(w *chsink.Writer, now time.Time) {
 			if drifted {
 				psi = 0.4
 			}
-			w.AddFeatureDrift(chsink.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Feature: f,
-				Kind: "numeric", N: 100, PSI: psi, KS: psi / 2, KSPValue: 0.5, Drifted: drifted})
+			mustAdd(t, w.AddFeatureDrift(context.Background(), chsink.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Feature: f,
+				Kind: "numeric", N: 100, PSI: psi, KS: psi / 2, KSPValue: 0.5, Drifted: drifted}))
 		}
 	}
 	for i, step := range []string{"triggered", "training", "shadow", "promoted"} {
-		w.AddRetrainEvents(chsink.RetrainEventRow{Time: promoted.Add(time.Duration(i-3) * 10 * time.Minute), Model: "fraud", Step: step,
-			Reason: "psi(amount) > 0.2", ChampionVersion: 1, ChallengerVersion: 2, ChampionMetric: 0.70, ChallengerMetric: 0.81, EventID: "r-1"})
+		mustAdd(t, w.AddRetrainEvents(context.Background(), chsink.RetrainEventRow{Time: promoted.Add(time.Duration(i-3) * 10 * time.Minute), Model: "fraud", Step: step,
+			Reason: "psi(amount) > 0.2", ChampionVersion: 1, ChallengerVersion: 2, ChampionMetric: 0.70, ChallengerMetric: 0.81, EventID: "r-1"}))
 	}
-	w.AddModelVersions(
+	mustAdd(t, w.AddModelVersions(context.Background(),
 		chsink.ModelVersionRow{Time: now.Add(-30 * 24 * time.Hour), Model: "fraud", Version: 1, Examples: 1000, AUC: 0.72, Status: "retired"},
 		chsink.ModelVersionRow{Time: promoted.Add(-20 * time.Minute), Model: "fraud", Version: 2, Parent: 1, Examples: 5000, AUC: 0.82, Status: "champion"},
-	)
+	))
 	for i := range 100 {
 		version := int64(1)
 		if i >= 60 {
@@ -92,14 +94,14 @@ func seedAnalytics(w *chsink.Writer, now time.Time) {
 		}
 		at := now.Add(-time.Duration(100-i) * 5 * time.Minute)
 		id := fmt.Sprintf("e-%d", i)
-		w.AddPredictions(chsink.PredictionRow{ID: id, Model: "fraud", Version: version, Score: 0.3, Route: "champion", Time: at, ScoredAt: at})
+		mustAdd(t, w.AddPredictions(context.Background(), chsink.PredictionRow{ID: id, Model: "fraud", Version: version, Score: 0.3, Route: "champion", Time: at, ScoredAt: at}))
 		if i%2 == 0 {
-			w.AddOutcomes(chsink.OutcomeRow{ID: id, Label: 1, Time: at.Add(time.Duration(i) * time.Second), ReceivedAt: at.Add(time.Duration(i) * time.Second),
-				Model: "fraud", Version: version, Score: 0.3, Joined: true, DelaySeconds: float64(i)})
+			mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: id, Label: 1, Time: at.Add(time.Duration(i) * time.Second), ReceivedAt: at.Add(time.Duration(i) * time.Second),
+				Model: "fraud", Version: version, Score: 0.3, Joined: true, DelaySeconds: float64(i)}))
 		}
 	}
-	w.AddDriftAlerts(chsink.DriftAlertRow{Time: now.Add(-time.Hour), Model: "fraud", Kind: "feature", Reason: "psi above threshold",
-		Value: 0.4, Threshold: 0.2, Features: []string{"amount", "country"}, AlertID: "a-1"})
+	mustAdd(t, w.AddDriftAlerts(context.Background(), chsink.DriftAlertRow{Time: now.Add(-time.Hour), Model: "fraud", Kind: "feature", Reason: "psi above threshold",
+		Value: 0.4, Threshold: 0.2, Features: []string{"amount", "country"}, AlertID: "a-1"}))
 }
 
 type resultRows = []map[string]any
@@ -170,7 +172,7 @@ func TestAnalystQueries(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	w := open(t, testConfig(t, addr), nil)
 	ctx := testenv.Context(t, 2*time.Minute)
-	seedAnalytics(w, time.Now())
+	seedAnalytics(t, w, time.Now())
 	if err := w.Flush(ctx); err != nil {
 		t.Fatalf("seed: %v", err)
 	}

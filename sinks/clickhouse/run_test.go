@@ -43,7 +43,7 @@ func TestRunFlushes(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- w.Run(ctx) }()
-			w.AddPredictions(predictions(0, tt.rows, "m", 1, time.Now())...)
+			mustAdd(t, w.AddPredictions(context.Background(), predictions(0, tt.rows, "m", 1, time.Now())...))
 			waitCount(t, func() uint64 { return count(t, w, "predictions") }, uint64(tt.rows), 10*time.Second)
 			cancel()
 			if err := <-done; err != nil {
@@ -61,7 +61,7 @@ func TestRunFlushesWhenDone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	w.AddPredictions(predictions(0, 42, "m", 1, time.Now())...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 42, "m", 1, time.Now())...))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

@@ -57,10 +57,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
+	password, err := cfg.password()
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse: %w", err)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol:    clickhouse.Native, // 18.16 rejects the driver's HTTP protocol
 		Addr:        cfg.Addr,
-		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
+		Auth:        clickhouse.Auth{Username: cfg.Username, Password: password},
 		TLS:         tlsConfig,
 		DialTimeout: cfg.DialTimeout,
 		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
@@ -145,7 +149,7 @@ func (w *Writer) Database() string { return w.cfg.Database }
 
 // Close flushes the buffered rows, waiting at most Config.CloseTimeout, and closes the connections.
 // Rows still buffered then are lost, and the error says how many. End Run first; after Close, Add
-// drops rows (and logs it) and Flush returns ErrClosed.
+// and Flush return ErrClosed, and an Add waiting for room returns it at once.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.CloseTimeout)

@@ -20,7 +20,7 @@ func BenchmarkWritePredictions(b *testing.B) {
 	cpu := startCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
-		w.AddPredictions(rows...)
+		mustAdd(b, w.AddPredictions(ctx, rows...))
 		if err := w.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}

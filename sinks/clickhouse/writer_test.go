@@ -68,7 +68,7 @@ func TestMigrationAddsColumnOnce(t *testing.T) {
 		t.Fatalf("threshold columns = %d, %v; want 1", n, err)
 	}
 	// The Writer names its columns, so a table with more columns still takes its INSERTs.
-	w.AddPredictions(predictions(0, 10, "m", 1, time.Now())...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 10, "m", 1, time.Now())...))
 	if err := w.Flush(ctx); err != nil {
 		t.Fatalf("Flush after migration: %v", err)
 	}
@@ -86,22 +86,22 @@ func TestRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 22, 10, 0, 0, 123_000_000, time.UTC)
 	sec := at.Truncate(time.Second)
 	hour := at.Truncate(time.Hour)
-	w.AddPredictions(chsink.PredictionRow{ID: "e-1", Entity: "u-42", Model: "fraud", Version: 3, Score: 0.25, Route: "shadow",
-		Time: at, ScoredAt: at.Add(45 * time.Millisecond)})
-	w.AddOutcomes(chsink.OutcomeRow{ID: "e-1", Label: 1, Class: "yes", Time: at.Add(time.Hour), ReceivedAt: at.Add(time.Hour + 7*time.Millisecond),
-		Model: "fraud", Version: 3, Score: 0.25, Joined: true, DelaySeconds: 3600.007})
-	w.AddFeatureDrift(chsink.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Feature: "amount", Kind: "numeric",
+	mustAdd(t, w.AddPredictions(context.Background(), chsink.PredictionRow{ID: "e-1", Entity: "u-42", Model: "fraud", Version: 3, Score: 0.25, Route: "shadow",
+		Time: at, ScoredAt: at.Add(45 * time.Millisecond)}))
+	mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: "e-1", Label: 1, Class: "yes", Time: at.Add(time.Hour), ReceivedAt: at.Add(time.Hour + 7*time.Millisecond),
+		Model: "fraud", Version: 3, Score: 0.25, Joined: true, DelaySeconds: 3600.007}))
+	mustAdd(t, w.AddFeatureDrift(context.Background(), chsink.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Feature: "amount", Kind: "numeric",
 		N: 1000, MissingRate: 0.01, PSI: 0.3, KS: 0.2, KSPValue: 0.001, JS: 0.05, Wasserstein: 1.5, Chi2: 0, Chi2PValue: 1, LInf: 0.2,
-		ReferenceStart: hour.Add(-24 * time.Hour), Drifted: true, Updated: at})
-	w.AddPerformance(chsink.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Version: 3, Segment: "country=DE",
+		ReferenceStart: hour.Add(-24 * time.Hour), Drifted: true, Updated: at}))
+	mustAdd(t, w.AddPerformance(context.Background(), chsink.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Version: 3, Segment: "country=DE",
 		N: 500, Positives: 50, LabelCoverage: 0.9, MeanDelaySeconds: 60, AUC: 0.8, LogLoss: 0.4, Brier: 0.1, ECE: 0.02,
-		Precision: 0.7, Recall: 0.6, MAE: 0.3, RMSE: 0.35, Updated: at})
-	w.AddDriftAlerts(chsink.DriftAlertRow{Time: at, Model: "fraud", Kind: "feature", Reason: "psi above threshold", Value: 0.3, Threshold: 0.2,
-		Features: []string{"amount", "country"}, AlertID: "a-1"})
-	w.AddRetrainEvents(chsink.RetrainEventRow{Time: at, Model: "fraud", Step: "promoted", Reason: "drift", ChampionVersion: 3, ChallengerVersion: 4,
-		ChampionMetric: 0.8, ChallengerMetric: 0.85, EventID: "r-1"})
-	w.AddModelVersions(chsink.ModelVersionRow{Time: at, Model: "fraud", Version: 4, Parent: 3, Spec: `{"kind":"logistic"}`,
-		ExamplesFrom: hour.Add(-time.Hour), ExamplesTo: hour, Examples: 12345, AUC: 0.85, LogLoss: 0.38, Status: "champion"})
+		Precision: 0.7, Recall: 0.6, MAE: 0.3, RMSE: 0.35, Updated: at}))
+	mustAdd(t, w.AddDriftAlerts(context.Background(), chsink.DriftAlertRow{Time: at, Model: "fraud", Kind: "feature", Reason: "psi above threshold", Value: 0.3, Threshold: 0.2,
+		Features: []string{"amount", "country"}, AlertID: "a-1"}))
+	mustAdd(t, w.AddRetrainEvents(context.Background(), chsink.RetrainEventRow{Time: at, Model: "fraud", Step: "promoted", Reason: "drift", ChampionVersion: 3, ChallengerVersion: 4,
+		ChampionMetric: 0.8, ChallengerMetric: 0.85, EventID: "r-1"}))
+	mustAdd(t, w.AddModelVersions(context.Background(), chsink.ModelVersionRow{Time: at, Model: "fraud", Version: 4, Parent: 3, Spec: `{"kind":"logistic"}`,
+		ExamplesFrom: hour.Add(-time.Hour), ExamplesTo: hour, Examples: 12345, AUC: 0.85, LogLoss: 0.38, Status: "champion"}))
 	if got := w.Buffered(); got != 7 {
 		t.Errorf("Buffered = %d, want 7", got)
 	}
@@ -181,7 +181,7 @@ func TestResentRowsDoNotChangeResults(t *testing.T) {
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	rows := predictions(0, 1000, "m", 1, at)
 	for range 2 {
-		w.AddPredictions(rows...)
+		mustAdd(t, w.AddPredictions(context.Background(), rows...))
 		if err := w.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestResentRowsDoNotChangeResults(t *testing.T) {
 	for i := range rescored {
 		rescored[i].ScoredAt = rescored[i].ScoredAt.Add(time.Minute)
 	}
-	w.AddPredictions(rescored...)
+	mustAdd(t, w.AddPredictions(context.Background(), rescored...))
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +225,8 @@ func TestFlushConcurrentWithAdd(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; i < perProducer; i += 250 {
 				base := p*perProducer + i
-				w.AddPredictions(predictions(base, base+250, "m", 1, at)...)
-				w.AddOutcomes(chsink.OutcomeRow{ID: "o", Time: at, ReceivedAt: at}) // one key, many versions
+				mustAdd(t, w.AddPredictions(context.Background(), predictions(base, base+250, "m", 1, at)...))
+				mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: "o", Time: at, ReceivedAt: at})) // one key, many versions
 			}
 		})
 	}
@@ -265,7 +265,7 @@ func TestCloseFlushes(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	cfg := testConfig(t, addr)
 	w := open(t, cfg, nil)
-	w.AddPredictions(predictions(0, 100, "m", 1, time.Now())...)
+	mustAdd(t, w.AddPredictions(context.Background(), predictions(0, 100, "m", 1, time.Now())...))
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -284,5 +284,7 @@ func TestFlushAfterClose(t *testing.T) {
 	if err := w.Flush(context.Background()); !errors.Is(err, chsink.ErrClosed) {
 		t.Errorf("Flush after Close = %v, want ErrClosed", err)
 	}
-	w.AddPredictions(predictions(0, 1, "m", 1, time.Now())...) // dropped, must not block or panic
+	if err := w.AddPredictions(context.Background(), predictions(0, 1, "m", 1, time.Now())...); !errors.Is(err, chsink.ErrClosed) {
+		t.Errorf("Add after Close = %v, want ErrClosed", err)
+	}
 }
