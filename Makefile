@@ -4,7 +4,7 @@ BIN     := bin/streamlearn
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_ARGS ?=
 
-.PHONY: all build build-static deps demo services-stop test test-short vet fmt bench fuzz clean gpu-bundle ptx
+.PHONY: all build build-static deps demo services-stop test test-short faults vet fmt bench fuzz clean gpu-bundle ptx
 
 all: build
 
@@ -31,6 +31,13 @@ services-stop:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The fault suite (docs/RELIABILITY.md): every case, the long ones included, on the real binary and
+# private servers; each case's numbers go to $(FAULTS_REPORT). make test runs the fast cases only.
+FAULTS_REPORT ?= bin/faults-report.json
+faults: deps
+	mkdir -p $(dir $(FAULTS_REPORT))
+	STREAMLEARN_FAULTS=1 FAULTS_REPORT=$(abspath $(FAULTS_REPORT)) $(GO) test -count=1 -timeout 30m -v ./internal/faults/
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -223,6 +223,7 @@ func TestIsTransient(t *testing.T) {
 		{fmt.Errorf("features: %w", io.ErrUnexpectedEOF), true},
 		{errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), true},
 		{errors.New("LOADING Redis is loading the dataset in memory"), true},
+		{errors.New("OOM command not allowed when used memory > 'maxmemory'."), true},
 		{ingest.Transient(errors.New("x")), true},
 		{ingest.Permanent(io.EOF), false},
 		{errors.New("standardize: value not finite"), false},

@@ -84,6 +84,9 @@ var transientMessages = []string{
 	"LOADING ", "BUSY ", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY ", "NOREPLICAS",
 	"redis: connection pool timeout", "redis: client is closed", "connection refused", "i/o timeout",
 	"broken pipe", "connection reset",
+	// A Redis at maxmemory with noeviction refuses writes until memory is freed or the limit is
+	// raised: the server's state, not the record's, so hold the offsets rather than dead-letter.
+	"OOM command not allowed",
 }
 
 // PanicError is a panic recovered from a handler, with its stack.

@@ -408,12 +408,13 @@ func (m *Main) close() {
 	}
 }
 
-// redisHealthy checks that Redis answers, for the consumers to tell a record's failure from a
-// dependency's.
+// redisHealthy checks that Redis takes writes, for the consumers to tell a record's failure from a
+// dependency's: a write, not a PING, since a Redis at maxmemory or a read-only replica answers
+// PING but refuses what the handlers do.
 func (m *Main) redisHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return m.rdb.Ping(ctx).Err()
+	return m.rdb.Set(ctx, m.Config.Redis.KeyPrefix+"health:"+m.holder, time.Now().UnixMilli(), 10*time.Second).Err()
 }
 
 // groupClient returns a consumer in the role's group that commits only what the role says is done.
