@@ -3,6 +3,8 @@ package drift
 import (
 	"fmt"
 	"time"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Alert kinds in Alert.Kind.
@@ -45,33 +47,10 @@ func alertID(model, kind string, windowStart time.Time) string {
 	return fmt.Sprintf("%s:%s:%s", model, kind, windowStart.UTC().Format("20060102T150405Z"))
 }
 
-// RetrainCommand is the JSON a retrain alert sends on the control topic:
-//
-//	{"command": "retrain", "model": "default", "kind": "feature_drift", "reason": "...",
-//	 "alert_id": "default:feature_drift:20261122T100000Z",
-//	 "from": "2026-11-22T09:00:00Z", "to": "2026-11-22T11:00:00Z", "time": "2026-11-22T11:00:00Z"}
-//
-// It may be delivered more than once; AlertID tells repeats apart.
-type RetrainCommand struct {
-	Command string    `json:"command"` // always "retrain"
-	Model   string    `json:"model"`
-	Kind    string    `json:"kind"`
-	Reason  string    `json:"reason"`
-	AlertID string    `json:"alert_id"`
-	From    time.Time `json:"from"` // the examples to learn from: event times in [From, To)
-	To      time.Time `json:"to"`
-	Time    time.Time `json:"time"` // when the alert was raised (event time)
-	// ChampionVersion is Alert.Version, when known.
-	ChampionVersion int64 `json:"champion_version,omitempty"`
-}
-
-// CommandRetrain is RetrainCommand.Command.
-const CommandRetrain = "retrain"
-
 // Command returns the retrain command of the alert.
-func (a Alert) Command() RetrainCommand {
-	return RetrainCommand{
-		Command: CommandRetrain, Model: a.Model, Kind: a.Kind, Reason: a.Reason, AlertID: a.ID,
+func (a Alert) Command() wire.RetrainCommand {
+	return wire.RetrainCommand{
+		Command: wire.CommandRetrain, Model: a.Model, Kind: a.Kind, Reason: a.Reason, AlertID: a.ID,
 		From: a.From.UTC(), To: a.To.UTC(), Time: a.Time.UTC(), ChampionVersion: a.Version,
 	}
 }

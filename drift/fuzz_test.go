@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 )
 
 // FuzzStatistics feeds arbitrary float64 pairs (NaN, ±Inf, negative, empty
@@ -37,9 +38,9 @@ func FuzzStatistics(f *testing.F) {
 		inRange("LInf", drift.LInf(a, b), 0, 1)
 		_, p := drift.ChiSquare(a, b)
 		inRange("ChiSquare p", p, 0, 1)
-		inRange("AUC", drift.AUC(a, b), 0, 1)
-		drift.LogLoss(a, b)
-		drift.Brier(a, b)
+		inRange("AUC", eval.AUC(a, b), 0, 1)
+		eval.LogLoss(a, b)
+		eval.Brier(a, b)
 		drift.ECE(a, b, int(bins))
 		s, p := drift.KS(a, b)
 		inRange("KS", s, 0, 1)

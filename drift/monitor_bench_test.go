@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 )
 
 // benchEvents returns n events of 8 numeric and 4 categorical fields,
@@ -73,6 +74,6 @@ func BenchmarkAUC(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		drift.AUC(s, y)
+		eval.AUC(s, y)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 )
 
 var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
@@ -182,11 +183,11 @@ func TestMonitorPerformanceMatchesFunctions(t *testing.T) {
 		if r.N != int64(len(os)) || r.Positives != pos {
 			t.Errorf("%v: N %d positives %d, want %d and %d", ws, r.N, r.Positives, len(os), pos)
 		}
-		if want := drift.AUC(scores, labels); r.AUC != want {
+		if want := eval.AUC(scores, labels); r.AUC != want {
 			t.Errorf("%v: AUC = %.17g, want exactly %.17g", ws, r.AUC, want)
 		}
-		checkClose(t, "LogLoss", r.LogLoss, drift.LogLoss(scores, labels), 1e-12)
-		checkClose(t, "Brier", r.Brier, drift.Brier(scores, labels), 1e-12)
+		checkClose(t, "LogLoss", r.LogLoss, eval.LogLoss(scores, labels), 1e-12)
+		checkClose(t, "Brier", r.Brier, eval.Brier(scores, labels), 1e-12)
 		ece, _ := drift.ECE(scores, labels, 10)
 		checkClose(t, "ECE", r.ECE, ece, 1e-12)
 	}
@@ -211,7 +212,7 @@ func TestMonitorAUCHistogramBeyondExactBound(t *testing.T) {
 	if len(pr) != 2 || pr[0].Version != drift.AllVersions || pr[1].Version != 2 {
 		t.Fatalf("rows %+v, want all versions and version 2", pr)
 	}
-	if want := drift.AUC(scores, labels); math.Abs(pr[0].AUC-want) > 1e-4 {
+	if want := eval.AUC(scores, labels); math.Abs(pr[0].AUC-want) > 1e-4 {
 		t.Errorf("histogram AUC = %v, exact %v", pr[0].AUC, want)
 	}
 }

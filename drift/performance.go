@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/streamlearn/streamlearn/eval"
 )
 
 // aucHistogramBins is the resolution of the AUC fallback beyond
@@ -81,7 +83,7 @@ func (p *performanceAcc) add(o *outcomeObs) {
 			p.truePos++
 		}
 	}
-	p.sumLogLoss += logLoss(o.score, o.label)
+	p.sumLogLoss += eval.PointLogLoss(o.score, o.label)
 	p.cal.add(o.score, o.label)
 	if positive {
 		p.positives++
@@ -123,7 +125,7 @@ func (p *performanceAcc) auc() float64 {
 		// Sorting in place is fine: the stored scores are a multiset.
 		slices.Sort(p.posScores)
 		slices.Sort(p.negScores)
-		return aucSorted(p.posScores, p.negScores)
+		return eval.AUCSorted(p.posScores, p.negScores)
 	}
 	var below, twiceU, pos, neg float64
 	for b := range p.histPos {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 )
 
 func TestBinnedAgainstScipy(t *testing.T) {
@@ -32,9 +33,9 @@ func TestLabelledAgainstSklearn(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			s, y := floats(c.Scores), floats(c.Labels)
 			keepS, keepY := slices.Clone(s), slices.Clone(y)
-			checkClose(t, "AUC", drift.AUC(s, y), float64(c.AUC), 1e-12)
-			checkClose(t, "LogLoss", drift.LogLoss(s, y), float64(c.LogLoss), 1e-12)
-			checkClose(t, "Brier", drift.Brier(s, y), float64(c.Brier), 1e-12)
+			checkClose(t, "AUC", eval.AUC(s, y), float64(c.AUC), 1e-12)
+			checkClose(t, "LogLoss", eval.LogLoss(s, y), float64(c.LogLoss), 1e-12)
+			checkClose(t, "Brier", eval.Brier(s, y), float64(c.Brier), 1e-12)
 			for binsStr, want := range c.ECE {
 				bins, _ := strconv.Atoi(binsStr)
 				ece, rel := drift.ECE(s, y, bins)
@@ -142,10 +143,10 @@ func TestStatisticsEdgeCases(t *testing.T) {
 		{"nan score", []float64{nan, 0.2}, []float64{1, 0}},
 		{"nan label", []float64{0.1, 0.2}, []float64{nan, 0}},
 	} {
-		isNaN(t, "AUC/"+c.name, drift.AUC(c.s, c.y))
+		isNaN(t, "AUC/"+c.name, eval.AUC(c.s, c.y))
 		if len(c.s) != len(c.y) || len(c.s) == 0 {
-			isNaN(t, "LogLoss/"+c.name, drift.LogLoss(c.s, c.y))
-			isNaN(t, "Brier/"+c.name, drift.Brier(c.s, c.y))
+			isNaN(t, "LogLoss/"+c.name, eval.LogLoss(c.s, c.y))
+			isNaN(t, "Brier/"+c.name, eval.Brier(c.s, c.y))
 			e, rel := drift.ECE(c.s, c.y, 10)
 			isNaN(t, "ECE/"+c.name, e)
 			if rel != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // fieldPlan is a declared raw field compiled.
@@ -96,8 +98,8 @@ func (p *plan) aggName(a *aggOut, field string) string {
 
 // build assembles the vector of an event from its fields and in: raw fields, aggregates, crosses,
 // sorted by name.
-func (p *plan) build(vw *view, in *inputs, z *zsource) Vector {
-	v := make(Vector, 0, len(vw.fields)+len(in.aggs)+len(p.crosses))
+func (p *plan) build(vw *view, in *inputs, z *zsource) wire.Vector {
+	v := make(wire.Vector, 0, len(vw.fields)+len(in.aggs)+len(p.crosses))
 	for i := range p.fields {
 		f := &p.fields[i]
 		if raw, ok := vw.ev.Fields[f.name]; ok {
@@ -120,7 +122,7 @@ func (p *plan) build(vw *view, in *inputs, z *zsource) Vector {
 		}
 		name := p.aggName(a, field)
 		if len(a.chain) == 0 {
-			v = append(v, Feature{Name: name, Value: x})
+			v = append(v, wire.Feature{Name: name, Value: x})
 			return
 		}
 		if y, bucket, ok := a.chain.apply(name, x, z); ok {
@@ -128,32 +130,32 @@ func (p *plan) build(vw *view, in *inputs, z *zsource) Vector {
 		}
 	})
 	v = p.cross(v)
-	slices.SortFunc(v, func(a, b Feature) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(v, func(a, b wire.Feature) int { return strings.Compare(a.Name, b.Name) })
 	return v
 }
 
-func appendValue(v Vector, name string, x float64, bucket string) Vector {
+func appendValue(v wire.Vector, name string, x float64, bucket string) wire.Vector {
 	if bucket != "" {
-		return append(v, Feature{Name: name + "=" + bucket, Value: 1})
+		return append(v, wire.Feature{Name: name + "=" + bucket, Value: 1})
 	}
-	return append(v, Feature{Name: name, Value: x})
+	return append(v, wire.Feature{Name: name, Value: x})
 }
 
 // appendAuto adds a field by its JSON type.
-func appendAuto(v Vector, f *fieldValue, maxCat int, n *names) Vector {
+func appendAuto(v wire.Vector, f *fieldValue, maxCat int, n *names) wire.Vector {
 	if f.numeric {
-		return append(v, Feature{Name: f.name, Value: f.x})
+		return append(v, wire.Feature{Name: f.name, Value: f.x})
 	}
 	switch x := f.raw.(type) {
 	case bool:
-		return append(v, Feature{Name: f.name, Value: b2f(x)})
+		return append(v, wire.Feature{Name: f.name, Value: b2f(x)})
 	case string:
-		return append(v, Feature{Name: n.oneHot(f.name, x, maxCat), Value: 1})
+		return append(v, wire.Feature{Name: n.oneHot(f.name, x, maxCat), Value: 1})
 	}
 	return v
 }
 
-func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource, n *names) Vector {
+func (f *fieldPlan) appendTo(v wire.Vector, raw any, z *zsource, n *names) wire.Vector {
 	switch f.typ {
 	case TypeAuto:
 		x, numeric := numberOf(raw)
@@ -161,14 +163,14 @@ func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource, n *names) Vector {
 	case TypeBoolean:
 		switch x := raw.(type) {
 		case bool:
-			return append(v, Feature{Name: f.out, Value: b2f(x)})
+			return append(v, wire.Feature{Name: f.out, Value: b2f(x)})
 		case string:
 			if b, err := strconv.ParseBool(x); err == nil {
-				return append(v, Feature{Name: f.out, Value: b2f(b)})
+				return append(v, wire.Feature{Name: f.out, Value: b2f(b)})
 			}
 		}
 		if x, ok := numberOf(raw); ok {
-			return append(v, Feature{Name: f.out, Value: b2f(x != 0)})
+			return append(v, wire.Feature{Name: f.out, Value: b2f(x != 0)})
 		}
 	case TypeNumeric:
 		x, ok := numberOf(raw)
@@ -188,20 +190,20 @@ func (f *fieldPlan) appendTo(v Vector, raw any, z *zsource, n *names) Vector {
 		}
 		switch f.encoding {
 		case EncodingHash:
-			return append(v, Feature{Name: f.out + "=#" + strconv.FormatUint(hash64(s)%f.buckets, 10), Value: 1})
+			return append(v, wire.Feature{Name: f.out + "=#" + strconv.FormatUint(hash64(s)%f.buckets, 10), Value: 1})
 		case EncodingVocabulary:
 			if !f.vocab[s] {
 				s = "__other__"
 			}
 		}
-		return append(v, Feature{Name: n.oneHot(f.out, s, f.maxCat), Value: 1})
+		return append(v, wire.Feature{Name: n.oneHot(f.out, s, f.maxCat), Value: 1})
 	}
 	return v
 }
 
 // cross appends the crosses of the features already in v: every pair of features matching the two
 // names ("a" or "a=..."), named "<a feature>&<b feature>" with the product of their values.
-func (p *plan) cross(v Vector) Vector {
+func (p *plan) cross(v wire.Vector) wire.Vector {
 	n := len(v)
 	for _, c := range p.crosses {
 		for i := 0; i < n; i++ {
@@ -210,7 +212,7 @@ func (p *plan) cross(v Vector) Vector {
 			}
 			for j := 0; j < n; j++ {
 				if matches(v[j].Name, c[1]) {
-					v = append(v, Feature{Name: v[i].Name + "&" + v[j].Name, Value: saturate(v[i].Value * v[j].Value)})
+					v = append(v, wire.Feature{Name: v[i].Name + "&" + v[j].Name, Value: saturate(v[i].Value * v[j].Value)})
 				}
 			}
 		}

@@ -8,7 +8,7 @@
 // per-entity aggregates over sliding event-time windows (count, sum, mean, min, max, stddev, last,
 // since_prev, distinct), and crosses of two features. With no config at all (DefaultConfig), every
 // field is used as it comes and every entity gets count_1h, count_24h and, for each numeric field of
-// its events, <field>_mean_1h and <field>_mean_24h. A Vector is sorted by name; names are stable
+// its events, <field>_mean_1h and <field>_mean_24h. A wire.Vector is sorted by name; names are stable
 // strings ("amount_mean_1h", "country=DE", "country=DE&device=ios") for a hashed linear model.
 // Aggregates that have no value (the mean of an empty window) are left out of the vector.
 //

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Engine computes feature vectors from per-entity state. It owns every rule of the feature store
@@ -25,7 +25,7 @@ type Engine struct {
 type EngineOptions struct {
 	// OnLate, when set, is called for every event too late to be applied, with how far it lies
 	// behind its entity's horizon.
-	OnLate func(ev ingest.Event, behind time.Duration)
+	OnLate func(ev wire.Event, behind time.Duration)
 	// Header is the number of bytes left free at the start of Update.State for the adapter's own
 	// use (a version, say), so that it need not copy the state to prepend them. A state passed back
 	// to the Engine starts after them.
@@ -97,7 +97,7 @@ func (e *Engine) decode(b []byte, sc *scratch) *entityState {
 // lies before the entity's horizon (its latest event time minus the allowed lateness); otherwise
 // scored and applied. z holds the shared standardize statistics; obs receives the contributions of
 // applied events (both may be nil without standardize).
-func (e *Engine) ApplyEntity(state []byte, evs []ingest.Event, z, obs ZStats, out []Vector) Update {
+func (e *Engine) ApplyEntity(state []byte, evs []wire.Event, z, obs ZStats, out []wire.Vector) Update {
 	p := e.p
 	sc := e.scratch()
 	defer e.release(sc)
@@ -149,7 +149,7 @@ func (e *Engine) ApplyEntity(state []byte, evs []ingest.Event, z, obs ZStats, ou
 
 // LookupEntity sets out[i] to the vector of evs[i] at its time without changing anything: from its
 // mark when the event was applied already, otherwise from the entity's stored state.
-func (e *Engine) LookupEntity(state []byte, evs []ingest.Event, z ZStats, out []Vector) {
+func (e *Engine) LookupEntity(state []byte, evs []wire.Event, z ZStats, out []wire.Vector) {
 	sc := e.scratch()
 	defer e.release(sc)
 	st := e.decode(state, sc)
@@ -167,7 +167,7 @@ func (e *Engine) LookupEntity(state []byte, evs []ingest.Event, z ZStats, out []
 }
 
 // Stateless returns the vector of an event without an entity: its fields, no aggregates.
-func (e *Engine) Stateless(ev ingest.Event, z, obs ZStats) Vector {
+func (e *Engine) Stateless(ev wire.Event, z, obs ZStats) wire.Vector {
 	sc := e.scratch()
 	defer e.release(sc)
 	vw := &sc.view
@@ -179,7 +179,7 @@ func (e *Engine) Stateless(ev ingest.Event, z, obs ZStats) Vector {
 
 // compute rolls up the entity's state as of t for the event's aggregates and builds its vector.
 // The inputs it returns use scratch memory: encode them before the next call.
-func (e *Engine) compute(st *entityState, vw *view, t int64, z *zsource, sc *scratch) (Vector, inputs) {
+func (e *Engine) compute(st *entityState, vw *view, t int64, z *zsource, sc *scratch) (wire.Vector, inputs) {
 	p := e.p
 	clear(sc.computed)
 	in := inputs{aggs: sc.aggs[:0]}
@@ -202,7 +202,7 @@ func (e *Engine) compute(st *entityState, vw *view, t int64, z *zsource, sc *scr
 }
 
 // replay rebuilds a vector from a mark; false when the mark does not fit the event's slots.
-func (e *Engine) replay(vw *view, m *mark, out []Vector, i int) bool {
+func (e *Engine) replay(vw *view, m *mark, out []wire.Vector, i int) bool {
 	n := 0
 	e.p.slots(vw.numeric, func(*aggOut, string) { n++ })
 	if n != len(m.in.aggs) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // extremes are finite values that overflow, underflow or cancel in naive arithmetic.
@@ -55,15 +55,15 @@ type engineStream struct {
 	n     int
 }
 
-func (s *engineStream) apply(entity string, xs ...float64) []features.Vector {
+func (s *engineStream) apply(entity string, xs ...float64) []wire.Vector {
 	s.t.Helper()
-	var evs []ingest.Event
+	var evs []wire.Event
 	for _, x := range xs {
 		s.n++
-		evs = append(evs, ingest.Event{ID: fmt.Sprint("e", s.n), Entity: entity, Time: time.UnixMilli(int64(s.n) * 1000), Fields: fieldsOf(x)})
+		evs = append(evs, wire.Event{ID: fmt.Sprint("e", s.n), Entity: entity, Time: time.UnixMilli(int64(s.n) * 1000), Fields: fieldsOf(x)})
 	}
 	obs := features.ZStats{}
-	out := make([]features.Vector, len(evs))
+	out := make([]wire.Vector, len(evs))
 	if entity == "" {
 		for i, ev := range evs {
 			out[i] = s.e.Stateless(ev, s.z, obs)
@@ -83,7 +83,7 @@ func (s *engineStream) apply(entity string, xs ...float64) []features.Vector {
 	return out
 }
 
-func (s *engineStream) check(out []features.Vector) {
+func (s *engineStream) check(out []wire.Vector) {
 	s.t.Helper()
 	for i, v := range out {
 		for _, f := range v {

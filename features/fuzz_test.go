@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func fuzzConfig() features.Config {
@@ -27,8 +27,8 @@ func FuzzStoredState(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	out := make([]features.Vector, 3)
-	evs := []ingest.Event{
+	out := make([]wire.Vector, 3)
+	evs := []wire.Event{
 		{ID: "a", Entity: "u", Time: time.UnixMilli(1_800_000_000_000), Fields: map[string]any{"x": 1.5, "s": "v"}},
 		{ID: "b", Entity: "u", Time: time.UnixMilli(1_800_000_060_000), Fields: map[string]any{"x": 2.5, "y": 3.0, "s": "w"}},
 		{ID: "c", Entity: "u", Time: time.UnixMilli(1_800_000_030_000), Fields: map[string]any{"x": -1.0}},
@@ -60,12 +60,12 @@ func FuzzEventValues(f *testing.F) {
 	f.Add("x", "{}", int64(-1), math.Inf(1), "\xff\xfe", "*")
 	f.Add("y", "u", int64(math.MaxInt64/2), -math.MaxFloat64, "=", "a=b")
 	f.Fuzz(func(t *testing.T, id, entity string, ms int64, x float64, s, name string) {
-		evs := []ingest.Event{
+		evs := []wire.Event{
 			{ID: id, Entity: entity, Time: time.UnixMilli(ms), Fields: map[string]any{name: x, "s": s, "x": x}},
 			{ID: id + "'", Entity: entity, Time: time.UnixMilli(ms / 2), Fields: map[string]any{"x": x / 3, name: s}},
 			{ID: id, Entity: entity, Time: time.UnixMilli(ms), Fields: map[string]any{name: x, "s": s, "x": x}},
 		}
-		out := make([]features.Vector, len(evs))
+		out := make([]wire.Vector, len(evs))
 		u := e.ApplyEntity(nil, evs, nil, nil, out)
 		for i, v := range out {
 			for _, f := range v {

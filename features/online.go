@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // OnlineStore is the feature store the predictor scores with: per-entity window aggregates kept in
@@ -16,9 +16,9 @@ type OnlineStore interface {
 	// vector (raw fields, aggregates, crosses; sorted by name) as of just before the event, and applies
 	// the event to its entity's aggregates once. A redelivered event gets the vector it got the first
 	// time. Events without an entity get their raw-field features only.
-	Apply(ctx context.Context, events []ingest.Event) ([]Vector, error)
+	Apply(ctx context.Context, events []wire.Event) ([]wire.Vector, error)
 	// Lookup returns the vectors of events at their times without changing anything (live scoring).
-	Lookup(ctx context.Context, events []ingest.Event) ([]Vector, error)
+	Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error)
 	// Aggregates returns an entity's aggregate values as of at (zero: its latest event time);
 	// false when the entity has no state.
 	Aggregates(ctx context.Context, entity string, at time.Time) (Snapshot, bool, error)

@@ -3,7 +3,7 @@ package features
 import (
 	"time"
 
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Stats counts what a feature store did since it started; expose them as Prometheus counters.
@@ -31,7 +31,7 @@ func (e *Engine) Stats() Stats {
 }
 
 type lateEvent struct {
-	ev     ingest.Event
+	ev     wire.Event
 	behind time.Duration
 }
 

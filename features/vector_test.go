@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -26,11 +26,11 @@ func ptr(x float64) *float64 { return &x }
 
 func TestZeroConfigVector(t *testing.T) {
 	e := engine(t, features.DefaultConfig())
-	evs := []ingest.Event{
+	evs := []wire.Event{
 		{ID: "1", Entity: "u", Time: t0, Fields: map[string]any{"amount": 10.0, "country": "DE", "new": true}},
 		{ID: "2", Entity: "u", Time: t0.Add(time.Minute), Fields: map[string]any{"amount": 30.0, "country": "FR", "new": false, "n": nil}},
 	}
-	out := make([]features.Vector, 2)
+	out := make([]wire.Vector, 2)
 	u := e.ApplyEntity(nil, evs, nil, nil, out)
 	if !u.Changed {
 		t.Fatalf("update %+v", u)
@@ -43,7 +43,7 @@ func TestZeroConfigVector(t *testing.T) {
 	if got := fmt.Sprint(out[0]); got != "[{amount 10} {count_1h 0} {count_24h 0} {country=DE 1} {new 1}]" {
 		t.Errorf("first event: %s", got)
 	}
-	if got := fmt.Sprint(e.Stateless(ingest.Event{ID: "3", Time: t0, Fields: map[string]any{"amount": 5.0}}, nil, nil)); got != "[{amount 5}]" {
+	if got := fmt.Sprint(e.Stateless(wire.Event{ID: "3", Time: t0, Fields: map[string]any{"amount": 5.0}}, nil, nil)); got != "[{amount 5}]" {
 		t.Errorf("no entity: %s", got)
 	}
 	// The stored state answers a snapshot.
@@ -72,7 +72,7 @@ func TestFieldsTransformsAndCrosses(t *testing.T) {
 	}
 	cfg.Crosses = [][]string{{"country", "device"}, {"amount_band", "amount"}}
 	e := engine(t, cfg)
-	ev := ingest.Event{ID: "1", Time: t0, Fields: map[string]any{
+	ev := wire.Event{ID: "1", Time: t0, Fields: map[string]any{
 		"amount": 5000.0, "delta": -3.0, "country": "IT", "device": "ios", "new": "true", "score": 7.0, "code": 42.0, "ignored": 1.0,
 	}}
 	z := features.ZStats{}
@@ -120,7 +120,7 @@ func TestBadValuesNeverPanic(t *testing.T) {
 	cfg.Fields = []features.Field{{Name: "z", Type: "numeric", Transforms: []features.Transform{{Kind: "standardize"}, {Kind: "log"}}}}
 	e := engine(t, cfg)
 	huge := strings.Repeat("é", 1<<20)
-	evs := []ingest.Event{
+	evs := []wire.Event{
 		{ID: "", Entity: "", Time: time.Time{}, Fields: nil},
 		{ID: "a", Entity: "u", Time: t0, Fields: map[string]any{"x": math.NaN(), "y": math.Inf(1), "z": math.Inf(-1), "s": huge, huge: 1.0}},
 		{ID: "b", Entity: "u", Time: time.Unix(0, 0), Fields: map[string]any{"x": math.MaxFloat64, "y": -math.MaxFloat64, "n": []any{1}, "m": map[string]any{}}},
@@ -128,7 +128,7 @@ func TestBadValuesNeverPanic(t *testing.T) {
 		{ID: "d", Entity: "u", Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), Fields: map[string]any{"x": 1.0}},
 	}
 	z := features.ZStats{"z": {N: 2, Sum: math.Inf(1), SumSq: math.NaN()}}
-	out := make([]features.Vector, len(evs))
+	out := make([]wire.Vector, len(evs))
 	u := e.ApplyEntity(nil, evs, z, features.ZStats{}, out)
 	for i, v := range out {
 		for _, f := range v {

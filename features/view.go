@@ -5,12 +5,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // view is an event's fields read once: sorted by name, numbers recognized.
 type view struct {
-	ev      ingest.Event
+	ev      wire.Event
 	fields  []fieldValue
 	numeric []string // what "*" aggregates expand to: the numeric fields' names, at most MaxTrackedFields
 }
@@ -22,7 +22,7 @@ type fieldValue struct {
 	numeric bool
 }
 
-func (p *plan) read(ev ingest.Event, v *view) {
+func (p *plan) read(ev wire.Event, v *view) {
 	v.ev = ev
 	v.fields, v.numeric = v.fields[:0], v.numeric[:0]
 	for name, raw := range ev.Fields {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // consumerRig is one topic with records "0".."n-1" on an embedded broker over TCP, a consumer
@@ -163,13 +164,13 @@ func TestConsumerDeadLettersRecordsThatFailAlone(t *testing.T) {
 				if !strings.Contains(strings.Join(tt.poison, ","), string(d.Value)) {
 					t.Errorf("dead letter %q is not a poison record", d.Value)
 				}
-				if got := ingest.Header(d, ingest.HeaderReason); got != string(ingest.ReasonHandlerFailed) {
+				if got := ingest.Header(d, wire.HeaderReason); got != string(ingest.ReasonHandlerFailed) {
 					t.Errorf("reason %q, want %q", got, ingest.ReasonHandlerFailed)
 				}
 				if got := ingest.Header(d, ingest.HeaderStage); got != "test" {
 					t.Errorf("stage %q, want test", got)
 				}
-				if ingest.Header(d, ingest.HeaderDetail) == "" || ingest.Header(d, ingest.HeaderOffset) == "" {
+				if ingest.Header(d, wire.HeaderDetail) == "" || ingest.Header(d, wire.HeaderOffset) == "" {
 					t.Errorf("dead letter without detail or offset: %v", d.Headers)
 				}
 			}

@@ -3,24 +3,12 @@ package ingest
 import (
 	"strconv"
 
+	"github.com/streamlearn/streamlearn/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Header keys of a dead letter. The record's key and value are the original bytes, untouched, so a
-// fixed producer can replay them; these headers say where they came from and why they were rejected.
-const (
-	HeaderReason    = "dlq.reason"
-	HeaderDetail    = "dlq.detail"
-	HeaderTopic     = "dlq.topic"
-	HeaderPartition = "dlq.partition"
-	HeaderOffset    = "dlq.offset"
-	// HeaderTruncated is set on a dead letter whose value is cut (see MaxDeadLetterBytes) to the
-	// original value's length in bytes.
-	HeaderTruncated = "dlq.truncated"
-)
-
 // MaxDeadLetterBytes bounds the size of a dead letter (key, value, header keys and values). A
-// larger one keeps its key and headers and only the start of its value, with HeaderTruncated. The
+// larger one keeps its key and headers and only the start of its value, with wire.HeaderTruncated. The
 // bound leaves room under a producer batch of 1 MB (kafka.producer_batch_max_bytes, which a broker
 // with the default message.max.bytes accepts) for the record and batch overhead and a header or
 // two more, so that a dead letter can always be produced; a record that fits
@@ -36,11 +24,11 @@ func DeadLetter(dlqTopic string, src *kgo.Record, err error) *kgo.Record {
 	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+6)
 	headers = append(headers, src.Headers...)
 	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderDetail, Value: []byte(detail)},
-		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(src.Topic)},
-		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.FormatInt(int64(src.Partition), 10))},
-		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
+		kgo.RecordHeader{Key: wire.HeaderReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: wire.HeaderDetail, Value: []byte(detail)},
+		kgo.RecordHeader{Key: wire.HeaderTopic, Value: []byte(src.Topic)},
+		kgo.RecordHeader{Key: wire.HeaderPartition, Value: []byte(strconv.FormatInt(int64(src.Partition), 10))},
+		kgo.RecordHeader{Key: wire.HeaderOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
 	)
 	r := &kgo.Record{Topic: dlqTopic, Key: src.Key, Value: src.Value, Headers: headers}
 	if deadLetterSize(r) > MaxDeadLetterBytes {
@@ -49,10 +37,10 @@ func DeadLetter(dlqTopic string, src *kgo.Record, err error) *kgo.Record {
 	return r
 }
 
-// truncatedHeaderBytes is the most HeaderTruncated adds.
-const truncatedHeaderBytes = len(HeaderTruncated) + 20
+// truncatedHeaderBytes is the most wire.HeaderTruncated adds.
+const truncatedHeaderBytes = len(wire.HeaderTruncated) + 20
 
-// cutValue cuts r's value so that r fits MaxDeadLetterBytes with HeaderTruncated. Should the
+// cutValue cuts r's value so that r fits MaxDeadLetterBytes with wire.HeaderTruncated. Should the
 // source's own headers (the first n) leave no room even for an empty value, they go too.
 func cutValue(r *kgo.Record, n int) {
 	size := len(r.Value)
@@ -62,7 +50,7 @@ func cutValue(r *kgo.Record, n int) {
 		room = max(0, MaxDeadLetterBytes-truncatedHeaderBytes-(deadLetterSize(r)-len(r.Value)))
 	}
 	r.Value = r.Value[:min(room, len(r.Value))]
-	r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte(strconv.Itoa(size))})
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: wire.HeaderTruncated, Value: []byte(strconv.Itoa(size))})
 }
 
 func deadLetterSize(r *kgo.Record) int {

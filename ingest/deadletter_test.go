@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func size(r *kgo.Record) int {
@@ -41,7 +42,7 @@ func TestDeadLetterFitsItsBound(t *testing.T) {
 			if n := size(got); n > ingest.MaxDeadLetterBytes {
 				t.Errorf("dead letter is %d bytes, over MaxDeadLetterBytes %d", n, ingest.MaxDeadLetterBytes)
 			}
-			truncated := ingest.Header(got, ingest.HeaderTruncated)
+			truncated := ingest.Header(got, wire.HeaderTruncated)
 			if gotT := truncated != ""; gotT != tt.wantTruncated {
 				t.Fatalf("truncated header = %q, want it set: %v", truncated, tt.wantTruncated)
 			}
@@ -54,7 +55,7 @@ func TestDeadLetterFitsItsBound(t *testing.T) {
 			if g := ingest.Header(got, "trace") != ""; g != tt.wantSrcHeader {
 				t.Errorf("source header kept = %v, want %v", g, tt.wantSrcHeader)
 			}
-			for key, want := range map[string]string{ingest.HeaderReason: "oversize", ingest.HeaderTopic: "events", ingest.HeaderOffset: "42"} {
+			for key, want := range map[string]string{wire.HeaderReason: "oversize", wire.HeaderTopic: "events", wire.HeaderOffset: "42"} {
 				if g := ingest.Header(got, key); g != want {
 					t.Errorf("header %s = %q, want %q", key, g, want)
 				}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Reason classifies why a record was rejected. It is sent with every dead letter and used as a
@@ -66,48 +68,48 @@ type rawOutcome struct {
 
 // DecodeEvent decodes and validates one event. now is the wall clock: the time of events that carry
 // none, and the reference for MaxFutureSkew. Errors are *InvalidError.
-func DecodeEvent(b []byte, now time.Time, lim Limits) (Event, error) {
+func DecodeEvent(b []byte, now time.Time, lim Limits) (wire.Event, error) {
 	var raw rawEvent
 	if err := decodeObject(b, lim, &raw); err != nil {
-		return Event{}, err
+		return wire.Event{}, err
 	}
-	ev := Event{}
+	ev := wire.Event{}
 	var err error
 	if ev.ID, err = decodeID(raw.ID, lim); err != nil {
-		return Event{}, err
+		return wire.Event{}, err
 	}
 	if ev.Entity, err = decodeEntity(raw.Entity, lim); err != nil {
-		return Event{}, err
+		return wire.Event{}, err
 	}
 	if ev.Time, err = decodeTime(raw.Time, now, lim); err != nil {
-		return Event{}, err
+		return wire.Event{}, err
 	}
 	if ev.Fields, err = decodeFields(raw.Fields, lim); err != nil {
-		return Event{}, err
+		return wire.Event{}, err
 	}
 	return ev, nil
 }
 
 // DecodeOutcome decodes and validates one outcome. Errors are *InvalidError.
-func DecodeOutcome(b []byte, now time.Time, lim Limits) (Outcome, error) {
+func DecodeOutcome(b []byte, now time.Time, lim Limits) (wire.Outcome, error) {
 	var raw rawOutcome
 	if err := decodeObject(b, lim, &raw); err != nil {
-		return Outcome{}, err
+		return wire.Outcome{}, err
 	}
-	var o Outcome
+	var o wire.Outcome
 	var err error
 	if o.ID, err = decodeID(raw.ID, lim); err != nil {
-		return Outcome{}, err
+		return wire.Outcome{}, err
 	}
 	if o.Time, err = decodeTime(raw.Time, now, lim); err != nil {
-		return Outcome{}, err
+		return wire.Outcome{}, err
 	}
 	if len(raw.Label) == 0 || isNull(raw.Label) {
-		return Outcome{}, invalid(ReasonBadLabel, `"label" is required`)
+		return wire.Outcome{}, invalid(ReasonBadLabel, `"label" is required`)
 	}
 	v, err := decodeScalar(raw.Label, lim)
 	if err != nil {
-		return Outcome{}, invalid(ReasonBadLabel, `"label": %v`, err)
+		return wire.Outcome{}, invalid(ReasonBadLabel, `"label": %v`, err)
 	}
 	switch l := v.(type) {
 	case float64:

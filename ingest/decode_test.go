@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -15,20 +16,20 @@ func TestDecodeEventValid(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want ingest.Event
+		want wire.Event
 	}{
 		{"contract example", `{"id": "e-1", "entity": "u-42", "time": "2026-11-22T10:00:00.123Z", "fields": {"amount": 12.5, "country": "DE", "new": true}}`,
-			ingest.Event{ID: "e-1", Entity: "u-42", Time: time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC), Fields: map[string]any{"amount": 12.5, "country": "DE", "new": true}}},
+			wire.Event{ID: "e-1", Entity: "u-42", Time: time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC), Fields: map[string]any{"amount": 12.5, "country": "DE", "new": true}}},
 		{"unix millis", `{"id": "e-2", "time": 1795341600123, "fields": {}}`,
-			ingest.Event{ID: "e-2", Time: time.UnixMilli(1795341600123).UTC(), Fields: map[string]any{}}},
+			wire.Event{ID: "e-2", Time: time.UnixMilli(1795341600123).UTC(), Fields: map[string]any{}}},
 		{"no time means now, null fields are missing values", `{"id": "e-3", "fields": {"a": null, "b": -1e3}}`,
-			ingest.Event{ID: "e-3", Time: now, Fields: map[string]any{"b": -1000.0}}},
+			wire.Event{ID: "e-3", Time: now, Fields: map[string]any{"b": -1000.0}}},
 		{"integer entity", `{"id": "e-4", "entity": 42}`,
-			ingest.Event{ID: "e-4", Entity: "42", Time: now, Fields: map[string]any{}}},
+			wire.Event{ID: "e-4", Entity: "42", Time: now, Fields: map[string]any{}}},
 		{"unknown keys are ignored", `{"id": "e-5", "source": "web"}`,
-			ingest.Event{ID: "e-5", Time: now, Fields: map[string]any{}}},
+			wire.Event{ID: "e-5", Time: now, Fields: map[string]any{}}},
 		{"offset time zone", `{"id": "e-6", "time": "2026-11-22T11:00:00+01:00"}`,
-			ingest.Event{ID: "e-6", Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Fields: map[string]any{}}},
+			wire.Event{ID: "e-6", Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Fields: map[string]any{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

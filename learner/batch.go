@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Checkpoint encodes model k as a checkpoint in Online's format (Online.MarshalBinary): optimizer
@@ -98,7 +98,7 @@ func ResumeBatchTrainer(backend Backend, checkpoint []byte) (*BatchTrainer, erro
 
 // LearnBatch scores the examples, then learns them as one minibatch, and returns the predictions
 // made before the update.
-func (t *BatchTrainer) LearnBatch(vs []features.Vector, ys []Label) ([]Prediction, error) {
+func (t *BatchTrainer) LearnBatch(vs []wire.Vector, ys []Label) ([]Prediction, error) {
 	p, err := t.e.Learn(vs, ys)
 	if err != nil {
 		t.err = err
@@ -108,8 +108,8 @@ func (t *BatchTrainer) LearnBatch(vs []features.Vector, ys []Label) ([]Predictio
 
 // Learn learns one example as a batch of one; on a backend error the prediction is empty and Err
 // says why.
-func (t *BatchTrainer) Learn(v features.Vector, y Label) Prediction {
-	p, err := t.LearnBatch([]features.Vector{v}, []Label{y})
+func (t *BatchTrainer) Learn(v wire.Vector, y Label) Prediction {
+	p, err := t.LearnBatch([]wire.Vector{v}, []Label{y})
 	if err != nil {
 		return Prediction{}
 	}
@@ -117,8 +117,8 @@ func (t *BatchTrainer) Learn(v features.Vector, y Label) Prediction {
 }
 
 // Predict scores v with the current weights.
-func (t *BatchTrainer) Predict(v features.Vector) Prediction {
-	p, err := t.e.Predict([]features.Vector{v})
+func (t *BatchTrainer) Predict(v wire.Vector) Prediction {
+	p, err := t.e.Predict([]wire.Vector{v})
 	if err != nil {
 		t.err = err
 		return Prediction{}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestBatchTrainerOfOneEqualsOnline checks that a BatchTrainer fed one example at a time is Online:
@@ -55,7 +55,7 @@ func TestBatchTrainerCheckpointMoves(t *testing.T) {
 			defer bt.Close()
 			stream := synthetic(k.task, 1200, 41)
 			learn := func(tr *learner.BatchTrainer, exs []example) []learner.Prediction {
-				vs, ys := make([]features.Vector, len(exs)), make([]learner.Label, len(exs))
+				vs, ys := make([]wire.Vector, len(exs)), make([]learner.Label, len(exs))
 				for i, ex := range exs {
 					vs[i], ys[i] = ex.v, ex.y
 				}

@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // wideStream returns n examples of a tabular stream with 50 active features each: 20 numeric inputs
@@ -23,11 +23,11 @@ func wideStream(n int, seed uint64) []example {
 	}
 	out := make([]example, n)
 	for i := range out {
-		v := make(features.Vector, 0, 50)
+		v := make(wire.Vector, 0, 50)
 		var m float64
 		for j, name := range numNames {
 			x := float64(j+1) * 10 * r.NormFloat64()
-			v = append(v, features.Feature{Name: name, Value: x})
+			v = append(v, wire.Feature{Name: name, Value: x})
 			if j%4 == 0 {
 				m += x / float64(j+1) / 10
 			}
@@ -35,7 +35,7 @@ func wideStream(n int, seed uint64) []example {
 		for j, name := range catNames {
 			card := 2 + j*j
 			c := r.IntN(card)
-			v = append(v, features.Feature{Name: fmt.Sprintf("%s=%d", name, c), Value: 1})
+			v = append(v, wire.Feature{Name: fmt.Sprintf("%s=%d", name, c), Value: 1})
 			if c%3 == 0 {
 				m += 0.3
 			}

@@ -3,7 +3,7 @@ package learner
 import (
 	"fmt"
 
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Engine trains K models of one spec at once in minibatches on a Backend: a population of challengers
@@ -88,7 +88,7 @@ func (e *Engine) Skipped() int64 {
 // Learn scores the batch with every model, then learns it, and returns the predictions made before
 // the update, model-major: the prediction of model k for vs[i] is at k*len(vs)+i. Examples with an
 // unusable label (not finite, unknown class) are only scored.
-func (e *Engine) Learn(vs []features.Vector, ys []Label) ([]Prediction, error) {
+func (e *Engine) Learn(vs []wire.Vector, ys []Label) ([]Prediction, error) {
 	if len(vs) != len(ys) {
 		return nil, fmt.Errorf("learn: %d vectors and %d labels", len(vs), len(ys))
 	}
@@ -128,7 +128,7 @@ func (e *Engine) Learn(vs []features.Vector, ys []Label) ([]Prediction, error) {
 }
 
 // Predict scores the batch with every model, model-major as Learn.
-func (e *Engine) Predict(vs []features.Vector) ([]Prediction, error) {
+func (e *Engine) Predict(vs []wire.Vector) ([]Prediction, error) {
 	e.hash(vs)
 	e.rest.Reset()
 	rows := make([]int, len(vs))
@@ -143,7 +143,7 @@ func (e *Engine) Predict(vs []features.Vector) ([]Prediction, error) {
 	return preds, nil
 }
 
-func (e *Engine) hash(vs []features.Vector) {
+func (e *Engine) hash(vs []wire.Vector) {
 	for len(e.h) < len(vs) {
 		e.h = append(e.h, Hashed{})
 	}

@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func newEngine(t testing.TB, spec learner.Spec, hyper []learner.Hyper) *learner.Engine {
@@ -27,7 +27,7 @@ func TestEngineBatchOfOneEqualsOnline(t *testing.T) {
 			tr, e := newTrainer(t, spec), newEngine(t, spec, nil)
 			for i, ex := range synthetic(k.task, 1000, 21) {
 				want := tr.Learn(ex.v, ex.y)
-				got, err := e.Learn([]features.Vector{ex.v}, []learner.Label{ex.y})
+				got, err := e.Learn([]wire.Vector{ex.v}, []learner.Label{ex.y})
 				if err != nil {
 					t.Fatalf("Learn: %v", err)
 				}
@@ -81,8 +81,8 @@ func TestEnginePopulationEqualsSeparateModels(t *testing.T) {
 	}
 }
 
-func split(exs []example) ([]features.Vector, []learner.Label) {
-	vs, ys := make([]features.Vector, len(exs)), make([]learner.Label, len(exs))
+func split(exs []example) ([]wire.Vector, []learner.Label) {
+	vs, ys := make([]wire.Vector, len(exs)), make([]learner.Label, len(exs))
 	for i, ex := range exs {
 		vs[i], ys[i] = ex.v, ex.y
 	}

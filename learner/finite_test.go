@@ -9,8 +9,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // extremes are finite values that overflow, underflow or cancel in naive arithmetic.
@@ -84,8 +84,8 @@ func labelFor(task learner.Task, x float64) learner.Label {
 
 // outlierStreams are named streams of extreme examples, each after a warm-up of ordinary ones.
 func outlierStreams(task learner.Task) map[string][]example {
-	amount := func(x float64) features.Vector {
-		return features.Vector{{Name: "age", Value: 40}, {Name: "amount", Value: x}, {Name: "country=DE", Value: 1}}
+	amount := func(x float64) wire.Vector {
+		return wire.Vector{{Name: "age", Value: 40}, {Name: "amount", Value: x}, {Name: "country=DE", Value: 1}}
 	}
 	label := func(x float64) learner.Label { return labelFor(task, x) }
 	streams := map[string][]example{
@@ -97,14 +97,14 @@ func outlierStreams(task learner.Task) map[string][]example {
 		"label -1e308 x5":       repeat(example{amount(10), label(-1e308)}, 5),
 		"label 5e-324":          repeat(example{amount(5e-324), label(5e-324)}, 5),
 		"both huge":             {{amount(1e308), label(1e308)}, {amount(-1e308), label(-1e308)}},
-		"every input huge":      {{features.Vector{{Name: "age", Value: 1e308}, {Name: "amount", Value: 1e308}, {Name: "x", Value: -1e308}}, label(1e308)}},
+		"every input huge":      {{wire.Vector{{Name: "age", Value: 1e308}, {Name: "amount", Value: 1e308}, {Name: "x", Value: -1e308}}, label(1e308)}},
 		"tiny spread":           tinySpread(label(1)),
 	}
 	r := rand.New(rand.NewPCG(7, 7))
 	random := make([]example, 300)
 	for i := range random {
 		pick := func() float64 { return extremes[r.IntN(len(extremes))] }
-		random[i] = example{features.Vector{{Name: "age", Value: pick()}, {Name: "amount", Value: pick()}, {Name: "country=DE", Value: pick()}}, label(pick())}
+		random[i] = example{wire.Vector{{Name: "age", Value: pick()}, {Name: "amount", Value: pick()}, {Name: "country=DE", Value: pick()}}, label(pick())}
 	}
 	streams["random extremes"] = random
 	return streams
@@ -114,7 +114,7 @@ func outlierStreams(task learner.Task) map[string][]example {
 func tinySpread(y learner.Label) []example {
 	var out []example
 	for _, x := range []float64{0, 1e-160, 0, 1e-160, 0, 0} {
-		out = append(out, example{features.Vector{{Name: "tiny", Value: x}}, y})
+		out = append(out, example{wire.Vector{{Name: "tiny", Value: x}}, y})
 	}
 	return out
 }
@@ -230,7 +230,7 @@ func TestMinibatchStateStaysFinite(t *testing.T) {
 			}
 			stream = append(synthetic(k.task, 100, 5), append(stream, synthetic(k.task, 100, 6)...)...)
 			for start := 0; start < len(stream); start += 16 {
-				var vs []features.Vector
+				var vs []wire.Vector
 				var ys []learner.Label
 				for _, ex := range stream[start:min(start+16, len(stream))] {
 					vs, ys = append(vs, ex.v), append(ys, ex.y)
@@ -284,14 +284,14 @@ func TestOutlierKeepsFeature(t *testing.T) {
 								y = 1
 							}
 						}
-						tr.Learn(features.Vector{{Name: "amount", Value: a}}, learner.Label{Value: y})
+						tr.Learn(wire.Vector{{Name: "amount", Value: a}}, learner.Label{Value: y})
 					}
 				}
 				learn(500)
-				tr.Learn(features.Vector{{Name: "amount", Value: tt.amount}}, learner.Label{Value: tt.label})
+				tr.Learn(wire.Vector{{Name: "amount", Value: tt.amount}}, learner.Label{Value: tt.label})
 				learn(100)
-				lo := tr.Snapshot().Predict(features.Vector{{Name: "amount", Value: 1}}).Score
-				hi := tr.Snapshot().Predict(features.Vector{{Name: "amount", Value: 90}}).Score
+				lo := tr.Snapshot().Predict(wire.Vector{{Name: "amount", Value: 1}}).Score
+				hi := tr.Snapshot().Predict(wire.Vector{{Name: "amount", Value: 90}}).Score
 				want := 0.2
 				if tt.task == learner.Regression {
 					want = 20
@@ -318,7 +318,7 @@ func TestSkippedUpdatesAreCounted(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bt.Close()
-			v := features.Vector{{Name: "x", Value: 1e-320}}
+			v := wire.Vector{{Name: "x", Value: 1e-320}}
 			for _, tr := range []learner.Trainer{on, bt} {
 				tr.Learn(v, learner.Label{Value: 1})
 				checkState(t, tr)

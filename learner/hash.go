@@ -4,8 +4,7 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Hashed is a feature vector after hashing: parallel slices, of equal lengths, of slot, raw value and
@@ -55,7 +54,7 @@ func NewHasher(spec Spec) *Hasher {
 }
 
 // Hash writes v's features and crosses into dst, replacing what it held.
-func (h *Hasher) Hash(v features.Vector, dst *Hashed) {
+func (h *Hasher) Hash(v wire.Vector, dst *Hashed) {
 	dst.Reset()
 	for _, f := range v {
 		k := xxhash.Sum64String(f.Name)
@@ -96,7 +95,7 @@ func crossKey(a, b uint64) uint64 {
 }
 
 // featureName returns the name of the i-th hashed feature of v, as Hash laid them out.
-func (h *Hashed) featureName(v features.Vector, i int) string {
+func (h *Hashed) featureName(v wire.Vector, i int) string {
 	if i < len(v) {
 		return v[i].Name
 	}

@@ -6,13 +6,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // example is one labelled vector of a synthetic stream.
 type example struct {
-	v features.Vector
+	v wire.Vector
 	y learner.Label
 }
 
@@ -28,7 +28,7 @@ func synthetic(task learner.Task, n int, seed uint64) []example {
 		age := 40 + 10*r.NormFloat64()
 		c := r.IntN(len(countries))
 		m := 1.5*(amount-1000)/300 - (age-40)/10 + effect[c]
-		v := features.Vector{
+		v := wire.Vector{
 			{Name: "age", Value: age},
 			{Name: "amount", Value: amount},
 			{Name: "country=" + countries[c], Value: 1},

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var _ Trainer = (*Online)(nil)
@@ -69,13 +69,13 @@ func (t *Online) Skipped() int64 { return t.skipped }
 func (t *Online) Hasher() *Hasher { return t.hasher }
 
 // Predict scores v with the current weights.
-func (t *Online) Predict(v features.Vector) Prediction {
+func (t *Online) Predict(v wire.Vector) Prediction {
 	t.hasher.Hash(v, &t.buf)
 	return t.PredictHashed(&t.buf)
 }
 
 // Learn updates the model with (v, y) and returns the prediction made before the update.
-func (t *Online) Learn(v features.Vector, y Label) Prediction {
+func (t *Online) Learn(v wire.Vector, y Label) Prediction {
 	t.hasher.Hash(v, &t.buf)
 	return t.LearnHashed(&t.buf, y)
 }

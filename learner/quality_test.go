@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // loadCSV reads a data set of testdata (label first, then features): columns that parse as numbers
@@ -32,14 +32,14 @@ func loadCSV(t testing.TB, name string) []example {
 		if err != nil {
 			t.Fatalf("%s row %d: label: %v", name, i, err)
 		}
-		var v features.Vector
+		var v wire.Vector
 		for j := 1; j < len(r); j++ {
 			switch x, err := strconv.ParseFloat(r[j], 64); {
 			case r[j] == "":
 			case err == nil:
-				v = append(v, features.Feature{Name: header[j], Value: x})
+				v = append(v, wire.Feature{Name: header[j], Value: x})
 			default:
-				v = append(v, features.Feature{Name: header[j] + "=" + r[j], Value: 1})
+				v = append(v, wire.Feature{Name: header[j] + "=" + r[j], Value: 1})
 			}
 		}
 		v.Sort()

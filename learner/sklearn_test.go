@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // sklearnCoefficients reads testdata/logreg_sklearn.csv, written by make_logreg_reference.py: the
@@ -43,7 +43,7 @@ func unpenalized(alpha float64) learner.Spec {
 
 // coefficients reads the intercept and the weights of x1..x5 out of a snapshot's explanation.
 func coefficients(s *learner.Snapshot) map[string]float64 {
-	v := features.Vector{{Name: "x1", Value: 1}, {Name: "x2", Value: 1}, {Name: "x3", Value: 1}, {Name: "x4", Value: 1}, {Name: "x5", Value: 1}}
+	v := wire.Vector{{Name: "x1", Value: 1}, {Name: "x2", Value: 1}, {Name: "x3", Value: 1}, {Name: "x4", Value: 1}, {Name: "x5", Value: 1}}
 	got := map[string]float64{}
 	for _, c := range s.Contributions(v) {
 		if c.Feature == "(bias)" {

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Snapshot is an immutable copy of a model's weights for serving: only the slots with a non-zero
@@ -85,7 +85,7 @@ func (s *Snapshot) Spec() Spec { return s.spec.clone() }
 func (s *Snapshot) Seen() int64 { return s.seen }
 
 // Predict scores v. It equals the trainer's Predict at the time of the snapshot.
-func (s *Snapshot) Predict(v features.Vector) Prediction {
+func (s *Snapshot) Predict(v wire.Vector) Prediction {
 	h := s.hashed(v)
 	defer s.scratch.Put(h)
 	if s.out == 1 {
@@ -98,7 +98,7 @@ func (s *Snapshot) Predict(v features.Vector) Prediction {
 	return predictionOf(&s.spec, m, &s.target)
 }
 
-func (s *Snapshot) hashed(v features.Vector) *Hashed {
+func (s *Snapshot) hashed(v wire.Vector) *Hashed {
 	h, _ := s.scratch.Get().(*Hashed)
 	if h == nil {
 		h = new(Hashed)
@@ -130,7 +130,7 @@ func (s *Snapshot) margins(h *Hashed, m []float64) {
 // Contributions explains the prediction for v: each feature's weight times its standardized value,
 // and the bias, largest absolute contribution first. For multiclass they are for the top class; for
 // a standardized regression target they are in target units and the bias includes the target's mean.
-func (s *Snapshot) Contributions(v features.Vector) []Contribution {
+func (s *Snapshot) Contributions(v wire.Vector) []Contribution {
 	h := s.hashed(v)
 	defer s.scratch.Put(h)
 	o, unit, offset := 0, 1.0, 0.0

@@ -1,15 +1,15 @@
 package learner
 
-import "github.com/streamlearn/streamlearn/features"
+import "github.com/streamlearn/streamlearn/wire"
 
 // Trainer learns one model online, one example at a time. A Trainer is not safe for concurrent use;
 // serve from its Snapshots instead.
 type Trainer interface {
 	// Predict scores v with the current weights.
-	Predict(v features.Vector) Prediction
+	Predict(v wire.Vector) Prediction
 	// Learn updates the model with one example and returns the prediction made before the update
 	// (progressive validation). Examples with an unusable label (not finite, unknown class) only predict.
-	Learn(v features.Vector, y Label) Prediction
+	Learn(v wire.Vector, y Label) Prediction
 	// Snapshot returns an immutable copy of the current weights for serving.
 	Snapshot() *Snapshot
 	// MarshalBinary encodes the full optimizer state, a checkpoint that UnmarshalTrainer resumes from.

@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var allKinds = []struct {
@@ -27,7 +27,7 @@ func TestFirstStepByHand(t *testing.T) {
 	spec.Alpha, spec.Beta, spec.L1, spec.L2 = 0.5, 1, 0, 0
 	spec.Standardize = false
 	tr := newTrainer(t, spec)
-	v := features.Vector{{Name: "x", Value: 2}}
+	v := wire.Vector{{Name: "x", Value: 2}}
 	if got := tr.Learn(v, learner.Label{Value: 1}); got.Score != 0.5 {
 		t.Fatalf("first prediction: got %v, want 0.5", got.Score)
 	}
@@ -165,10 +165,10 @@ func TestUnusableLabelsOnlyPredict(t *testing.T) {
 	if tr.Seen() != 0 || bin.Seen() != 0 {
 		t.Errorf("Seen: got %d and %d, want 0", tr.Seen(), bin.Seen())
 	}
-	if p := bin.Learn(features.Vector{{Name: "x", Value: math.Inf(1)}}, learner.Label{Value: 1}); math.IsNaN(p.Score) {
+	if p := bin.Learn(wire.Vector{{Name: "x", Value: math.Inf(1)}}, learner.Label{Value: 1}); math.IsNaN(p.Score) {
 		t.Error("an infinite input gave a NaN score")
 	}
-	if p := bin.Predict(features.Vector{{Name: "x", Value: 1}}); math.IsNaN(p.Score) {
+	if p := bin.Predict(wire.Vector{{Name: "x", Value: 1}}); math.IsNaN(p.Score) {
 		t.Error("learning from an infinite input made the model NaN")
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // brokenSnapshot is a model whose weights for a and b are ±1e308: finite, but a score of a = b = 10
@@ -26,7 +26,7 @@ func brokenSnapshot(t *testing.T) *learner.Snapshot {
 		t.Fatal(err)
 	}
 	for range 5 {
-		tr.Learn(features.Vector{{Name: "a", Value: 1}, {Name: "b", Value: 1}}, learner.Label{Value: 1})
+		tr.Learn(wire.Vector{{Name: "a", Value: 1}, {Name: "b", Value: 1}}, learner.Label{Value: 1})
 	}
 	b, err := tr.Snapshot().MarshalBinary()
 	if err != nil {
@@ -39,7 +39,7 @@ func brokenSnapshot(t *testing.T) *learner.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := snap.Predict(features.Vector{{Name: "a", Value: 10}, {Name: "b", Value: 10}}); !math.IsNaN(p.Score) {
+	if p := snap.Predict(wire.Vector{{Name: "a", Value: 10}, {Name: "b", Value: 10}}); !math.IsNaN(p.Score) {
 		t.Fatalf("broken snapshot scores %v, want NaN", p.Score)
 	}
 	return snap
@@ -75,7 +75,7 @@ func TestStreamScoreNotFiniteIsPermanent(t *testing.T) {
 	e.models.Swap(&predictor.Served{Model: "default", Version: 1, Snapshot: brokenSnapshot(t)})
 	out := &captureOutput{}
 	s := &predictor.Stream{Features: e.store, Models: e.models, Router: r, Join: learnredis.NewJoinStore(e.rdb, e.prefix, time.Hour), Out: out}
-	err := s.Handle(context.Background(), []ingest.Event{{ID: "x", Time: time.Now(), Fields: map[string]any{"a": 10.0, "b": 10.0}}})
+	err := s.Handle(context.Background(), []wire.Event{{ID: "x", Time: time.Now(), Fields: map[string]any{"a": 10.0, "b": 10.0}}})
 	if err == nil || ingest.IsTransient(err) {
 		t.Fatalf("Handle = %v, want a permanent error", err)
 	}
@@ -97,11 +97,11 @@ func TestScoreAfterHugeLabel(t *testing.T) {
 	learn := func(n int) {
 		for i := range n {
 			a := float64(1 + i%100)
-			tr.Learn(features.Vector{{Name: "amount", Value: a}}, learner.Label{Value: 3 * a})
+			tr.Learn(wire.Vector{{Name: "amount", Value: a}}, learner.Label{Value: 3 * a})
 		}
 	}
 	learn(500)
-	tr.Learn(features.Vector{{Name: "amount", Value: 50}}, learner.Label{Value: 1e300})
+	tr.Learn(wire.Vector{{Name: "amount", Value: 50}}, learner.Label{Value: 1e300})
 	learn(100)
 	e.models.Swap(&predictor.Served{Model: "default", Version: 1, Snapshot: tr.Snapshot()})
 	api := &predictor.API{Features: e.store, Models: e.models, Registry: e.reg, Router: router(t, predictor.Config{}),

@@ -20,6 +20,7 @@ import (
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -76,7 +77,7 @@ func (e *env) publishBiased(t testing.TB, model string, n int) []*learner.Snapsh
 	}
 	snaps := make([]*learner.Snapshot, n+1)
 	for k := 1; k <= n; k++ {
-		tr.Learn(features.Vector{}, learner.Label{Value: 1})
+		tr.Learn(wire.Vector{}, learner.Label{Value: 1})
 		v := e.publish(t, model, tr, int64(k-1))
 		if v != int64(k) {
 			t.Fatalf("published version %d, want %d", v, k)
@@ -114,7 +115,7 @@ func trained(t testing.TB, model string, seed int) learner.Trainer {
 		if amount > 5 || country == "US" {
 			label = 1
 		}
-		tr.Learn(features.Vector{{Name: "amount", Value: amount}, {Name: "country=" + country, Value: 1}}, learner.Label{Value: label})
+		tr.Learn(wire.Vector{{Name: "amount", Value: amount}, {Name: "country=" + country, Value: 1}}, learner.Label{Value: label})
 	}
 	return tr
 }
@@ -204,10 +205,10 @@ func decode(t *testing.T, resp *http.Response, v any) int {
 // seedEntities records events for entities so that they have features.
 func (e *env) seedEntities(t testing.TB, n int) {
 	t.Helper()
-	evs := make([]ingest.Event, n)
+	evs := make([]wire.Event, n)
 	at := time.Now().Add(-time.Hour)
 	for i := range evs {
-		evs[i] = ingest.Event{ID: fmt.Sprintf("seed-%d", i), Entity: fmt.Sprintf("u-%d", i), Time: at, Fields: map[string]any{}}
+		evs[i] = wire.Event{ID: fmt.Sprintf("seed-%d", i), Entity: fmt.Sprintf("u-%d", i), Time: at, Fields: map[string]any{}}
 	}
 	if _, err := e.store.Apply(context.Background(), evs); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // API serves the scoring, lookup and model-management routes of the HTTP contract:
@@ -35,7 +36,7 @@ type API struct {
 	// announcement or their next poll of the registry.
 	Loader *Loader
 	// Announce, when set, tells other processes of a champion change (on the models topic).
-	Announce func(ctx context.Context, a Announcement) error
+	Announce func(ctx context.Context, a wire.Announcement) error
 	// Shadow, when set, receives the predictions of shadow models for scored requests.
 	Shadow ShadowLog
 	Limits ingest.Limits
@@ -50,7 +51,7 @@ type API struct {
 // ShadowLog receives shadow predictions made while serving requests. It must not block the
 // request: an implementation drops what it cannot take at once.
 type ShadowLog interface {
-	LogShadow(ps []Prediction)
+	LogShadow(ps []wire.Prediction)
 }
 
 // Register adds the API's routes to mux.
@@ -147,7 +148,7 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now()
-	events := make([]ingest.Event, len(raws))
+	events := make([]wire.Event, len(raws))
 	for i, raw := range raws {
 		if events[i], err = ingest.DecodeEvent(raw, now, a.Limits); err != nil {
 			index := -1
@@ -211,12 +212,12 @@ func writeEncoded(w http.ResponseWriter, v any) bool {
 	return true
 }
 
-func shadowPredictions(events []ingest.Event, vs []features.Vector, shadow []*Served, at time.Time) []Prediction {
-	ps := make([]Prediction, 0, len(events)*len(shadow))
+func shadowPredictions(events []wire.Event, vs []wire.Vector, shadow []*Served, at time.Time) []wire.Prediction {
+	ps := make([]wire.Prediction, 0, len(events)*len(shadow))
 	for i := range events {
 		for _, sh := range shadow {
 			if p, err := predict(sh, vs[i]); err == nil {
-				ps = append(ps, newPrediction(&events[i], sh, p, RouteShadow, at))
+				ps = append(ps, newPrediction(&events[i], sh, p, wire.RouteShadow, at))
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestScoreErrors(t *testing.T) {
@@ -108,13 +109,13 @@ func TestScoreExplainChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := e.store.Lookup(ctx, []ingest.Event{dec})
+	vs, err := e.store.Lookup(ctx, []wire.Event{dec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := vs[0]
 	want := e.models.Get("default").Snapshot.Predict(v).Score
-	if plain.Score != want || explained.Score != want || plain.Version != 1 || plain.Route != predictor.RouteChampion {
+	if plain.Score != want || explained.Score != want || plain.Version != 1 || plain.Route != wire.RouteChampion {
 		t.Errorf("scores %v and %v (version %d, route %s), want %v by version 1", plain.Score, explained.Score, plain.Version, plain.Route, want)
 	}
 	if plain.Features != nil || plain.Contributions != nil {
@@ -178,8 +179,8 @@ func TestPromoteRollbackHistory(t *testing.T) {
 	}
 	e.promote(t, "default", 1)
 	api := e.api(t, router(t, predictor.Config{}))
-	var announced []predictor.Announcement
-	api.Announce = func(_ context.Context, a predictor.Announcement) error {
+	var announced []wire.Announcement
+	api.Announce = func(_ context.Context, a wire.Announcement) error {
 		announced = append(announced, a)
 		return nil
 	}
@@ -221,7 +222,7 @@ func TestPromoteRollbackHistory(t *testing.T) {
 	if h.History[0].Version != 3 || h.History[0].Reason != "2 misbehaves" || h.History[2].Reason != "better AUC" || h.History[1].Reason != "manual promotion over HTTP" {
 		t.Errorf("history = %+v", h.History)
 	}
-	if len(announced) != 3 || announced[0].Event != predictor.EventPromoted || announced[2].Event != predictor.EventRollback || announced[2].Version != 3 {
+	if len(announced) != 3 || announced[0].Event != wire.EventPromoted || announced[2].Event != wire.EventRollback || announced[2].Version != 3 {
 		t.Errorf("announcements = %+v", announced)
 	}
 
@@ -230,7 +231,7 @@ func TestPromoteRollbackHistory(t *testing.T) {
 		Routes []predictor.Route     `json:"routes"`
 	}
 	if code := get(t, srv.URL+"/v1/models", &models); code != 200 || len(models.Models) != 1 || models.Models[0].Serving != 3 ||
-		models.Models[0].Champion != 3 || models.Models[0].Route != predictor.RouteChampion || len(models.Models[0].Versions) != 3 {
+		models.Models[0].Champion != 3 || models.Models[0].Route != wire.RouteChampion || len(models.Models[0].Versions) != 3 {
 		t.Errorf("GET /v1/models = %d %+v", code, models)
 	}
 }

@@ -13,20 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/learner"
-)
-
-// Announcement is a record of the models topic: a model changed (published, promoted, rolled back).
-type Announcement struct {
-	Model   string    `json:"model"`
-	Version int64     `json:"version"`
-	Event   string    `json:"event"`
-	Time    time.Time `json:"time"`
-}
-
-// The events of announcements made by the predictor.
-const (
-	EventPromoted = "promoted"
-	EventRollback = "rollback"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // ErrUnknownModel is returned for a model that is neither in the registry nor trained by the learner.
@@ -209,7 +196,7 @@ func (l *Loader) Run(ctx context.Context, cl *kgo.Client, models []string, poll 
 				return
 			}
 			fetches.EachRecord(func(r *kgo.Record) {
-				var a Announcement
+				var a wire.Announcement
 				if json.Unmarshal(r.Value, &a) == nil {
 					select {
 					case changed <- struct{}{}:

@@ -12,6 +12,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestLoaderServe checks which version each kind of model serves first.
@@ -82,7 +83,7 @@ func TestLoaderFollowsAnnouncements(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the loader's client reaches the end of the topic
 	for want := int64(1); want <= 3; want++ {
 		e.promote(t, "default", e.publish(t, "default", trained(t, "default", int(want)), want-1))
-		b, _ := json.Marshal(predictor.Announcement{Model: "default", Version: want, Event: "published", Time: time.Now()})
+		b, _ := json.Marshal(wire.Announcement{Model: "default", Version: want, Event: "published", Time: time.Now()})
 		if err := producer.ProduceSync(context.Background(), &kgo.Record{Topic: "models", Value: b}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // ModelInfo is one model in GET /v1/models.
@@ -38,7 +39,7 @@ func (a *API) models(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, m := range a.Router.shadow {
 			if m == infos[i].Model {
-				infos[i].Route = RouteShadow
+				infos[i].Route = wire.RouteShadow
 			}
 		}
 	}
@@ -188,7 +189,7 @@ func (a *API) promote(w http.ResponseWriter, r *http.Request) {
 		a.writeChangeError(w, err, "promote", http.StatusNotFound)
 		return
 	}
-	a.answerChange(w, r, ChampionResult{Model: model, Version: req.Version, Previous: prev, Pinned: pin}, EventPromoted)
+	a.answerChange(w, r, ChampionResult{Model: model, Version: req.Version, Previous: prev, Pinned: pin}, wire.EventPromoted)
 }
 
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +222,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 		a.writeChangeError(w, err, "rollback", http.StatusConflict)
 		return
 	}
-	a.answerChange(w, r, ChampionResult{Model: model, Version: ch.Version, Previous: ch.Previous, Pinned: ch.Pinned}, EventRollback)
+	a.answerChange(w, r, ChampionResult{Model: model, Version: ch.Version, Previous: ch.Previous, Pinned: ch.Pinned}, wire.EventRollback)
 }
 
 // writeChangeError maps the errors of a champion change to status codes; notFound is the code
@@ -247,7 +248,7 @@ func (a *API) answerChange(w http.ResponseWriter, r *http.Request, res ChampionR
 		res.Serving = s.Version
 	}
 	if a.Announce != nil {
-		err := a.Announce(r.Context(), Announcement{Model: res.Model, Version: res.Version, Event: event, Time: a.now().UTC()})
+		err := a.Announce(r.Context(), wire.Announcement{Model: res.Model, Version: res.Version, Event: event, Time: a.now().UTC()})
 		res.Announced = err == nil
 	}
 	WriteJSON(w, http.StatusOK, res)

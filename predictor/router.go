@@ -5,8 +5,7 @@ import (
 	"math"
 
 	"github.com/cespare/xxhash/v2"
-
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Router assigns each event a route: the champion or a challenger, by a hash of its entity (or of
@@ -59,7 +58,7 @@ func (r *Router) Models() []string {
 }
 
 // RouteOf returns the index of the route an event takes (0 is the champion).
-func (r *Router) RouteOf(ev *ingest.Event) int {
+func (r *Router) RouteOf(ev *wire.Event) int {
 	if len(r.routes) == 1 {
 		return 0
 	}
@@ -79,9 +78,9 @@ func (r *Router) RouteOf(ev *ingest.Event) int {
 // routeName is what predictions record as their route.
 func routeName(i int) string {
 	if i == 0 {
-		return RouteChampion
+		return wire.RouteChampion
 	}
-	return RouteChallenger
+	return wire.RouteChallenger
 }
 
 // lineup is the versions one request or batch is scored with, read once at its start: a swap

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestRouterShares(t *testing.T) {
@@ -29,7 +29,7 @@ func TestRouterShares(t *testing.T) {
 			for _, keyed := range []string{"entity", "id"} {
 				counts := make([]int, len(want))
 				for i := range n {
-					ev := ingest.Event{ID: fmt.Sprintf("e-%d", i)}
+					ev := wire.Event{ID: fmt.Sprintf("e-%d", i)}
 					if keyed == "entity" {
 						ev.Entity = fmt.Sprintf("u-%d", i)
 					}
@@ -51,8 +51,8 @@ func TestRouterIsSticky(t *testing.T) {
 	r1, r2 := router(t, cfg), router(t, cfg)
 	for i := range 2000 {
 		ent := fmt.Sprintf("u-%d", i)
-		first := ingest.Event{ID: "x-" + ent, Entity: ent}
-		later := ingest.Event{ID: "y-" + ent, Entity: ent, Fields: map[string]any{"a": 1.0}}
+		first := wire.Event{ID: "x-" + ent, Entity: ent}
+		later := wire.Event{ID: "y-" + ent, Entity: ent, Fields: map[string]any{"a": 1.0}}
 		if a, b, c := r1.RouteOf(&first), r1.RouteOf(&later), r2.RouteOf(&first); a != b || a != c {
 			t.Fatalf("entity %s took routes %d, %d and %d", ent, a, b, c)
 		}
@@ -65,7 +65,7 @@ func TestRouterPinnedAssignments(t *testing.T) {
 	r := router(t, predictor.Config{Routes: []predictor.Route{{Model: "a", Share: 0.5}, {Model: "b", Share: 0.5}}})
 	var got []string
 	for _, ent := range []string{"u-1", "u-2", "u-3", "u-4", "u-5", "u-6", "u-7", "u-8"} {
-		got = append(got, r.Routes()[r.RouteOf(&ingest.Event{ID: "x", Entity: ent})].Model)
+		got = append(got, r.Routes()[r.RouteOf(&wire.Event{ID: "x", Entity: ent})].Model)
 	}
 	if s := strings.Join(got, ""); s != pinnedAssignments {
 		t.Errorf("assignments of u-1..u-8 = %s, want %s", s, pinnedAssignments)

@@ -15,12 +15,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
 	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var abConfig = predictor.Config{
@@ -37,10 +36,10 @@ func (e *env) publishABModels(t *testing.T) {
 	}
 }
 
-func entityEvents(n int, at time.Time) []ingest.Event {
-	evs := make([]ingest.Event, n)
+func entityEvents(n int, at time.Time) []wire.Event {
+	evs := make([]wire.Event, n)
 	for i := range evs {
-		evs[i] = ingest.Event{
+		evs[i] = wire.Event{
 			ID: fmt.Sprintf("e-%d", i), Entity: fmt.Sprintf("u-%d", i), Time: at,
 			Fields: map[string]any{"amount": float64(i%97) / 10, "country": []string{"DE", "US", "FR"}[i%3]},
 		}
@@ -54,7 +53,7 @@ type countingStore struct {
 	applies int
 }
 
-func (s *countingStore) Apply(ctx context.Context, evs []ingest.Event) ([]features.Vector, error) {
+func (s *countingStore) Apply(ctx context.Context, evs []wire.Event) ([]wire.Vector, error) {
 	s.applies++
 	return s.OnlineStore.Apply(ctx, evs)
 }
@@ -63,11 +62,11 @@ func (s *countingStore) Apply(ctx context.Context, evs []ingest.Event) ([]featur
 type captureOutput struct {
 	next     predictor.Output // nil: keep only
 	calls    int
-	preds    []predictor.Prediction
-	examples []learner.Example
+	preds    []wire.Prediction
+	examples []wire.Example
 }
 
-func (o *captureOutput) Predictions(ctx context.Context, ps []predictor.Prediction) error {
+func (o *captureOutput) Predictions(ctx context.Context, ps []wire.Prediction) error {
 	o.calls++
 	o.preds = append(o.preds, ps...)
 	if o.next != nil {
@@ -76,7 +75,7 @@ func (o *captureOutput) Predictions(ctx context.Context, ps []predictor.Predicti
 	return nil
 }
 
-func (o *captureOutput) Examples(ctx context.Context, exs []learner.Example) error {
+func (o *captureOutput) Examples(ctx context.Context, exs []wire.Example) error {
 	o.examples = append(o.examples, exs...)
 	if o.next != nil {
 		return o.next.Examples(ctx, exs)
@@ -129,9 +128,9 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 	}
 
 	recs := readTopic(t, broker, "predictions", 2*n)
-	routed, shadow := map[string]predictor.Prediction{}, map[string]predictor.Prediction{}
+	routed, shadow := map[string]wire.Prediction{}, map[string]wire.Prediction{}
 	for _, r := range recs {
-		var p predictor.Prediction
+		var p wire.Prediction
 		if err := json.Unmarshal(r.Value, &p); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +138,7 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 			t.Errorf("record key %q, want the event id %q", r.Key, p.ID)
 		}
 		dst := routed
-		if p.Route == predictor.RouteShadow {
+		if p.Route == wire.RouteShadow {
 			dst = shadow
 			if p.Model != "slow" {
 				t.Errorf("shadow prediction by %q, want slow", p.Model)
@@ -156,8 +155,8 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 	toFast := 0
 	for _, p := range routed {
 		switch {
-		case p.Model == "default" && p.Route == predictor.RouteChampion:
-		case p.Model == "fast" && p.Route == predictor.RouteChallenger:
+		case p.Model == "default" && p.Route == wire.RouteChampion:
+		case p.Model == "fast" && p.Route == wire.RouteChallenger:
 			toFast++
 		default:
 			t.Fatalf("prediction %+v: model and route do not match the configuration", p)
@@ -204,10 +203,10 @@ func readTopic(t *testing.T, broker, topic string, want int) []*kgo.Record {
 // shadowCapture is a ShadowLog that keeps what it is given.
 type shadowCapture struct {
 	mu sync.Mutex
-	ps []predictor.Prediction
+	ps []wire.Prediction
 }
 
-func (c *shadowCapture) LogShadow(ps []predictor.Prediction) {
+func (c *shadowCapture) LogShadow(ps []wire.Prediction) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ps = append(c.ps, ps...)
@@ -264,7 +263,7 @@ func TestHTTPShadowNeverChangesResponses(t *testing.T) {
 		t.Errorf("shadow predictions logged = %d, want %d", got, want)
 	}
 	for _, p := range log.ps {
-		if p.Model != "slow" || p.Route != predictor.RouteShadow || p.Version != 1 {
+		if p.Model != "slow" || p.Route != wire.RouteShadow || p.Version != 1 {
 			t.Fatalf("shadow prediction %+v", p)
 		}
 	}

@@ -9,12 +9,13 @@ import (
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Output receives what stream scoring produces. Each method returns once its records are durable.
 type Output interface {
-	Predictions(ctx context.Context, ps []Prediction) error
-	Examples(ctx context.Context, exs []learner.Example) error
+	Predictions(ctx context.Context, ps []wire.Prediction) error
+	Examples(ctx context.Context, exs []wire.Example) error
 }
 
 // Stream scores batches of events from the events topic: one feature-store round trip, one produce
@@ -31,7 +32,7 @@ type Stream struct {
 
 // Handle scores events and records them for the label join. It is idempotent per event id: a
 // redelivered event gets the features it had the first time and overwrites its pending entry.
-func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
+func (s *Stream) Handle(ctx context.Context, events []wire.Event) error {
 	lu, err := s.Router.lineup(s.Models)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
@@ -45,8 +46,8 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 		now = s.Now
 	}
 	scoredAt := now().UTC()
-	preds := make([]Prediction, 0, len(events)*(1+len(lu.shadow)))
-	pending := make([]learner.Pending, len(events))
+	preds := make([]wire.Prediction, 0, len(events)*(1+len(lu.shadow)))
+	pending := make([]wire.Pending, len(events))
 	for i := range events {
 		ev := &events[i]
 		route := s.Router.RouteOf(ev)
@@ -56,13 +57,13 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 			return ingest.Permanent(fmt.Errorf("score event %q: %w", ev.ID, err))
 		}
 		preds = append(preds, newPrediction(ev, served, p, routeName(route), scoredAt))
-		pending[i] = learner.Pending{
+		pending[i] = wire.Pending{
 			ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vs[i],
 			Model: served.Model, Version: served.Version, Score: p.Score, ScoredAt: scoredAt,
 		}
 		for _, sh := range lu.shadow {
 			if p, err := predict(sh, vs[i]); err == nil { // a shadow's failure must not fail the event
-				preds = append(preds, newPrediction(ev, sh, p, RouteShadow, scoredAt))
+				preds = append(preds, newPrediction(ev, sh, p, wire.RouteShadow, scoredAt))
 			}
 		}
 	}
@@ -84,7 +85,7 @@ func (s *Stream) Handle(ctx context.Context, events []ingest.Event) error {
 
 // predict scores v with s, and fails where the model's output is not a finite number: it could not
 // be encoded, and serving it would hide a broken model.
-func predict(s *Served, v features.Vector) (learner.Prediction, error) {
+func predict(s *Served, v wire.Vector) (learner.Prediction, error) {
 	p := s.Snapshot.Predict(v)
 	if !finite(p.Score) {
 		return p, fmt.Errorf("model %s version %d: score %v is not a finite number", s.Model, s.Version, p.Score)

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestHotSwapUnderLoad promotes 100 times over HTTP while clients score single events and batches:
@@ -20,7 +20,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	snaps := e.publishBiased(t, "default", versions)
 	want := map[int64]float64{}
 	for v := int64(1); v <= versions; v++ {
-		want[v] = snaps[v].Predict(features.Vector{}).Score
+		want[v] = snaps[v].Predict(wire.Vector{}).Score
 		for u, s := range want {
 			if u != v && s == want[v] {
 				t.Fatalf("versions %d and %d score alike: the test cannot tell them apart", u, v)
@@ -37,7 +37,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		seen                           = map[int64]bool{}
 	)
 	check := func(s predictor.Score) {
-		if w, ok := want[s.Version]; !ok || s.Score != w || s.Model != "default" || s.Route != predictor.RouteChampion {
+		if w, ok := want[s.Version]; !ok || s.Score != w || s.Model != "default" || s.Route != wire.RouteChampion {
 			mismatches.Add(1)
 			t.Errorf("response %+v: version %d scores %v", s, s.Version, w)
 		}

@@ -36,7 +36,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 const evalScript = `return redis.call('hincrbyfloat',KEYS[1],'a',1)`
@@ -203,17 +203,17 @@ func newGenerator(entities, workers int) *generator {
 }
 
 // next returns n events cut into each worker's batches.
-func (g *generator) next(n, batch int) [][][]ingest.Event {
-	perWorker := make([][]ingest.Event, g.workers)
+func (g *generator) next(n, batch int) [][][]wire.Event {
+	perWorker := make([][]wire.Event, g.workers)
 	for range n {
 		e := g.rng.IntN(g.entities)
 		g.seq++
 		g.clock = g.clock.Add(43 * time.Millisecond)
-		ev := ingest.Event{ID: "e" + strconv.Itoa(g.seq), Entity: "u" + strconv.Itoa(e), Time: g.clock,
+		ev := wire.Event{ID: "e" + strconv.Itoa(g.seq), Entity: "u" + strconv.Itoa(e), Time: g.clock,
 			Fields: g.fields[g.rng.IntN(len(g.fields))]}
 		perWorker[e%g.workers] = append(perWorker[e%g.workers], ev)
 	}
-	out := make([][][]ingest.Event, g.workers)
+	out := make([][][]wire.Event, g.workers)
 	for w, evs := range perWorker {
 		for i := 0; i < len(evs); i += batch {
 			out[w] = append(out[w], evs[i:min(i+batch, len(evs))])
@@ -222,7 +222,7 @@ func (g *generator) next(n, batch int) [][][]ingest.Event {
 	return out
 }
 
-func pass(ctx context.Context, store *featredis.Online, work [][][]ingest.Event, workers int) (time.Duration, error) {
+func pass(ctx context.Context, store *featredis.Online, work [][][]wire.Event, workers int) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	began := time.Now()

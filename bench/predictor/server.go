@@ -19,12 +19,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // serve is the server process: a private redis-server, the predictor role (app.RoleHTTP with an
@@ -117,11 +117,11 @@ func seed(ctx context.Context, cfg config.Config, entities int) error {
 	g := synth.New(synth.Config{Seed: 1, Entities: entities, Start: time.Now().Add(-24 * time.Hour), Step: 100 * time.Millisecond})
 	const batch = 1000
 	for range 5 * entities / batch {
-		evs := make([]ingest.Event, batch)
+		evs := make([]wire.Event, batch)
 		labels := make([]float64, batch)
 		for i := range evs {
 			s := g.Next()
-			evs[i] = ingest.Event{ID: s.ID, Entity: s.Entity, Time: s.Time, Fields: s.Fields}
+			evs[i] = wire.Event{ID: s.ID, Entity: s.Entity, Time: s.Time, Fields: s.Fields}
 			labels[i] = float64(s.Label)
 		}
 		vecs, err := store.Apply(ctx, evs)

@@ -18,11 +18,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestLearnerSurvivesKill9 kills the learner process with SIGKILL mid-stream and starts it again:
@@ -63,7 +63,7 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 // killAndResume runs `streamlearn learner` with args (and env added to the environment) over a stream
 // of n examples, SIGKILLs it once it has checkpointed 3,000, starts it again, and checks that exactly
 // n were learned in the end. Its stderr goes to stderr. It returns the registry and the stream.
-func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*learnredis.Registry, []learner.Example) {
+func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*learnredis.Registry, []wire.Example) {
 	t.Helper()
 	bin := build(t)
 	if len(env) > 0 {
@@ -91,11 +91,11 @@ func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*
 
 	// The stream: examples as the join would write them.
 	g := synth.New(synth.Config{Seed: 5, Entities: 500, Start: time.Now().Add(-24 * time.Hour), Step: time.Second})
-	examples := make([]learner.Example, n)
+	examples := make([]wire.Example, n)
 	for i := range examples {
 		ev := g.Next()
-		v := features.RawVector(ingest.Event{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Fields: ev.Fields})
-		examples[i] = learner.Example{Pending: learner.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "default"}, Label: float64(ev.Label), OutcomeTime: ev.OutcomeTime}
+		v := features.RawVector(wire.Event{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Fields: ev.Fields})
+		examples[i] = wire.Example{Pending: wire.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "default"}, Label: float64(ev.Label), OutcomeTime: ev.OutcomeTime}
 	}
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers))
 	if err != nil {

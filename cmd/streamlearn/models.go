@@ -16,7 +16,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
-	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // modelsCommand is the registry's command line: list, show, promote, rollback.
@@ -99,7 +99,7 @@ func modelsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			announce(ctx, cfg, w, args[0], version, "promoted")
+			announce(ctx, cfg, w, args[0], version, wire.EventPromoted)
 			fmt.Fprintf(w, "%s: champion %d -> %d (pinned: %v)\n", args[0], prev, version, pin)
 			return nil
 		})}
@@ -111,7 +111,7 @@ func modelsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			announce(ctx, cfg, w, args[0], ch.Version, "rollback")
+			announce(ctx, cfg, w, args[0], ch.Version, wire.EventRollback)
 			fmt.Fprintf(w, "%s: champion %d -> %d (pinned)\n", args[0], ch.Previous, ch.Version)
 			return nil
 		})}
@@ -128,7 +128,7 @@ func announce(ctx context.Context, cfg config.Config, w io.Writer, model string,
 		var cl *kgo.Client
 		if cl, err = kgo.NewClient(opts...); err == nil {
 			defer cl.Close()
-			b, _ := json.Marshal(predictor.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()})
+			b, _ := json.Marshal(wire.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()})
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			err = cl.ProduceSync(actx, &kgo.Record{Topic: cfg.Kafka.Topics.Models, Key: []byte(model), Value: b}).FirstErr()

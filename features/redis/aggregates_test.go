@@ -8,8 +8,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // allAggregates is every function over 5m, 1h, 24h and 7d: tiles of 25s, 5m, 2h and 14h.
@@ -28,7 +28,7 @@ func allAggregates() features.Config {
 }
 
 // expected computes the aggregates of the events a window is said to hold.
-func expected(t time.Time, windows map[string][]ingest.Event) map[string]float64 {
+func expected(t time.Time, windows map[string][]wire.Event) map[string]float64 {
 	want := map[string]float64{}
 	for w, in := range windows {
 		want["count_"+w] = float64(len(in))
@@ -69,8 +69,8 @@ func expected(t time.Time, windows map[string][]ingest.Event) map[string]float64
 	return want
 }
 
-func aggregatesOnly(v features.Vector) features.Vector {
-	var out features.Vector
+func aggregatesOnly(v wire.Vector) wire.Vector {
+	var out wire.Vector
 	for _, f := range v {
 		for _, w := range []string{"_5m", "_1h", "_24h", "_7d"} {
 			if strings.HasSuffix(f.Name, w) {
@@ -84,7 +84,7 @@ func aggregatesOnly(v features.Vector) features.Vector {
 func TestEveryAggregateAndWindow(t *testing.T) {
 	store, _ := newStore(t, allAggregates(), featredis.Options{})
 	ctx := testenv.Context(t, 30*time.Second)
-	amount := func(id string, at time.Duration, x float64, merchant string) ingest.Event {
+	amount := func(id string, at time.Duration, x float64, merchant string) wire.Event {
 		f := map[string]any{"amount": x}
 		if merchant != "" {
 			f["merchant"] = merchant
@@ -101,29 +101,29 @@ func TestEveryAggregateAndWindow(t *testing.T) {
 	// earlier, so those tiles hold a later event and b0 sees neither of them.
 	b1 := amount("b1", 2*day+140*time.Second, 1, "m9")
 	b0 := amount("b0", 2*day+130*time.Second, 2, "m8")
-	none := []ingest.Event{}
+	none := []wire.Event{}
 	steps := []struct {
 		name   string
-		event  ingest.Event
+		event  wire.Event
 		lookup bool
-		holds  map[string][]ingest.Event // window -> the events it holds
+		holds  map[string][]wire.Event // window -> the events it holds
 	}{
-		{"first event", a1, false, map[string][]ingest.Event{"5m": none, "1h": none, "24h": none, "7d": none}},
-		{"a minute later", a2, false, map[string][]ingest.Event{"5m": {a1}, "1h": {a1}, "24h": {a1}, "7d": {a1}}},
-		{"30m: past the 5m window", a3, false, map[string][]ingest.Event{"5m": none, "1h": {a1, a2}, "24h": {a1, a2}, "7d": {a1, a2}}},
-		{"2h: past the 1h window", a4, false, map[string][]ingest.Event{"5m": none, "1h": none, "24h": {a1, a2, a3}, "7d": {a1, a2, a3}}},
-		{"2 days: past 24h", a5, false, map[string][]ingest.Event{"5m": none, "1h": none, "24h": none, "7d": {a1, a2, a3, a4}}},
-		{"lookup a minute after", amount("q", 2*day+time.Minute, 0, ""), true, map[string][]ingest.Event{"5m": {a5}, "1h": {a5}, "24h": {a5}, "7d": {a1, a2, a3, a4, a5}}},
-		{"in order in a shared tile", b1, false, map[string][]ingest.Event{"5m": {a5}, "1h": {a5}, "24h": {a5}, "7d": {a1, a2, a3, a4, a5}}},
-		{"out of order in a shared tile", b0, false, map[string][]ingest.Event{"5m": {a5}, "1h": none, "24h": none, "7d": {a1, a2, a3, a4}}},
+		{"first event", a1, false, map[string][]wire.Event{"5m": none, "1h": none, "24h": none, "7d": none}},
+		{"a minute later", a2, false, map[string][]wire.Event{"5m": {a1}, "1h": {a1}, "24h": {a1}, "7d": {a1}}},
+		{"30m: past the 5m window", a3, false, map[string][]wire.Event{"5m": none, "1h": {a1, a2}, "24h": {a1, a2}, "7d": {a1, a2}}},
+		{"2h: past the 1h window", a4, false, map[string][]wire.Event{"5m": none, "1h": none, "24h": {a1, a2, a3}, "7d": {a1, a2, a3}}},
+		{"2 days: past 24h", a5, false, map[string][]wire.Event{"5m": none, "1h": none, "24h": none, "7d": {a1, a2, a3, a4}}},
+		{"lookup a minute after", amount("q", 2*day+time.Minute, 0, ""), true, map[string][]wire.Event{"5m": {a5}, "1h": {a5}, "24h": {a5}, "7d": {a1, a2, a3, a4, a5}}},
+		{"in order in a shared tile", b1, false, map[string][]wire.Event{"5m": {a5}, "1h": {a5}, "24h": {a5}, "7d": {a1, a2, a3, a4, a5}}},
+		{"out of order in a shared tile", b0, false, map[string][]wire.Event{"5m": {a5}, "1h": none, "24h": none, "7d": {a1, a2, a3, a4}}},
 	}
 	for _, step := range steps {
-		var got []features.Vector
+		var got []wire.Vector
 		var err error
 		if step.lookup {
-			got, err = store.Lookup(ctx, []ingest.Event{step.event})
+			got, err = store.Lookup(ctx, []wire.Event{step.event})
 		} else {
-			got, err = store.Apply(ctx, []ingest.Event{step.event})
+			got, err = store.Apply(ctx, []wire.Event{step.event})
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Whatever the Go API is handed, the store neither panics nor serves NaN or infinite values, and
@@ -24,7 +24,7 @@ func TestBadInputThroughRedis(t *testing.T) {
 	ctx := testenv.Context(t, 30*time.Second)
 	huge := strings.Repeat("x", 1<<20)
 	entities := []string{"", "{", "}", "{}", "a}b{c", "\x00\xff\n", "e:1", huge}
-	var events []ingest.Event
+	var events []wire.Event
 	for i, entity := range entities {
 		for j, fields := range []map[string]any{
 			{"x": math.NaN(), "y": math.Inf(1), "s": huge},
@@ -32,10 +32,10 @@ func TestBadInputThroughRedis(t *testing.T) {
 			{"x": 1.0, "s": "\xff"},
 			nil,
 		} {
-			events = append(events, ingest.Event{ID: strings.Repeat("i", i*j) + "-" + entity, Entity: entity, Time: t0.Add(time.Duration(j) * time.Second), Fields: fields})
+			events = append(events, wire.Event{ID: strings.Repeat("i", i*j) + "-" + entity, Entity: entity, Time: t0.Add(time.Duration(j) * time.Second), Fields: fields})
 		}
 	}
-	for _, batch := range [][]ingest.Event{events, events[:3], events} {
+	for _, batch := range [][]wire.Event{events, events[:3], events} {
 		got, err := store.Apply(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestStandardizeIsShared(t *testing.T) {
 	prefix := testPrefix(t)
 	a, _ := newStore(t, cfg, featredis.Options{Prefix: prefix})
 	ctx := testenv.Context(t, 30*time.Second)
-	var batch []ingest.Event
+	var batch []wire.Event
 	for i, x := range []float64{2, 4, 6, 8} {
 		batch = append(batch, ev(string(rune('a'+i)), "", time.Duration(i)*time.Second, map[string]any{"x": x}))
 	}
@@ -83,7 +83,7 @@ func TestStandardizeIsShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := newStore(t, cfg, featredis.Options{Prefix: prefix})
-	got, err := b.Lookup(ctx, []ingest.Event{ev("z", "", time.Hour, map[string]any{"x": 5 + math.Sqrt(5)})})
+	got, err := b.Lookup(ctx, []wire.Event{ev("z", "", time.Hour, map[string]any{"x": 5 + math.Sqrt(5)})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestStandardizeIsShared(t *testing.T) {
 	if x := got[0].Map()["x"]; math.Abs(x-1) > 1e-9 {
 		t.Errorf("standardized x = %v, want 1", x)
 	}
-	entity := []ingest.Event{ev("p", "u", 0, map[string]any{"x": 3.0}), ev("q", "u", time.Minute, map[string]any{"x": 9.0})}
+	entity := []wire.Event{ev("p", "u", 0, map[string]any{"x": 3.0}), ev("q", "u", time.Minute, map[string]any{"x": 9.0})}
 	first, err := a.Apply(ctx, entity)
 	if err != nil {
 		t.Fatal(err)

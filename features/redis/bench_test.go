@@ -9,8 +9,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // BenchmarkApply measures Apply with real Redis on batches of 1000 events of 100k entities (and of
@@ -37,12 +37,12 @@ func BenchmarkApply(b *testing.B) {
 				fields[i] = map[string]any{"amount": float64(rng.IntN(100000)) / 100, "items": float64(1 + rng.IntN(5)),
 					"score": rng.NormFloat64(), "country": fmt.Sprint("c", rng.IntN(8)), "new": rng.IntN(10) == 0}
 			}
-			batch := make([]ingest.Event, 1000)
+			batch := make([]wire.Event, 1000)
 			seq := 0
 			next := func() {
 				for i := range batch {
 					seq++
-					batch[i] = ingest.Event{ID: strconv.Itoa(seq), Entity: "u" + strconv.Itoa(rng.IntN(sc.entities)),
+					batch[i] = wire.Event{ID: strconv.Itoa(seq), Entity: "u" + strconv.Itoa(rng.IntN(sc.entities)),
 						Time: t0.Add(time.Duration(seq) * 43 * time.Millisecond), Fields: fields[rng.IntN(len(fields))]}
 				}
 			}

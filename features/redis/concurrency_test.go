@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Two writers on the same entities (a rebalance, or two processes) never lose or double an update:
@@ -25,7 +25,7 @@ func TestConcurrentWritersCompareAndSet(t *testing.T) {
 	for w, store := range []*featredis.Online{a, b} {
 		g.Go(func() error {
 			for i := range perWriter / 4 {
-				var batch []ingest.Event
+				var batch []wire.Event
 				for k := range 4 {
 					n := i*4 + k
 					// Both writers also send each other's ids now and then: duplicates across writers.

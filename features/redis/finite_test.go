@@ -9,8 +9,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // standardizedAmount is the default features with amount standardized, raw and in its 1h aggregates.
@@ -37,9 +37,9 @@ func TestExtremeValueIsNoPoisonRecord(t *testing.T) {
 				store, rdb := newStore(t, standardizedAmount(), featredis.Options{Prefix: prefix})
 				ctx := testenv.Context(t, 30*time.Second)
 				n := 0
-				apply := func(xs ...float64) []features.Vector {
+				apply := func(xs ...float64) []wire.Vector {
 					t.Helper()
-					var evs []ingest.Event
+					var evs []wire.Event
 					for _, x := range xs {
 						n++
 						evs = append(evs, ev(fmt.Sprint("e", n), entity, time.Duration(n)*time.Second, map[string]any{"amount": x}))
@@ -87,7 +87,7 @@ func TestExtremeValueIsNoPoisonRecord(t *testing.T) {
 	}
 }
 
-func checkFinite(t *testing.T, vs []features.Vector) {
+func checkFinite(t *testing.T, vs []wire.Vector) {
 	t.Helper()
 	for i, v := range vs {
 		for _, f := range v {

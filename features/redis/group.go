@@ -2,7 +2,7 @@ package redis
 
 import (
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // group is the events of one entity in a batch, and what reading and computing them produced.
@@ -10,9 +10,9 @@ type group struct {
 	entity  string
 	key     string
 	idx     []int // positions in the batch, in order
-	events  []ingest.Event
-	out     []features.Vector // by position in events
-	version string            // as read: 8 bytes, or "" for a new entity
+	events  []wire.Event
+	out     []wire.Vector // by position in events
+	version string        // as read: 8 bytes, or "" for a new entity
 	state   []byte
 	update  features.Update
 	obs     features.ZStats
@@ -20,7 +20,7 @@ type group struct {
 
 // groupByEntity splits a batch by entity, keeping each entity's events in order; events without an
 // entity are returned apart. The groups share a few allocations, whatever the batch.
-func groupByEntity(prefix string, events []ingest.Event) (groups []*group, stateless []int) {
+func groupByEntity(prefix string, events []wire.Event) (groups []*group, stateless []int) {
 	byEntity := make(map[string]int, len(events))
 	counts := make([]int, 0, len(events))
 	for i, ev := range events {
@@ -38,7 +38,7 @@ func groupByEntity(prefix string, events []ingest.Event) (groups []*group, state
 	all := make([]group, len(counts))
 	groups = make([]*group, len(counts))
 	n := len(events) - len(stateless)
-	idx, evs, out := make([]int, 0, n), make([]ingest.Event, 0, n), make([]features.Vector, n)
+	idx, evs, out := make([]int, 0, n), make([]wire.Event, 0, n), make([]wire.Vector, n)
 	for i := range all {
 		groups[i] = &all[i]
 	}

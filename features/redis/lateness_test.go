@@ -7,8 +7,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func countConfig(lateness time.Duration) features.Config {
@@ -22,14 +22,14 @@ func TestLateEvents(t *testing.T) {
 	var mu sync.Mutex
 	var lateIDs []string
 	var behind []time.Duration
-	store, _ := newStore(t, countConfig(10*time.Minute), featredis.Options{OnLate: func(e ingest.Event, d time.Duration) {
+	store, _ := newStore(t, countConfig(10*time.Minute), featredis.Options{OnLate: func(e wire.Event, d time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		lateIDs, behind = append(lateIDs, e.ID), append(behind, d)
 	}})
 	ctx := testenv.Context(t, 30*time.Second)
 	steps := []struct {
-		event   ingest.Event
+		event   wire.Event
 		count1h float64 // as of just before the event
 	}{
 		{ev("e1", "u", 3*time.Hour, nil), 0},
@@ -39,7 +39,7 @@ func TestLateEvents(t *testing.T) {
 		{ev("e5", "u", 3*time.Hour+6*time.Minute, nil), 3},  // sees e1, e2, e3, not e4
 	}
 	for _, s := range steps {
-		got, err := store.Apply(ctx, []ingest.Event{s.event})
+		got, err := store.Apply(ctx, []wire.Event{s.event})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,8 +55,8 @@ func TestLateEvents(t *testing.T) {
 	}
 	// With zero lateness, anything behind the entity's latest event is too late.
 	strict, _ := newStore(t, countConfig(0), featredis.Options{})
-	for _, e := range []ingest.Event{ev("s1", "u", time.Hour, nil), ev("s2", "u", time.Hour-time.Millisecond, nil), ev("s3", "u", time.Hour, nil)} {
-		if _, err := strict.Apply(ctx, []ingest.Event{e}); err != nil {
+	for _, e := range []wire.Event{ev("s1", "u", time.Hour, nil), ev("s2", "u", time.Hour-time.Millisecond, nil), ev("s3", "u", time.Hour, nil)} {
+		if _, err := strict.Apply(ctx, []wire.Event{e}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestLateEvents(t *testing.T) {
 func TestEventTimeNotWallClock(t *testing.T) {
 	store, _ := newStore(t, countConfig(time.Minute), featredis.Options{})
 	ctx := testenv.Context(t, 30*time.Second)
-	var batch []ingest.Event
+	var batch []wire.Event
 	for i := range 48 {
 		batch = append(batch, ev(string(rune('a'+i%26))+string(rune('a'+i/26)), "u", time.Duration(i)*30*time.Minute, nil))
 	}

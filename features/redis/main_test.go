@@ -14,8 +14,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -56,8 +56,8 @@ func newStore(t testing.TB, cfg features.Config, opt featredis.Options) (*featre
 
 var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-func ev(id, entity string, at time.Duration, fields map[string]any) ingest.Event {
-	return ingest.Event{ID: id, Entity: entity, Time: t0.Add(at), Fields: fields}
+func ev(id, entity string, at time.Duration, fields map[string]any) wire.Event {
+	return wire.Event{ID: id, Entity: entity, Time: t0.Add(at), Fields: fields}
 }
 
 func window(s string) features.Window {
@@ -69,7 +69,7 @@ func window(s string) features.Window {
 }
 
 // equalVectors compares two vectors by name, values within a relative tolerance.
-func equalVectors(got features.Vector, want map[string]float64) string {
+func equalVectors(got wire.Vector, want map[string]float64) string {
 	var diffs []string
 	gm := got.Map()
 	for name, w := range want {

@@ -13,7 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Options tune an Online store. The zero value is usable.
@@ -26,7 +26,7 @@ type Options struct {
 	// MaxAttempts bounds how often one batch re-reads entities that another writer changed (default 10).
 	MaxAttempts int
 	// OnLate is called for every event too late to be applied, with how far behind it is.
-	OnLate func(ev ingest.Event, behind time.Duration)
+	OnLate func(ev wire.Event, behind time.Duration)
 }
 
 // Online is a features.OnlineStore on Redis or Redis Cluster. It is safe for concurrent use.
@@ -88,8 +88,8 @@ func (s *Online) Ping(ctx context.Context) error {
 }
 
 // Apply records events and returns each one's vector as of just before it (see features.OnlineStore).
-func (s *Online) Apply(ctx context.Context, events []ingest.Event) ([]features.Vector, error) {
-	out := make([]features.Vector, len(events))
+func (s *Online) Apply(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	out := make([]wire.Vector, len(events))
 	groups, stateless := groupByEntity(s.prefix, events)
 	if !s.eng.Stateful() {
 		groups, stateless = nil, allIndexes(len(events))
@@ -154,8 +154,8 @@ func (s *Online) Apply(ctx context.Context, events []ingest.Event) ([]features.V
 }
 
 // Lookup returns the vectors of events at their times without changing anything.
-func (s *Online) Lookup(ctx context.Context, events []ingest.Event) ([]features.Vector, error) {
-	out := make([]features.Vector, len(events))
+func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	out := make([]wire.Vector, len(events))
 	groups, stateless := groupByEntity(s.prefix, events)
 	if !s.eng.Stateful() {
 		groups, stateless = nil, allIndexes(len(events))

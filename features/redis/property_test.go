@@ -9,8 +9,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // naive recomputes every feature from the raw events it has accepted, following the documented
@@ -29,17 +29,17 @@ type naive struct {
 }
 
 type naiveEntity struct {
-	accepted []ingest.Event
+	accepted []wire.Event
 	hasWM    bool
 	wm       int64
-	served   map[string]features.Vector
+	served   map[string]wire.Vector
 	appliedT map[string]int64
 }
 
-func (n *naive) event(e ingest.Event) (want map[string]float64, exact features.Vector) {
+func (n *naive) event(e wire.Event) (want map[string]float64, exact wire.Vector) {
 	en := n.entities[e.Entity]
 	if en == nil {
-		en = &naiveEntity{served: map[string]features.Vector{}, appliedT: map[string]int64{}}
+		en = &naiveEntity{served: map[string]wire.Vector{}, appliedT: map[string]int64{}}
 		n.entities[e.Entity] = en
 	}
 	t := e.Time.UnixMilli()
@@ -66,7 +66,7 @@ func (n *naive) event(e ingest.Event) (want map[string]float64, exact features.V
 }
 
 // remember stores what the store served for an applied event, which a redelivery must get again.
-func (n *naive) remember(e ingest.Event, v features.Vector) {
+func (n *naive) remember(e wire.Event, v wire.Vector) {
 	en := n.entities[e.Entity]
 	if _, ok := en.served[e.ID]; !ok && en.appliedT[e.ID] == e.Time.UnixMilli() {
 		en.served[e.ID] = v
@@ -81,7 +81,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (n *naive) score(en *naiveEntity, e ingest.Event, h int64) map[string]float64 {
+func (n *naive) score(en *naiveEntity, e wire.Event, h int64) map[string]float64 {
 	want := map[string]float64{}
 	for name, v := range e.Fields {
 		switch x := v.(type) {
@@ -111,7 +111,7 @@ func (n *naive) score(en *naiveEntity, e ingest.Event, h int64) map[string]float
 					ownTileLater = true
 				}
 			}
-			var in []ingest.Event
+			var in []wire.Event
 			for _, x := range en.accepted {
 				xb := floorDiv(x.Time.UnixMilli(), g)
 				if xb >= lo && (xb < b || xb == b && !ownTileLater) {
@@ -137,7 +137,7 @@ func (n *naive) score(en *naiveEntity, e ingest.Event, h int64) map[string]float
 	return want
 }
 
-func aggregate(fn, field string, in []ingest.Event, t int64) (float64, bool) {
+func aggregate(fn, field string, in []wire.Event, t int64) (float64, bool) {
 	switch fn {
 	case features.FuncCount:
 		return float64(len(in)), true
@@ -204,9 +204,9 @@ func aggregate(fn, field string, in []ingest.Event, t int64) (float64, bool) {
 // randomStream makes events for a few entities with clocks that mostly move forward by anything from
 // nothing to hours, sometimes step back (out of order, some beyond the lateness), and redeliveries
 // of earlier events, recent or old.
-func randomStream(rng *rand.Rand, n, entities int) []ingest.Event {
+func randomStream(rng *rand.Rand, n, entities int) []wire.Event {
 	clocks := make([]time.Duration, entities)
-	var out []ingest.Event
+	var out []wire.Event
 	steps := []time.Duration{0, time.Millisecond, 700 * time.Millisecond, 9 * time.Second, 40 * time.Second, 3 * time.Minute, 20 * time.Minute, 2 * time.Hour}
 	for len(out) < n {
 		if len(out) > 0 && rng.IntN(8) == 0 {
@@ -241,7 +241,7 @@ func randomStream(rng *rand.Rand, n, entities int) []ingest.Event {
 		if rng.IntN(3) == 0 {
 			fields["flag"] = rng.IntN(2) == 0
 		}
-		out = append(out, ingest.Event{ID: fmt.Sprintf("e%d", len(out)), Entity: fmt.Sprint("u", e), Time: t0.Add(at), Fields: fields})
+		out = append(out, wire.Event{ID: fmt.Sprintf("e%d", len(out)), Entity: fmt.Sprint("u", e), Time: t0.Add(at), Fields: fields})
 	}
 	return out
 }
@@ -275,7 +275,7 @@ func TestPropertyMatchesNaiveRecomputation(t *testing.T) {
 			stream := randomStream(rng, 1500, 4)
 			model := &naive{cfg: cfg, entities: map[string]*naiveEntity{}}
 			var late, dups int
-			firsts := make([]features.Vector, len(stream))
+			firsts := make([]wire.Vector, len(stream))
 			for i := 0; i < len(stream); {
 				n := min(1+rng.IntN(40), len(stream)-i)
 				batch := stream[i : i+n]

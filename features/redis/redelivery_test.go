@@ -7,8 +7,8 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestRedeliveryAppliesOnceAndAnswersTheSame(t *testing.T) {
@@ -16,7 +16,7 @@ func TestRedeliveryAppliesOnceAndAnswersTheSame(t *testing.T) {
 	prefix := testPrefix(t)
 	store, rdb := newStore(t, cfg, featredis.Options{Prefix: prefix})
 	ctx := testenv.Context(t, 30*time.Second)
-	batch := []ingest.Event{
+	batch := []wire.Event{
 		ev("e1", "u", time.Minute, map[string]any{"amount": 10.0}),
 		ev("e2", "u", 2*time.Minute, map[string]any{"amount": 20.0}),
 		ev("e2", "u", 2*time.Minute, map[string]any{"amount": 20.0}), // a producer retry in the same batch
@@ -44,7 +44,7 @@ func TestRedeliveryAppliesOnceAndAnswersTheSame(t *testing.T) {
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	next, err := again.Apply(ctx, []ingest.Event{ev("e4", "u", 4*time.Minute, map[string]any{"amount": 40.0})})
+	next, err := again.Apply(ctx, []wire.Event{ev("e4", "u", 4*time.Minute, map[string]any{"amount": 40.0})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestMarksAreBounded(t *testing.T) {
 	var sizes []int64
 	for i := range 600 {
 		e := ev(fmt.Sprint("m", i), "u", time.Duration(i)*10*time.Second, nil)
-		if _, err := store.Apply(ctx, []ingest.Event{e}); err != nil {
+		if _, err := store.Apply(ctx, []wire.Event{e}); err != nil {
 			t.Fatal(err)
 		}
 		if i%100 == 99 {
@@ -90,7 +90,7 @@ func TestMarksAreBounded(t *testing.T) {
 		t.Errorf("PTTL %s: want the longest window plus the lateness", ttl)
 	}
 	// The earliest event comes again: its mark is gone, and it is too late to apply.
-	if _, err := store.Apply(ctx, []ingest.Event{ev("m0", "u", 0, nil)}); err != nil {
+	if _, err := store.Apply(ctx, []wire.Event{ev("m0", "u", 0, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	if st := store.Stats(); st.Applied != 600 || st.Late != 1 {
@@ -105,7 +105,7 @@ func TestMaxMarksRaisesTheFloor(t *testing.T) {
 	cfg.MaxMarks = 16
 	store, _ := newStore(t, cfg, featredis.Options{})
 	ctx := testenv.Context(t, 30*time.Second)
-	var events []ingest.Event
+	var events []wire.Event
 	for i := range 40 {
 		events = append(events, ev(fmt.Sprint("m", i), "u", time.Duration(i)*time.Minute, nil))
 	}
@@ -113,7 +113,7 @@ func TestMaxMarksRaisesTheFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// m5 is within the hour of lateness, but its bucket (0-15m) was dropped for the cap.
-	got, err := store.Apply(ctx, []ingest.Event{events[5], ev("n", "u", 41*time.Minute, nil)})
+	got, err := store.Apply(ctx, []wire.Event{events[5], ev("n", "u", 41*time.Minute, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // runControl hands the retrain commands of the control topic for model to its runner, one at a
@@ -25,8 +25,8 @@ func runControl(ctx context.Context, cl *kgo.Client, model string, runner chan<-
 			return nil
 		}
 		for _, rec := range fetches.Records() {
-			var cmd drift.RetrainCommand
-			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != drift.CommandRetrain {
+			var cmd wire.RetrainCommand
+			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != wire.CommandRetrain {
 				log.Warn("skip control record", "offset", rec.Offset, "err", err, "command", cmd.Command)
 			} else if cmd.Model == model {
 				done := make(chan struct{})

@@ -13,14 +13,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // benchRecords returns the records the correlator reads for n events: the event, its prediction
@@ -33,19 +31,19 @@ func benchRecords(n int) []*kgo.Record {
 	for i := 0; i < n; i++ {
 		ev := g.Next()
 		score := float64(i%100) / 100
-		p, _ := json.Marshal(predictor.Prediction{ID: ev.ID, Entity: ev.Entity, Model: "default", Version: int64(1 + i/5000), Score: score,
-			Route: predictor.RouteChampion, Time: ev.Time, ScoredAt: ev.Time})
-		var vec features.Vector
+		p, _ := json.Marshal(wire.Prediction{ID: ev.ID, Entity: ev.Entity, Model: "default", Version: int64(1 + i/5000), Score: score,
+			Route: wire.RouteChampion, Time: ev.Time, ScoredAt: ev.Time})
+		var vec wire.Vector
 		for name, v := range ev.Fields {
 			switch v := v.(type) {
 			case string:
-				vec = append(vec, features.Feature{Name: name + "=" + v, Value: 1})
+				vec = append(vec, wire.Feature{Name: name + "=" + v, Value: 1})
 			case float64:
-				vec = append(vec, features.Feature{Name: name, Value: v})
+				vec = append(vec, wire.Feature{Name: name, Value: v})
 			}
 		}
 		vec.Sort()
-		ex, _ := json.Marshal(learner.Example{Pending: learner.Pending{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vec,
+		ex, _ := json.Marshal(wire.Example{Pending: wire.Pending{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vec,
 			Model: "default", Version: int64(1 + i/5000), Score: score, ScoredAt: ev.Time}, Label: float64(ev.Label), OutcomeTime: ev.OutcomeTime})
 		out = append(out,
 			&kgo.Record{Topic: topics.Events, Partition: 0, Offset: int64(i), Value: ev.JSON(), Timestamp: ev.Time},

@@ -16,6 +16,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // driftStream returns n synthetic events, 300 per one-minute window, starting on a window
@@ -99,7 +100,7 @@ func TestDriftRaisesAlertAndRetrainCommand(t *testing.T) {
 	if len(recs) == 0 {
 		t.Fatal("no retrain command on the control topic")
 	}
-	var cmd drift.RetrainCommand
+	var cmd wire.RetrainCommand
 	if err := json.Unmarshal(recs[0].Value, &cmd); err != nil {
 		t.Fatalf("retrain command is not JSON: %v: %s", err, recs[0].Value)
 	}

@@ -9,12 +9,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestExampleSegments(t *testing.T) {
-	v := features.Vector{
+	v := wire.Vector{
 		{Name: "age", Value: 31}, {Name: "country=DE", Value: 1}, {Name: "countryside", Value: 2},
 		{Name: "mobile", Value: 1}, {Name: "visits", Value: 3.5},
 	}

@@ -11,19 +11,18 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // decoded is one record, decoded; ok is false for records that feed nothing (the scoring and join
 // roles send invalid ones to the dead-letter topic).
 type decoded struct {
 	ok         bool
-	event      ingest.Event
-	prediction predictor.Prediction
-	outcome    ingest.Outcome
-	example    learner.Example
+	event      wire.Event
+	prediction wire.Prediction
+	outcome    wire.Outcome
+	example    wire.Example
 	segments   []string
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // exampleSegments returns an example's value of each segment field, read from the features it was
@@ -13,7 +13,7 @@ import (
 // field (booleans are 1 and 0, as drift.SegmentValue formats them on the events side). Examples
 // carry the features of the event they were scored on, so no cache of events by id is needed,
 // however late the label comes. "" means missing.
-func exampleSegments(fields []string, v features.Vector) []string {
+func exampleSegments(fields []string, v wire.Vector) []string {
 	if len(fields) == 0 {
 		return nil
 	}

@@ -11,9 +11,10 @@ import (
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/synth"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func stream(n int, seed uint64) []synth.Event {
@@ -96,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 		scores = append(scores, byID[ev.ID]["score"].(float64))
 		labels = append(labels, float64(ev.Label))
 	}
-	if auc := drift.AUC(scores, labels); auc <= 0.75 {
+	if auc := eval.AUC(scores, labels); auc <= 0.75 {
 		t.Errorf("AUC on the last quarter = %.3f, want > 0.75", auc)
 	} else {
 		t.Logf("AUC on the last quarter = %.3f", auc)
@@ -163,13 +164,13 @@ func TestMalformedInputGoesToDeadLetters(t *testing.T) {
 			t.Errorf("no dead letter carries the bytes of the %s record", b.Reason)
 			continue
 		}
-		if got := ingest.Header(d, ingest.HeaderReason); got != b.Reason {
-			t.Errorf("reason = %q, want %q (detail %q)", got, b.Reason, ingest.Header(d, ingest.HeaderDetail))
+		if got := ingest.Header(d, wire.HeaderReason); got != b.Reason {
+			t.Errorf("reason = %q, want %q (detail %q)", got, b.Reason, ingest.Header(d, wire.HeaderDetail))
 		}
-		if ingest.Header(d, ingest.HeaderDetail) == "" || ingest.Header(d, ingest.HeaderTopic) != cfg.Kafka.Topics.Events {
+		if ingest.Header(d, wire.HeaderDetail) == "" || ingest.Header(d, wire.HeaderTopic) != cfg.Kafka.Topics.Events {
 			t.Errorf("dead letter lacks detail or source topic: %v", d.Headers)
 		}
-		if _, err := strconv.ParseInt(ingest.Header(d, ingest.HeaderOffset), 10, 64); err != nil {
+		if _, err := strconv.ParseInt(ingest.Header(d, wire.HeaderOffset), 10, 64); err != nil {
 			t.Errorf("dead letter offset header: %v", err)
 		}
 		reasons[b.Reason] = true
@@ -179,8 +180,8 @@ func TestMalformedInputGoesToDeadLetters(t *testing.T) {
 	}
 	var outcomeReasons []string
 	for _, d := range dead {
-		if ingest.Header(d, ingest.HeaderTopic) == cfg.Kafka.Topics.Outcomes {
-			outcomeReasons = append(outcomeReasons, ingest.Header(d, ingest.HeaderReason))
+		if ingest.Header(d, wire.HeaderTopic) == cfg.Kafka.Topics.Outcomes {
+			outcomeReasons = append(outcomeReasons, ingest.Header(d, wire.HeaderReason))
 		}
 	}
 	slices.Sort(outcomeReasons)

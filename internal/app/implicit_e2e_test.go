@@ -6,9 +6,8 @@ import (
 	"time"
 
 	segkafka "github.com/segmentio/kafka-go"
+	"github.com/streamlearn/streamlearn/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamlearn/streamlearn/learner"
 )
 
 // TestImplicitLabelAfterHorizon: events whose outcome never comes become examples with the
@@ -34,9 +33,9 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 	recs := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Examples, 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= len(evs) })
 	time.Sleep(1500 * time.Millisecond) // a duplicate would come now
 	recs = readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Examples, 5*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= len(recs) })
-	byID := map[string]learner.Example{}
+	byID := map[string]wire.Example{}
 	for _, r := range recs {
-		var ex learner.Example
+		var ex wire.Example
 		if err := json.Unmarshal(r.Value, &ex); err != nil {
 			t.Fatal(err)
 		}

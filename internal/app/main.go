@@ -35,6 +35,7 @@ import (
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Role is one part of the pipeline a process can run.
@@ -131,7 +132,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	registry := learnredis.NewRegistry(m.rdb, prefix)
 	m.registry = registry
 	store, err := featredis.NewOnline(m.rdb, cfg.Features, featredis.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
-		OnLate: func(ingest.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
+		OnLate: func(wire.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
 	if err != nil {
 		return err
 	}
@@ -191,10 +192,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		stream := &predictor.Stream{Features: store, Models: m.models, Router: router, Join: joins, Out: out}
-		c := &ingest.Consumer[ingest.Event]{
+		c := &ingest.Consumer[wire.Event]{
 			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "score", Healthy: m.redisHealthy,
-			Decode: func(b []byte, now time.Time) (ingest.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
-			Handle: func(ctx context.Context, evs []ingest.Event, _ []*kgo.Record) error { return stream.Handle(ctx, evs) },
+			Decode: func(b []byte, now time.Time) (wire.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
+			Handle: func(ctx context.Context, evs []wire.Event, _ []*kgo.Record) error { return stream.Handle(ctx, evs) },
 			OnInvalid: func(r ingest.Reason) {
 				m.metrics.Invalid.WithLabelValues(cfg.Kafka.Topics.Events, string(r)).Inc()
 			},
@@ -211,10 +212,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cl.Close()
-		c := &ingest.Consumer[ingest.Outcome]{
+		c := &ingest.Consumer[wire.Outcome]{
 			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "join", Healthy: m.redisHealthy,
-			Decode: func(b []byte, now time.Time) (ingest.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
-			Handle: func(ctx context.Context, os []ingest.Outcome, _ []*kgo.Record) error {
+			Decode: func(b []byte, now time.Time) (wire.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
+			Handle: func(ctx context.Context, os []wire.Outcome, _ []*kgo.Record) error {
 				exs, err := joins.AddOutcomes(ctx, os)
 				if err != nil {
 					return err
@@ -526,3 +527,6 @@ func withTimeout(parent context.Context, d time.Duration) (context.Context, cont
 	t := time.AfterFunc(d, cancel)
 	return ctx, func() { t.Stop(); cancel() }
 }
+
+// The Kafka sink is the predictor's Output (checked here, in the wiring, so that sinks import no stage).
+var _ predictor.Output = (*sinkkafka.Output)(nil)

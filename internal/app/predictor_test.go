@@ -23,12 +23,12 @@ import (
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // startRoles runs the given roles of cfg in the background until the test ends.
@@ -84,7 +84,7 @@ func (l *learnerSide) publish(t *testing.T, model string, examples int) int64 {
 		t.Fatal(err)
 	}
 	for range examples {
-		tr.Learn(features.Vector{}, learner.Label{Value: 1})
+		tr.Learn(wire.Vector{}, learner.Label{Value: 1})
 	}
 	snap, _ := tr.Snapshot().MarshalBinary()
 	ctx := context.Background()
@@ -101,7 +101,7 @@ func (l *learnerSide) publish(t *testing.T, model string, examples int) int64 {
 // announce tells the predictors on the models topic.
 func (l *learnerSide) announce(t *testing.T, model string, version int64) {
 	t.Helper()
-	b, _ := json.Marshal(predictor.Announcement{Model: model, Version: version, Event: "published", Time: time.Now()})
+	b, _ := json.Marshal(wire.Announcement{Model: model, Version: version, Event: "published", Time: time.Now()})
 	if err := l.producer.ProduceSync(context.Background(), &kgo.Record{Topic: l.topic, Value: b}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -291,12 +291,12 @@ func TestScoreRoleWithShadow(t *testing.T) {
 	recs := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Predictions, 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= 2*len(evs) })
 	routes := map[string]int{}
 	for _, r := range recs {
-		var p predictor.Prediction
+		var p wire.Prediction
 		if err := json.Unmarshal(r.Value, &p); err != nil {
 			t.Fatal(err)
 		}
 		routes[p.Route+"/"+p.Model]++
-		if p.Route == predictor.RouteShadow && p.Version != shadowVersion {
+		if p.Route == wire.RouteShadow && p.Version != shadowVersion {
 			t.Errorf("shadow prediction by version %d, want %d", p.Version, shadowVersion)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // router returns the predictor's router and has the loader serve every model it names: each must
@@ -38,7 +39,7 @@ func (m *Main) router(ctx context.Context, loader *predictor.Loader) (*predictor
 }
 
 // announce tells other processes of a champion change on the models topic.
-func (m *Main) announce(ctx context.Context, a predictor.Announcement) error {
+func (m *Main) announce(ctx context.Context, a wire.Announcement) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode announcement: %w", err)
@@ -61,7 +62,7 @@ type shadowLog struct {
 
 var _ predictor.ShadowLog = (*shadowLog)(nil)
 
-func (s *shadowLog) LogShadow(ps []predictor.Prediction) {
+func (s *shadowLog) LogShadow(ps []wire.Prediction) {
 	for i := range ps {
 		b, err := json.Marshal(&ps[i])
 		if err != nil {

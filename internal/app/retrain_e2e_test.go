@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamlearn/streamlearn/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamlearn/streamlearn/drift"
 )
 
 // TestDriftRetrainsAndPromotes runs the whole loop of issue 7 on real services: drift injected into
@@ -33,7 +32,7 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	if len(recs) == 0 {
 		t.Fatal("no retrain command")
 	}
-	var cmd drift.RetrainCommand
+	var cmd wire.RetrainCommand
 	if err := json.Unmarshal(recs[0].Value, &cmd); err != nil {
 		t.Fatal(err)
 	}

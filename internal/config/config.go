@@ -20,7 +20,6 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/learner"
-	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
@@ -177,7 +176,7 @@ type Learner struct {
 	// MetricsWindow is the number of recent examples progressive AUC and logloss cover (default 5000).
 	MetricsWindow int `yaml:"metrics_window"`
 	// Retrain says how retrain commands from the drift trigger are carried out.
-	Retrain learnkafka.RetrainPolicy `yaml:"retrain"`
+	Retrain learner.RetrainPolicy `yaml:"retrain"`
 	// Device is where models train: cpu (one example at a time), cuda (an NVIDIA GPU, in minibatches
 	// of Batch; an error without one) or auto (the GPU where it beats the CPU, default).
 	Device string `yaml:"device"`
@@ -246,7 +245,7 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learnkafka.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second},
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // producer returns the shared producer, configured as the binary does, on an embedded broker whose
@@ -70,7 +71,7 @@ func TestDeadLettersFitTheDefaultBroker(t *testing.T) {
 			if err := cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
 				t.Fatalf("produce a dead letter of a %d-byte record: %v", tt.value, err)
 			}
-			if got := ingest.Header(dl, ingest.HeaderTruncated) != ""; got != tt.wantTruncated {
+			if got := ingest.Header(dl, wire.HeaderTruncated) != ""; got != tt.wantTruncated {
 				t.Errorf("truncated = %v, want %v", got, tt.wantTruncated)
 			}
 		})

@@ -19,7 +19,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 )
 
@@ -298,7 +298,7 @@ func collect(ctx context.Context, copts []kgo.Opt, topic string, start map[int32
 			ss, ls = append(ss, s), append(ls, r.label)
 		}
 	}
-	res.AUC, res.LogLoss = drift.AUC(ss, ls), drift.LogLoss(ss, ls)
+	res.AUC, res.LogLoss = eval.AUC(ss, ls), eval.LogLoss(ss, ls)
 	if res.Predictions < res.Events {
 		return res, fmt.Errorf("replay: %d of %d events got a prediction within %s; is streamlearn serving these topics?", res.Predictions, res.Events, wait)
 	}

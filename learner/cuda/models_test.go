@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Every test here runs three times: on the kernels emulated on the CPU (always, given g++), once in
@@ -363,16 +363,16 @@ func TestEngineOnDevice(t *testing.T) {
 		}
 		r := rand.New(rand.NewPCG(1, 2))
 		for batch := range 30 {
-			vs, ys := make([]features.Vector, 64), make([]learner.Label, 64)
+			vs, ys := make([]wire.Vector, 64), make([]learner.Label, 64)
 			for i := range vs {
 				var m float64
 				for j := range 8 {
 					x := r.NormFloat64()
-					vs[i] = append(vs[i], features.Feature{Name: fmt.Sprintf("x%d", j), Value: x})
+					vs[i] = append(vs[i], wire.Feature{Name: fmt.Sprintf("x%d", j), Value: x})
 					m += x * float64(j-4) / 4
 				}
 				c := r.IntN(20)
-				vs[i] = append(vs[i], features.Feature{Name: fmt.Sprintf("c=%d", c), Value: 1})
+				vs[i] = append(vs[i], wire.Feature{Name: fmt.Sprintf("c=%d", c), Value: 1})
 				if r.Float64() < 1/(1+math.Exp(-m-float64(c%3-1))) {
 					ys[i].Value = 1
 				}
@@ -401,7 +401,7 @@ func TestEngineOnDevice(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc, _ := cpu.Snapshot(k)
-			v := features.Vector{{Name: "x1", Value: 1}, {Name: "x6", Value: -2}, {Name: "c=3", Value: 1}}
+			v := wire.Vector{{Name: "x1", Value: 1}, {Name: "x6", Value: -2}, {Name: "c=3", Value: 1}}
 			if g, c := sg.Predict(v).Score, sc.Predict(v).Score; !near(g, c) {
 				t.Errorf("snapshot %d predicts %v, CPU %v", k, g, c)
 			}
@@ -558,11 +558,11 @@ func TestCheckpointMovesBetweenDevices(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(4, 4))
-		batch := func() ([]features.Vector, []learner.Label) {
-			vs, ys := make([]features.Vector, 48), make([]learner.Label, 48)
+		batch := func() ([]wire.Vector, []learner.Label) {
+			vs, ys := make([]wire.Vector, 48), make([]learner.Label, 48)
 			for i := range vs {
 				a, c := r.NormFloat64(), r.IntN(30)
-				vs[i] = features.Vector{{Name: "a", Value: a}, {Name: fmt.Sprintf("c=%d", c), Value: 1}}
+				vs[i] = wire.Vector{{Name: "a", Value: a}, {Name: fmt.Sprintf("c=%d", c), Value: 1}}
 				vs[i].Sort()
 				if a+float64(c%5-2)/2+0.5*r.NormFloat64() > 0 {
 					ys[i].Value = 1

@@ -10,8 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Retrain steps, as written to the retrain_events table (the correlator writes "triggered").
@@ -22,28 +23,10 @@ const (
 	StepRejected = "rejected"
 )
 
-// RetrainPolicy says how a retrain command is carried out.
-type RetrainPolicy struct {
-	// MinOutcomes is how many new examples the challenger and the champion are both scored on
-	// (before learning each) before the challenger may take over (default 2000).
-	MinOutcomes int `yaml:"min_outcomes"`
-	// Margin is how much better the challenger must be: in logloss for binary models, in mean
-	// squared error for the others (default 0.005).
-	Margin float64 `yaml:"margin"`
-	// MaxShadow bounds the shadow phase; a challenger that has not seen MinOutcomes by then is
-	// rejected (default 1h).
-	MaxShadow time.Duration `yaml:"max_shadow"`
-}
-
-// DefaultRetrainPolicy returns the defaults.
-func DefaultRetrainPolicy() RetrainPolicy {
-	return RetrainPolicy{MinOutcomes: 2000, Margin: 0.005, MaxShadow: time.Hour}
-}
-
 // Command is a retrain command for this runner's model, with Done to call once it is carried out
 // (promoted or rejected): the control topic's offset is committed then.
 type Command struct {
-	drift.RetrainCommand
+	wire.RetrainCommand
 	Done func()
 }
 
@@ -157,7 +140,7 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 	defer rc.Close()
 	done := map[int32]bool{}
 	n := 0
-	var exs []learner.Example
+	var exs []wire.Example
 	for len(done) < remaining {
 		fetches := rc.PollRecords(ctx, 10000)
 		if ctx.Err() != nil {
@@ -172,7 +155,7 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 			if rec.Offset+1 >= upto[rec.Partition] {
 				done[rec.Partition] = true
 			}
-			var ex learner.Example
+			var ex wire.Example
 			if json.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) {
 				return
 			}
@@ -193,7 +176,7 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 func shadowMetric(task learner.Task, w *window) float64 {
 	n := w.len()
 	if task == learner.Binary || task == "" {
-		return -drift.LogLoss(w.scores[:n], w.labels[:n])
+		return -eval.LogLoss(w.scores[:n], w.labels[:n])
 	}
 	var se float64
 	for i := range n {

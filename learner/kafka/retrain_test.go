@@ -12,14 +12,13 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -28,7 +27,7 @@ type fixture struct {
 	brokers  string
 	reg      *learnredis.Registry
 	producer *kgo.Client
-	examples []learner.Example
+	examples []wire.Example
 	mu       sync.Mutex
 	events   []learnkafka.RetrainEvent
 }
@@ -48,8 +47,8 @@ func newFixture(t *testing.T, n, drift int) *fixture {
 	g := synth.New(synth.Config{Seed: 9, Entities: 1000, Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Step: time.Second, DriftAt: drift})
 	for range n {
 		ev := g.Next()
-		v := features.RawVector(ingest.Event{ID: ev.ID, Time: ev.Time, Fields: ev.Fields})
-		f.examples = append(f.examples, learner.Example{Pending: learner.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "m"}, Label: float64(ev.Label)})
+		v := features.RawVector(wire.Event{ID: ev.ID, Time: ev.Time, Fields: ev.Fields})
+		f.examples = append(f.examples, wire.Example{Pending: wire.Pending{ID: ev.ID, Time: ev.Time, Features: v, Model: "m"}, Label: float64(ev.Label)})
 	}
 	return f
 }
@@ -72,7 +71,7 @@ func (f *fixture) runner(margin float64, cmds chan learnkafka.Command) *learnkaf
 	return &learnkafka.Runner{
 		Spec: spec, Registry: f.reg, ClientOpts: []kgo.Opt{kgo.SeedBrokers(f.brokers)}, ExamplesTopic: "examples",
 		PublishInterval: 50 * time.Millisecond, AutoPromote: true, MetricsWindow: 1000, Commands: cmds,
-		Retrain:   learnkafka.RetrainPolicy{MinOutcomes: 1500, Margin: margin, MaxShadow: time.Minute},
+		Retrain:   learner.RetrainPolicy{MinOutcomes: 1500, Margin: margin, MaxShadow: time.Minute},
 		OnRetrain: func(ev learnkafka.RetrainEvent) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() },
 	}
 }
@@ -127,7 +126,7 @@ func TestRetrainAfterConceptDriftPromotes(t *testing.T) {
 	f.waitLearned(t, 8000)
 
 	done := make(chan struct{})
-	cmds <- learnkafka.Command{RetrainCommand: drift.RetrainCommand{Command: drift.CommandRetrain, Model: "m", AlertID: "m:concept_drift:x",
+	cmds <- learnkafka.Command{RetrainCommand: wire.RetrainCommand{Command: wire.CommandRetrain, Model: "m", AlertID: "m:concept_drift:x",
 		From: f.examples[change].Time, To: f.examples[8000].Time}, Done: func() { close(done) }}
 	time.Sleep(300 * time.Millisecond) // the runner picks the command up between polls
 	f.produce(t, 8000, n)
@@ -164,7 +163,7 @@ func TestRetrainOnStableStreamIsRejected(t *testing.T) {
 	f.waitLearned(t, 4000)
 	before, _ := f.reg.Champion(context.Background(), "m")
 	done := make(chan struct{})
-	cmds <- learnkafka.Command{RetrainCommand: drift.RetrainCommand{Command: drift.CommandRetrain, Model: "m", AlertID: "m:feature_drift:y",
+	cmds <- learnkafka.Command{RetrainCommand: wire.RetrainCommand{Command: wire.CommandRetrain, Model: "m", AlertID: "m:feature_drift:y",
 		From: f.examples[3000].Time, To: f.examples[4000].Time}, Done: func() { close(done) }}
 	time.Sleep(300 * time.Millisecond)
 	f.produce(t, 4000, 7000)

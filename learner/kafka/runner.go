@@ -18,10 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Runner learns one model from the examples topic.
@@ -52,7 +51,7 @@ type Runner struct {
 	OnPublish func(v learner.Version)
 	// Commands are retrain commands for this model (nil: none); Retrain says how to carry them out.
 	Commands <-chan Command
-	Retrain  RetrainPolicy
+	Retrain  learner.RetrainPolicy
 	// OnRetrain, when set, receives every step of a retrain.
 	OnRetrain func(RetrainEvent)
 	// Backend, when set, trains the model in minibatches of Batch examples on it (the GPU); nil
@@ -108,7 +107,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	window := newWindow(r.MetricsWindow)
 	var (
-		exs         []learner.Example
+		exs         []wire.Example
 		dirty       int64
 		from, to    time.Time
 		lastPublish = time.Now()
@@ -145,7 +144,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		r.announce(pctx, v.Version, "published")
+		r.announce(pctx, v.Version, wire.EventPublished)
 		parent, dirty, lastPublish = v.Version, 0, time.Now()
 		r.mu.Lock()
 		r.version, r.metrics = v.Version, m
@@ -190,7 +189,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		exs = exs[:0]
 		fetches.EachRecord(func(rec *kgo.Record) {
 			offsets[rec.Partition] = rec.Offset + 1
-			var ex learner.Example
+			var ex wire.Example
 			if err := json.Unmarshal(rec.Value, &ex); err != nil {
 				log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return
@@ -272,12 +271,12 @@ func (r *Runner) newTrainer() (learner.Trainer, error) {
 
 // batchLearner is a trainer that learns minibatches (learner.BatchTrainer).
 type batchLearner interface {
-	LearnBatch(vs []features.Vector, ys []learner.Label) ([]learner.Prediction, error)
+	LearnBatch(vs []wire.Vector, ys []learner.Label) ([]learner.Prediction, error)
 }
 
 // learnAll learns exs in order and returns the predictions made before learning each: in
 // minibatches of up to batch examples where tr learns in batches, else one at a time.
-func learnAll(tr learner.Trainer, exs []learner.Example, batch int) ([]learner.Prediction, error) {
+func learnAll(tr learner.Trainer, exs []wire.Example, batch int) ([]learner.Prediction, error) {
 	bl, ok := tr.(batchLearner)
 	if !ok {
 		preds := make([]learner.Prediction, len(exs))
@@ -288,7 +287,7 @@ func learnAll(tr learner.Trainer, exs []learner.Example, batch int) ([]learner.P
 	}
 	batch = max(batch, 1)
 	preds := make([]learner.Prediction, 0, len(exs))
-	vs, ys := make([]features.Vector, 0, min(batch, len(exs))), make([]learner.Label, 0, min(batch, len(exs)))
+	vs, ys := make([]wire.Vector, 0, min(batch, len(exs))), make([]learner.Label, 0, min(batch, len(exs)))
 	for start := 0; start < len(exs); start += batch {
 		vs, ys = vs[:0], ys[:0]
 		for _, ex := range exs[start:min(start+batch, len(exs))] {
@@ -384,7 +383,7 @@ func (r *Runner) announce(ctx context.Context, version int64, event string) {
 	if r.Producer == nil || r.ModelsTopic == "" {
 		return
 	}
-	b, _ := json.Marshal(predictor.Announcement{Model: r.Spec.Name, Version: version, Event: event, Time: time.Now().UTC()})
+	b, _ := json.Marshal(wire.Announcement{Model: r.Spec.Name, Version: version, Event: event, Time: time.Now().UTC()})
 	// The registry is the truth; a lost announcement only delays a swap until the next poll.
 	_ = r.Producer.ProduceSync(ctx, &kgo.Record{Topic: r.ModelsTopic, Key: []byte(r.Spec.Name), Value: b}).FirstErr()
 }
@@ -425,7 +424,7 @@ func (w *window) metrics() learner.Metrics {
 	if n == 0 {
 		return learner.Metrics{}
 	}
-	m := learner.Metrics{N: int64(n), AUC: drift.AUC(w.scores[:n], w.labels[:n]), LogLoss: drift.LogLoss(w.scores[:n], w.labels[:n])}
+	m := learner.Metrics{N: int64(n), AUC: eval.AUC(w.scores[:n], w.labels[:n]), LogLoss: eval.LogLoss(w.scores[:n], w.labels[:n])}
 	// One class only (early in a stream): no AUC yet. JSON has no NaN, so it reads as 0.
 	if math.IsNaN(m.AUC) {
 		m.AUC = 0

@@ -14,8 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 //go:embed join.lua
@@ -64,7 +64,7 @@ func (j *JoinStore) dueKey(b string) string    { return j.prefix + "joindue:" + 
 func (j *JoinStore) keyPrefix(b string) string { return j.prefix + "join:" + b + ":" }
 
 // AddPending implements learner.JoinStore.
-func (j *JoinStore) AddPending(ctx context.Context, ps []learner.Pending) ([]learner.Example, error) {
+func (j *JoinStore) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error) {
 	payloads := make([][]byte, len(ps))
 	ids := make([]string, len(ps))
 	for i, p := range ps {
@@ -78,12 +78,12 @@ func (j *JoinStore) AddPending(ctx context.Context, ps []learner.Pending) ([]lea
 	if err != nil {
 		return nil, err
 	}
-	var out []learner.Example
+	var out []wire.Example
 	for i, o := range others {
 		if o == "" {
 			continue
 		}
-		var oc ingest.Outcome
+		var oc wire.Outcome
 		if err := json.Unmarshal([]byte(o), &oc); err != nil {
 			return nil, fmt.Errorf("decode waiting outcome %s: %w", ids[i], err)
 		}
@@ -93,7 +93,7 @@ func (j *JoinStore) AddPending(ctx context.Context, ps []learner.Pending) ([]lea
 }
 
 // AddOutcomes implements learner.JoinStore.
-func (j *JoinStore) AddOutcomes(ctx context.Context, os []ingest.Outcome) ([]learner.Example, error) {
+func (j *JoinStore) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Example, error) {
 	payloads := make([][]byte, len(os))
 	ids := make([]string, len(os))
 	for i, o := range os {
@@ -107,12 +107,12 @@ func (j *JoinStore) AddOutcomes(ctx context.Context, os []ingest.Outcome) ([]lea
 	if err != nil {
 		return nil, err
 	}
-	var out []learner.Example
+	var out []wire.Example
 	for i, p := range others {
 		if p == "" {
 			continue
 		}
-		var pending learner.Pending
+		var pending wire.Pending
 		if err := json.Unmarshal([]byte(p), &pending); err != nil {
 			return nil, fmt.Errorf("decode pending %s: %w", ids[i], err)
 		}
@@ -164,7 +164,7 @@ var ackSource string
 var ackScript = goredis.NewScript(ackSource)
 
 // Ack implements learner.JoinStore.
-func (j *JoinStore) Ack(ctx context.Context, exs []learner.Example) error {
+func (j *JoinStore) Ack(ctx context.Context, exs []wire.Example) error {
 	ids := make([]string, len(exs))
 	for i := range exs {
 		ids[i] = exs[i].ID
@@ -222,7 +222,7 @@ var sweepScript = goredis.NewScript(sweepSource)
 // ignored. Call ack once the examples are durable; until then a later sweep returns them again
 // (at-least-once). After the ack a redelivered prediction of the same event is not queued again.
 // It does nothing without an implicit label.
-func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) ([]learner.Example, func(context.Context) error, error) {
+func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) ([]wire.Example, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if j.implicit == nil {
 		return nil, noop, nil
@@ -242,7 +242,7 @@ func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) 
 		}
 		return j.SweepExpired(ctx, now, limit)
 	}
-	var out []learner.Example
+	var out []wire.Example
 	var ids []string
 	for _, c := range cmds {
 		vals, err := c.StringSlice()
@@ -252,11 +252,11 @@ func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) 
 		for i := 0; i+1 < len(vals); i += 2 {
 			// An undecodable entry is acked too, so it does not come back forever.
 			ids = append(ids, vals[i])
-			var p learner.Pending
+			var p wire.Pending
 			if err := json.Unmarshal([]byte(vals[i+1]), &p); err != nil {
 				continue
 			}
-			out = append(out, learner.Example{Pending: p, Label: *j.implicit, OutcomeTime: p.ScoredAt.Add(j.horizon), Implicit: true})
+			out = append(out, wire.Example{Pending: p, Label: *j.implicit, OutcomeTime: p.ScoredAt.Add(j.horizon), Implicit: true})
 		}
 	}
 	return out, func(ctx context.Context) error { return j.ack(ctx, ids) }, nil

@@ -10,12 +10,11 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/streamlearn/streamlearn/features"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/lease"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -31,40 +30,40 @@ func TestJoinEitherOrder(t *testing.T) {
 	rdb, prefix := client(t)
 	js := learnredis.NewJoinStore(rdb, prefix, time.Minute)
 	ctx := context.Background()
-	pend := func(id string) learner.Pending {
-		return learner.Pending{ID: id, Model: "m", Version: 3, Score: 0.7, Features: features.Vector{{Name: "a", Value: 1}}, Time: time.UnixMilli(1e12).UTC()}
+	pend := func(id string) wire.Pending {
+		return wire.Pending{ID: id, Model: "m", Version: 3, Score: 0.7, Features: wire.Vector{{Name: "a", Value: 1}}, Time: time.UnixMilli(1e12).UTC()}
 	}
-	out := func(id string, label float64) ingest.Outcome {
-		return ingest.Outcome{ID: id, Value: label, Time: time.UnixMilli(1e12 + 5000).UTC()}
+	out := func(id string, label float64) wire.Outcome {
+		return wire.Outcome{ID: id, Value: label, Time: time.UnixMilli(1e12 + 5000).UTC()}
 	}
 
 	// Prediction first, then outcome.
-	if exs, err := js.AddPending(ctx, []learner.Pending{pend("a"), pend("b")}); err != nil || len(exs) != 0 {
+	if exs, err := js.AddPending(ctx, []wire.Pending{pend("a"), pend("b")}); err != nil || len(exs) != 0 {
 		t.Fatalf("AddPending = %v, %v; want no examples yet", exs, err)
 	}
-	exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1), out("c", 0)})
+	exs, err := js.AddOutcomes(ctx, []wire.Outcome{out("a", 1), out("c", 0)})
 	if err != nil || len(exs) != 1 || exs[0].ID != "a" || exs[0].Label != 1 || exs[0].Version != 3 || exs[0].Features[0].Name != "a" {
 		t.Fatalf("AddOutcomes = %+v, %v; want the joined example a", exs, err)
 	}
 	// Outcome first (c), then its prediction.
-	exs, err = js.AddPending(ctx, []learner.Pending{pend("c")})
+	exs, err = js.AddPending(ctx, []wire.Pending{pend("c")})
 	if err != nil || len(exs) != 1 || exs[0].ID != "c" || exs[0].Label != 0 || exs[0].Score != 0.7 {
 		t.Fatalf("AddPending after outcome = %+v, %v", exs, err)
 	}
 	// Until the example is acked, a redelivered side returns it again: a retry after a failed
 	// produce loses nothing.
-	exs, err = js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1)})
+	exs, err = js.AddOutcomes(ctx, []wire.Outcome{out("a", 1)})
 	if err != nil || len(exs) != 1 || exs[0].ID != "a" || exs[0].Version != 3 {
 		t.Fatalf("redelivered outcome before the ack = %+v, %v; want a's example again", exs, err)
 	}
-	if err := js.Ack(ctx, []learner.Example{{Pending: pend("a")}, {Pending: pend("c")}}); err != nil {
+	if err := js.Ack(ctx, []wire.Example{{Pending: pend("a")}, {Pending: pend("c")}}); err != nil {
 		t.Fatal(err)
 	}
 	// After the ack a pair joins no more, from either side, and nothing waits for it.
-	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{out("a", 1), out("c", 0)}); err != nil || len(exs) != 0 {
+	if exs, err := js.AddOutcomes(ctx, []wire.Outcome{out("a", 1), out("c", 0)}); err != nil || len(exs) != 0 {
 		t.Fatalf("redelivered outcome joined again: %+v, %v", exs, err)
 	}
-	if exs, err := js.AddPending(ctx, []learner.Pending{pend("a")}); err != nil || len(exs) != 0 {
+	if exs, err := js.AddPending(ctx, []wire.Pending{pend("a")}); err != nil || len(exs) != 0 {
 		t.Fatalf("redelivered prediction joined again: %+v, %v", exs, err)
 	}
 	// Left: b's prediction waiting, and the tombstones of a and c; all expire after the horizon.
@@ -89,11 +88,11 @@ func TestImplicitLabelNeverReplacesAJoinedLabel(t *testing.T) {
 	rdb, prefix := client(t)
 	js := learnredis.NewJoinStore(rdb, prefix, 200*time.Millisecond).WithImplicitLabel(0)
 	ctx := context.Background()
-	p := learner.Pending{ID: "a", Model: "m", Score: 0.4, ScoredAt: time.Now()}
-	if _, err := js.AddPending(ctx, []learner.Pending{p}); err != nil {
+	p := wire.Pending{ID: "a", Model: "m", Score: 0.4, ScoredAt: time.Now()}
+	if _, err := js.AddPending(ctx, []wire.Pending{p}); err != nil {
 		t.Fatal(err)
 	}
-	exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "a", Value: 1}})
+	exs, err := js.AddOutcomes(ctx, []wire.Outcome{{ID: "a", Value: 1}})
 	if err != nil || len(exs) != 1 {
 		t.Fatalf("a did not join: %v %v", exs, err)
 	}
@@ -105,7 +104,7 @@ func TestImplicitLabelNeverReplacesAJoinedLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The event is redelivered and scored again after the ack.
-	if exs, err := js.AddPending(ctx, []learner.Pending{p}); err != nil || len(exs) != 0 {
+	if exs, err := js.AddPending(ctx, []wire.Pending{p}); err != nil || len(exs) != 0 {
 		t.Fatalf("redelivered prediction joined: %v %v", exs, err)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -126,7 +125,7 @@ func TestJoinConcurrentSidesJoinOnce(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range n {
-			exs, err := js.AddPending(ctx, []learner.Pending{{ID: fmt.Sprint(i), Model: "m"}})
+			exs, err := js.AddPending(ctx, []wire.Pending{{ID: fmt.Sprint(i), Model: "m"}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -140,7 +139,7 @@ func TestJoinConcurrentSidesJoinOnce(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range n {
-			exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: fmt.Sprint(i), Value: 1}})
+			exs, err := js.AddOutcomes(ctx, []wire.Outcome{{ID: fmt.Sprint(i), Value: 1}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -287,13 +286,13 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 	rdb, prefix := client(t)
 	js := learnredis.NewJoinStore(rdb, prefix, 200*time.Millisecond).WithImplicitLabel(0)
 	ctx := context.Background()
-	p := func(id string) learner.Pending {
-		return learner.Pending{ID: id, Model: "m", Score: 0.4, ScoredAt: time.Now()}
+	p := func(id string) wire.Pending {
+		return wire.Pending{ID: id, Model: "m", Score: 0.4, ScoredAt: time.Now()}
 	}
-	if _, err := js.AddPending(ctx, []learner.Pending{p("a"), p("b"), p("c")}); err != nil {
+	if _, err := js.AddPending(ctx, []wire.Pending{p("a"), p("b"), p("c")}); err != nil {
 		t.Fatal(err)
 	}
-	if exs, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "a", Value: 1}}); err != nil || len(exs) != 1 {
+	if exs, err := js.AddOutcomes(ctx, []wire.Outcome{{ID: "a", Value: 1}}); err != nil || len(exs) != 1 {
 		t.Fatalf("a did not join: %v %v", exs, err)
 	}
 	if exs, _, err := js.SweepExpired(ctx, time.Now(), 100); err != nil || len(exs) != 0 {
@@ -315,7 +314,7 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 		t.Fatalf("unacked sweep = %d, %v; want 2 again", len(again), err)
 	}
 	// A late outcome for a claimed prediction is ignored, not joined and not stored.
-	if late, err := js.AddOutcomes(ctx, []ingest.Outcome{{ID: "b", Value: 1}}); err != nil || len(late) != 0 {
+	if late, err := js.AddOutcomes(ctx, []wire.Outcome{{ID: "b", Value: 1}}); err != nil || len(late) != 0 {
 		t.Fatalf("late outcome joined: %v %v", late, err)
 	}
 	if err := ack(ctx); err != nil {

@@ -9,21 +9,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
-// Output is a predictor.Output on a franz-go producer.
+// Output is the predictor's Output on a franz-go producer (the wiring checks that it fits).
 type Output struct {
 	Client           *kgo.Client
 	PredictionsTopic string
 	ExamplesTopic    string
 }
 
-var _ predictor.Output = (*Output)(nil)
-
 // Predictions produces one record per prediction, keyed by event id, and waits for the acks.
-func (o *Output) Predictions(ctx context.Context, ps []predictor.Prediction) error {
+func (o *Output) Predictions(ctx context.Context, ps []wire.Prediction) error {
 	recs := make([]*kgo.Record, len(ps))
 	for i := range ps {
 		b, err := json.Marshal(&ps[i])
@@ -39,7 +36,7 @@ func (o *Output) Predictions(ctx context.Context, ps []predictor.Prediction) err
 }
 
 // Examples produces one record per joined example, keyed by event id, and waits for the acks.
-func (o *Output) Examples(ctx context.Context, exs []learner.Example) error {
+func (o *Output) Examples(ctx context.Context, exs []wire.Example) error {
 	recs := make([]*kgo.Record, len(exs))
 	for i := range exs {
 		b, err := json.Marshal(&exs[i])

@@ -1,4 +1,7 @@
-package drift
+// Package eval holds the evaluation metrics that the learner (progressive validation, retrain
+// shadow phases) and the drift stage (performance windows) both compute, so that neither stage
+// imports the other for them. It imports only the standard library.
+package eval
 
 import (
 	"math"
@@ -34,14 +37,14 @@ func AUC(scores, labels []float64) float64 {
 	}
 	slices.Sort(pos)
 	slices.Sort(neg)
-	return aucSorted(pos, neg)
+	return AUCSorted(pos, neg)
 }
 
-// aucSorted computes the Mann-Whitney AUC from the sorted scores of the
+// AUCSorted computes the Mann-Whitney AUC from the sorted scores of the
 // positives and of the negatives in one merge pass. The pair count is kept
 // as an integer (twice U) so that the result is exact up to the final
 // division.
-func aucSorted(pos, neg []float64) float64 {
+func AUCSorted(pos, neg []float64) float64 {
 	if len(pos) == 0 || len(neg) == 0 {
 		return math.NaN()
 	}
@@ -73,12 +76,13 @@ func LogLoss(scores, labels []float64) float64 {
 	}
 	var sum float64
 	for i, p := range scores {
-		sum += logLoss(p, labels[i])
+		sum += PointLogLoss(p, labels[i])
 	}
 	return sum / float64(len(scores))
 }
 
-func logLoss(p, y float64) float64 {
+// PointLogLoss is the log loss of one score p for label y, clipped as LogLoss clips it.
+func PointLogLoss(p, y float64) float64 {
 	p = math.Min(math.Max(p, LogLossEpsilon), 1-LogLossEpsilon)
 	return -(y*math.Log(p) + (1-y)*math.Log(1-p))
 }

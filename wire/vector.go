@@ -1,4 +1,4 @@
-package features
+package wire
 
 import "sort"
 

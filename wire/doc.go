@@ -1,0 +1,16 @@
+// Package wire is streamlearn's contract: every record that crosses a Kafka topic or the HTTP API,
+// in one place, with its JSON field names. Producers, consumers and analysts read these shapes;
+// changing a field name here changes the public contract.
+//
+// Topics and their records:
+//
+//	events       Event (key: entity, when present)
+//	outcomes     Outcome (key: event id)
+//	predictions  Prediction (key: event id)
+//	examples     Example (key: event id); Pending is the scored half waiting for its outcome
+//	models       Announcement (key: model)
+//	control      RetrainCommand (key: model)
+//	events.dlq   the original bytes, with the Header* headers
+//
+// wire imports no stage: every stage imports wire.
+package wire
