@@ -16,7 +16,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	joinredis "github.com/streamlearn/streamlearn/join/redis"
 	"github.com/streamlearn/streamlearn/predictor"
 	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
 	"github.com/streamlearn/streamlearn/wire"
@@ -111,7 +111,7 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 		}
 		store := &countingStore{OnlineStore: newStore(t, e.rdb, e.prefix+prefix)}
 		out := &captureOutput{next: next}
-		s := &predictor.Stream{Features: store, Models: e.models, Router: r, Join: learnredis.NewJoinStore(e.rdb, e.prefix+prefix, time.Hour), Out: out, Now: fixed}
+		s := &predictor.Stream{Features: store, Models: e.models, Router: r, Join: joinredis.NewStore(e.rdb, e.prefix+prefix, time.Hour), Out: out, Now: fixed}
 		for i := 0; i < n; i += batch {
 			if err := s.Handle(context.Background(), evs[i:i+batch]); err != nil {
 				t.Fatal(err)

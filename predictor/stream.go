@@ -18,6 +18,14 @@ type Output interface {
 	Examples(ctx context.Context, exs []wire.Example) error
 }
 
+// Joins records scored events for the label join: the join stage's Store (join/redis) fits it.
+type Joins interface {
+	// AddPending stores predictions; it returns the examples of those whose outcome was already waiting.
+	AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error)
+	// Ack closes the pairs of examples that are durable.
+	Ack(ctx context.Context, exs []wire.Example) error
+}
+
 // Stream scores batches of events from the events topic: one feature-store round trip, one produce
 // call and one join-store round trip per batch. Every event gets one prediction for the route it
 // takes, plus one per shadow model (route "shadow"); only the routed one waits for its outcome.
@@ -25,7 +33,7 @@ type Stream struct {
 	Features features.OnlineStore
 	Models   *Models
 	Router   *Router
-	Join     learner.JoinStore
+	Join     Joins
 	Out      Output
 	Now      func() time.Time
 }

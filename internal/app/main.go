@@ -28,6 +28,8 @@ import (
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/secrets"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
+	"github.com/streamlearn/streamlearn/join"
+	joinredis "github.com/streamlearn/streamlearn/join/redis"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/learner/cuda"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
@@ -137,7 +139,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.registerStoreStats(store)
-	joins := learnredis.NewJoinStore(m.rdb, prefix, cfg.Join.Horizon)
+	joins := joinredis.NewStore(m.rdb, prefix, cfg.Join.Horizon)
 	if cfg.Join.ImplicitLabel != nil {
 		joins.WithImplicitLabel(*cfg.Join.ImplicitLabel)
 	}
@@ -212,23 +214,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer cl.Close()
+		joined := func(n int) { m.metrics.Examples.Add(float64(n)) }
+		outcomes := &join.Outcomes{Store: joins, Out: out, Joined: joined}
 		c := &ingest.Consumer[wire.Outcome]{
 			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "join", Healthy: m.redisHealthy,
 			Decode: func(b []byte, now time.Time) (wire.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
-			Handle: func(ctx context.Context, os []wire.Outcome, _ []*kgo.Record) error {
-				exs, err := joins.AddOutcomes(ctx, os)
-				if err != nil {
-					return err
-				}
-				if err := out.Examples(ctx, exs); err != nil {
-					return err
-				}
-				if err := joins.Ack(ctx, exs); err != nil {
-					return err
-				}
-				m.metrics.Examples.Add(float64(len(exs)))
-				return nil
-			},
+			Handle: func(ctx context.Context, os []wire.Outcome, _ []*kgo.Record) error { return outcomes.Handle(ctx, os) },
 			OnInvalid: func(r ingest.Reason) {
 				m.metrics.Invalid.WithLabelValues(cfg.Kafka.Topics.Outcomes, string(r)).Inc()
 			},
@@ -236,9 +227,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		startConsumer("join", c.Run)
 		if cfg.Join.ImplicitLabel != nil {
-			startConsumer("implicit labels", func(ctx context.Context) error {
-				return sweepImplicit(ctx, joins, out, cfg.Join.SweepInterval, m.metrics, log)
-			})
+			implicit := &join.Implicit{Store: joins, Out: out, Interval: cfg.Join.SweepInterval, Joined: joined, Logger: log}
+			startConsumer("implicit labels", implicit.Run)
 		}
 	}
 	if m.has(RoleLearn) {
@@ -528,5 +518,9 @@ func withTimeout(parent context.Context, d time.Duration) (context.Context, cont
 	return ctx, func() { t.Stop(); cancel() }
 }
 
-// The Kafka sink is the predictor's Output (checked here, in the wiring, so that sinks import no stage).
-var _ predictor.Output = (*sinkkafka.Output)(nil)
+// The adapters fit the stages' interfaces (checked here, in the wiring, so that sinks import no stage).
+var (
+	_ predictor.Output = (*sinkkafka.Output)(nil)
+	_ join.Output      = (*sinkkafka.Output)(nil)
+	_ predictor.Joins  = (*joinredis.Store)(nil)
+)

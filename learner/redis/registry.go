@@ -1,3 +1,5 @@
+// Package redis keeps the learner's state in Redis: the model registry (versions, snapshots,
+// champions) and checkpoints.
 package redis
 
 import (

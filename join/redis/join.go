@@ -1,5 +1,5 @@
-// Package redis keeps the learner's state in Redis: the label join's pending side, the model
-// registry (versions, snapshots, champions) and checkpoints.
+// Package redis is the join's Store on Redis: one key per event id holding the side that came
+// first, and the due sets that the implicit-label sweep reads.
 package redis
 
 import (
@@ -14,7 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/join"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -23,10 +23,10 @@ var joinSource string
 
 var joinScript = goredis.NewScript(joinSource)
 
-// JoinStore is a learner.JoinStore on Redis: one key per event id holding the side that came first.
+// Store is a join.Store on Redis: one key per event id holding the side that came first.
 // Keys are spread over joinBuckets hash tags; each bucket has a due set of predictions waiting for
 // an implicit label, in the same Redis Cluster slot as their keys so scripts can touch both.
-type JoinStore struct {
+type Store struct {
 	rdb     goredis.UniversalClient
 	prefix  string
 	horizon time.Duration
@@ -39,16 +39,16 @@ const joinBuckets = 64
 // sweepGrace keeps a pending prediction readable this long after its horizon, for the sweeper.
 const sweepGrace = time.Hour
 
-var _ learner.JoinStore = (*JoinStore)(nil)
+var _ join.Store = (*Store)(nil)
 
-// NewJoinStore returns a join store with keys under prefix; a side waits at most horizon.
-func NewJoinStore(rdb goredis.UniversalClient, prefix string, horizon time.Duration) *JoinStore {
-	return &JoinStore{rdb: rdb, prefix: prefix, horizon: horizon}
+// NewStore returns a join store with keys under prefix; a side waits at most horizon.
+func NewStore(rdb goredis.UniversalClient, prefix string, horizon time.Duration) *Store {
+	return &Store{rdb: rdb, prefix: prefix, horizon: horizon}
 }
 
 // WithImplicitLabel makes predictions whose outcome does not arrive within the horizon examples
 // with this label ("no chargeback within 30 days" = 0); SweepExpired finds them.
-func (j *JoinStore) WithImplicitLabel(label float64) *JoinStore {
+func (j *Store) WithImplicitLabel(label float64) *Store {
 	j.implicit = &label
 	return j
 }
@@ -59,12 +59,12 @@ func bucket(id string) string {
 	return "{b" + strconv.Itoa(int(h.Sum32()%joinBuckets)) + "}"
 }
 
-func (j *JoinStore) key(id string) string      { return j.prefix + "join:" + bucket(id) + ":" + id }
-func (j *JoinStore) dueKey(b string) string    { return j.prefix + "joindue:" + b }
-func (j *JoinStore) keyPrefix(b string) string { return j.prefix + "join:" + b + ":" }
+func (j *Store) key(id string) string      { return j.prefix + "join:" + bucket(id) + ":" + id }
+func (j *Store) dueKey(b string) string    { return j.prefix + "joindue:" + b }
+func (j *Store) keyPrefix(b string) string { return j.prefix + "join:" + b + ":" }
 
-// AddPending implements learner.JoinStore.
-func (j *JoinStore) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error) {
+// AddPending implements join.Store.
+func (j *Store) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error) {
 	payloads := make([][]byte, len(ps))
 	ids := make([]string, len(ps))
 	for i, p := range ps {
@@ -87,13 +87,13 @@ func (j *JoinStore) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.E
 		if err := json.Unmarshal([]byte(o), &oc); err != nil {
 			return nil, fmt.Errorf("decode waiting outcome %s: %w", ids[i], err)
 		}
-		out = append(out, learner.Join(ps[i], oc))
+		out = append(out, join.Pair(ps[i], oc))
 	}
 	return out, nil
 }
 
-// AddOutcomes implements learner.JoinStore.
-func (j *JoinStore) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Example, error) {
+// AddOutcomes implements join.Store.
+func (j *Store) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Example, error) {
 	payloads := make([][]byte, len(os))
 	ids := make([]string, len(os))
 	for i, o := range os {
@@ -116,14 +116,14 @@ func (j *JoinStore) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.
 		if err := json.Unmarshal([]byte(p), &pending); err != nil {
 			return nil, fmt.Errorf("decode pending %s: %w", ids[i], err)
 		}
-		out = append(out, learner.Join(pending, os[i]))
+		out = append(out, join.Pair(pending, os[i]))
 	}
 	return out, nil
 }
 
 // add stores one side for each id in one pipelined round trip and returns the other side where it
 // was waiting ("" where not).
-func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, payloads [][]byte) ([]string, error) {
+func (j *Store) add(ctx context.Context, side, other string, ids []string, payloads [][]byte) ([]string, error) {
 	ttl, implicit := j.ttl(), "0"
 	if j.implicit != nil {
 		implicit = "1"
@@ -151,7 +151,7 @@ func (j *JoinStore) add(ctx context.Context, side, other string, ids []string, p
 }
 
 // ttl is how long a waiting side, and the tombstone of a done pair, stay.
-func (j *JoinStore) ttl() time.Duration {
+func (j *Store) ttl() time.Duration {
 	if j.implicit != nil {
 		return j.horizon + sweepGrace
 	}
@@ -163,8 +163,8 @@ var ackSource string
 
 var ackScript = goredis.NewScript(ackSource)
 
-// Ack implements learner.JoinStore.
-func (j *JoinStore) Ack(ctx context.Context, exs []wire.Example) error {
+// Ack implements join.Store.
+func (j *Store) Ack(ctx context.Context, exs []wire.Example) error {
 	ids := make([]string, len(exs))
 	for i := range exs {
 		ids[i] = exs[i].ID
@@ -172,7 +172,7 @@ func (j *JoinStore) Ack(ctx context.Context, exs []wire.Example) error {
 	return j.ack(ctx, ids)
 }
 
-func (j *JoinStore) ack(ctx context.Context, ids []string) error {
+func (j *Store) ack(ctx context.Context, ids []string) error {
 	ttl := j.ttl().Milliseconds()
 	_, err := evalEach(ctx, j.rdb, ackScript, len(ids), func(i int) ([]string, []any) {
 		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))}, []any{ttl, ids[i]}
@@ -222,7 +222,7 @@ var sweepScript = goredis.NewScript(sweepSource)
 // ignored. Call ack once the examples are durable; until then a later sweep returns them again
 // (at-least-once). After the ack a redelivered prediction of the same event is not queued again.
 // It does nothing without an implicit label.
-func (j *JoinStore) SweepExpired(ctx context.Context, now time.Time, limit int) ([]wire.Example, func(context.Context) error, error) {
+func (j *Store) SweepExpired(ctx context.Context, now time.Time, limit int) ([]wire.Example, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if j.implicit == nil {
 		return nil, noop, nil

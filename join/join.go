@@ -1,0 +1,67 @@
+// Package join is the label join: it pairs each scored event (a wire.Pending, recorded by the
+// predictor) with its outcome (a wire.Outcome from the outcomes topic) into a wire.Example for the
+// examples topic, and, where the config names an implicit label, turns predictions whose outcome
+// never came within the horizon into examples with that label.
+//
+// Both sides wait in a Store (join/redis). An example is produced first and acked after: a crash
+// between the two repeats the example rather than losing it.
+package join
+
+import (
+	"context"
+
+	"github.com/streamlearn/streamlearn/wire"
+)
+
+// Pair pairs an outcome with its pending prediction.
+func Pair(p wire.Pending, o wire.Outcome) wire.Example {
+	return wire.Example{Pending: p, Label: o.Value, Class: o.Class, OutcomeTime: o.Time}
+}
+
+// Store keeps whichever side of a prediction/outcome pair arrives first until the other comes,
+// for at most the join horizon. Its methods are idempotent per id and safe to call concurrently.
+//
+// A joined pair stays open until Ack: a redelivery of either side returns its example again, so a
+// caller that failed to make the example durable retries without losing it. After Ack the pair is
+// closed for the horizon; a redelivered side neither joins again nor waits.
+type Store interface {
+	// AddPending stores predictions; it returns the examples of those whose outcome was already waiting.
+	AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error)
+	// AddOutcomes stores outcomes; it returns the examples of those whose prediction was waiting.
+	AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Example, error)
+	// Ack closes the pairs of examples that are durable (produced to the examples topic).
+	Ack(ctx context.Context, exs []wire.Example) error
+}
+
+// Output makes examples durable: the examples topic (sinks/kafka.Output).
+type Output interface {
+	Examples(ctx context.Context, exs []wire.Example) error
+}
+
+// Outcomes is the join stage's core for the outcomes topic: it joins a batch of outcomes, produces
+// the examples and then acks them. Its Kafka loop is an ingest.Consumer[wire.Outcome] that calls
+// Handle.
+type Outcomes struct {
+	Store Store
+	Out   Output
+	// Joined, when set, is told how many examples each batch made durable.
+	Joined func(n int)
+}
+
+// Handle joins os, produces their examples and acks them, in that order.
+func (j *Outcomes) Handle(ctx context.Context, os []wire.Outcome) error {
+	exs, err := j.Store.AddOutcomes(ctx, os)
+	if err != nil {
+		return err
+	}
+	if err := j.Out.Examples(ctx, exs); err != nil {
+		return err
+	}
+	if err := j.Store.Ack(ctx, exs); err != nil {
+		return err
+	}
+	if j.Joined != nil {
+		j.Joined(len(exs))
+	}
+	return nil
+}
