@@ -17,13 +17,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	featredis "github.com/streamlearn/streamlearn/features/redis"
-	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/secrets"
@@ -31,13 +28,10 @@ import (
 	"github.com/streamlearn/streamlearn/join"
 	joinredis "github.com/streamlearn/streamlearn/join/redis"
 	"github.com/streamlearn/streamlearn/learner"
-	"github.com/streamlearn/streamlearn/learner/cuda"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
-	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Role is one part of the pipeline a process can run.
@@ -100,243 +94,6 @@ func (m *Main) has(r Role) bool {
 		}
 	}
 	return false
-}
-
-// Run starts the roles and blocks until ctx ends, then shuts down gracefully: stop intake, finish
-// the batches in flight, flush ClickHouse, publish the learner's last version, commit offsets,
-// close. It returns nil after a clean shutdown.
-func (m *Main) Run(ctx context.Context) (err error) {
-	cfg := m.Config
-	if m.Logger == nil {
-		m.Logger = telemetry.NewLogger(cfg.Log.Level, cfg.Log.Format)
-	}
-	if m.Registry == nil {
-		m.Registry = prometheus.NewRegistry()
-		m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	if m.Ready == nil {
-		m.Ready = make(chan struct{})
-	}
-	log := m.Logger
-	m.holder = holderID()
-	m.metrics = telemetry.NewMetrics(m.Registry)
-	defer m.close()
-
-	if err := m.open(ctx); err != nil {
-		return err
-	}
-	cfg = m.Config // open resolved the embedded broker's address
-	kopts, err := cfg.Kafka.ClientOpts()
-	if err != nil {
-		return err
-	}
-	prefix := cfg.Redis.KeyPrefix
-	registry := learnredis.NewRegistry(m.rdb, prefix)
-	m.registry = registry
-	store, err := featredis.NewOnline(m.rdb, cfg.Features, featredis.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
-		OnLate: func(wire.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
-	if err != nil {
-		return err
-	}
-	m.registerStoreStats(store)
-	joins := joinredis.NewStore(m.rdb, prefix, cfg.Join.Horizon)
-	if cfg.Join.ImplicitLabel != nil {
-		joins.WithImplicitLabel(*cfg.Join.ImplicitLabel)
-	}
-	out := &sinkkafka.Output{Client: m.producer, PredictionsTopic: cfg.Kafka.Topics.Predictions, ExamplesTopic: cfg.Kafka.Topics.Examples}
-	m.models = predictor.NewModels()
-	loader := &predictor.Loader{
-		Registry: m.registry, Models: m.models, Bootstrap: cfg.Model, Logger: log,
-		OnSwap: func(s *predictor.Served) { m.metrics.ModelVersion.WithLabelValues(s.Model).Set(float64(s.Version)) },
-	}
-	if err := loader.Sync(ctx, cfg.Model.Name); err != nil {
-		return fmt.Errorf("load model %s: %w", cfg.Model.Name, err)
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	// Background loops that must outlive the consumers (the HTTP server, the model loader) stop on
-	// their own context once the consumers have finished.
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	var consumers sync.WaitGroup
-	startConsumer := func(name string, run func(context.Context) error) {
-		consumers.Add(1)
-		run = m.supervised(name, run)
-		g.Go(func() error {
-			defer consumers.Done()
-			if err := run(gctx); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			return nil
-		})
-	}
-
-	modelsClient, err := kgo.NewClient(append(append([]kgo.Opt{}, kopts...),
-		kgo.ConsumeTopics(cfg.Kafka.Topics.Models), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))...)
-	if err != nil {
-		return fmt.Errorf("models client: %w", err)
-	}
-	defer modelsClient.Close()
-	var modelNames []string
-	for _, spec := range cfg.Models() {
-		modelNames = append(modelNames, spec.Name)
-	}
-	g.Go(func() error { return loader.Run(bg, modelsClient, modelNames, 2*time.Second) })
-
-	if m.has(RoleScore) {
-		cl, err := m.groupClient(kopts, "score", cfg.Kafka.Topics.Events)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		router, err := m.router(ctx, loader)
-		if err != nil {
-			return err
-		}
-		stream := &predictor.Stream{Features: store, Models: m.models, Router: router, Join: joins, Out: out}
-		c := &ingest.Consumer[wire.Event]{
-			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "score", Healthy: m.redisHealthy,
-			Decode: func(b []byte, now time.Time) (wire.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
-			Handle: func(ctx context.Context, evs []wire.Event, _ []*kgo.Record) error { return stream.Handle(ctx, evs) },
-			OnInvalid: func(r ingest.Reason) {
-				m.metrics.Invalid.WithLabelValues(cfg.Kafka.Topics.Events, string(r)).Inc()
-			},
-			OnBatch: func(valid, _ int) {
-				m.metrics.Events.Add(float64(valid))
-				m.metrics.Predictions.Add(float64(valid))
-			},
-		}
-		startConsumer("score", c.Run)
-	}
-	if m.has(RoleJoin) {
-		cl, err := m.groupClient(kopts, "join", cfg.Kafka.Topics.Outcomes)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		joined := func(n int) { m.metrics.Examples.Add(float64(n)) }
-		outcomes := &join.Outcomes{Store: joins, Out: out, Joined: joined}
-		c := &ingest.Consumer[wire.Outcome]{
-			Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: log, Stage: "join", Healthy: m.redisHealthy,
-			Decode: func(b []byte, now time.Time) (wire.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
-			Handle: func(ctx context.Context, os []wire.Outcome, _ []*kgo.Record) error { return outcomes.Handle(ctx, os) },
-			OnInvalid: func(r ingest.Reason) {
-				m.metrics.Invalid.WithLabelValues(cfg.Kafka.Topics.Outcomes, string(r)).Inc()
-			},
-			OnBatch: func(valid, _ int) { m.metrics.Outcomes.Add(float64(valid)) },
-		}
-		startConsumer("join", c.Run)
-		if cfg.Join.ImplicitLabel != nil {
-			implicit := &join.Implicit{Store: joins, Out: out, Interval: cfg.Join.SweepInterval, Joined: joined, Logger: log}
-			startConsumer("implicit labels", implicit.Run)
-		}
-	}
-	if m.has(RoleLearn) {
-		devices, err := cuda.NewSelector(cfg.Learner.Device, cuda.Workload{Batch: cfg.Learner.Batch, Active: cfg.Learner.ActiveInputs})
-		if err != nil {
-			return err
-		}
-		// Deferred after g.Wait: the runners have closed their models by then.
-		defer devices.Close()
-		for _, spec := range cfg.Models() {
-			backend, why := devices.For(learner.ShapeOf(spec, 1))
-			log.Info("learner device", "model", spec.Name, "device", why)
-			device := "cpu"
-			if g, ok := backend.(*cuda.Backend); ok {
-				device = "cuda:" + g.Device().Name
-			}
-			m.metrics.LearnerDevice.WithLabelValues(spec.Name, device).Set(1)
-			runner := &learnkafka.Runner{
-				Retrain: cfg.Learner.Retrain,
-				OnRetrain: func(ev learnkafka.RetrainEvent) {
-					m.lastRetrain.Store(&ev)
-					if m.writer == nil {
-						return
-					}
-					if err := m.writer.AddRetrainEvents(gctx, retrainEventRow(ev)); err != nil {
-						log.Warn("retrain event not written to clickhouse", "model", ev.Model, "err", err)
-					}
-				},
-				Spec: spec, Registry: m.registry, ClientOpts: kopts,
-				ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
-				PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
-				MetricsWindow: cfg.Learner.MetricsWindow, Logger: log, Backend: backend, Batch: cfg.Learner.Batch,
-				OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
-				OnSkip:  func(n int64) { m.metrics.SkippedUpdates.WithLabelValues(spec.Name).Add(float64(n)) },
-				OnPublish: func(v learner.Version) {
-					m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
-					m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
-					if m.writer == nil {
-						return
-					}
-					// The version itself is in the registry; the row only lists it for analysts.
-					if err := m.writer.AddModelVersions(gctx, modelVersionRow(v)); err != nil {
-						log.Warn("model version not written to clickhouse", "model", v.Model, "version", v.Version, "err", err)
-					}
-				},
-			}
-			if spec.Name == cfg.Model.Name {
-				m.runner = runner
-			}
-			startConsumer("learn "+spec.Name, m.learnLeased(kopts, runner, registry.LeaseKey(spec.Name)))
-		}
-	}
-	if m.has(RoleCorrelate) {
-		t := cfg.Kafka.Topics
-		mc := cfg.Drift.MonitorConfig()
-		mc.Regression = cfg.Model.Task == learner.Regression
-		startConsumer("correlate", m.correlateLeased(kopts, correlatorDeps{
-			Producer: m.producer, Writer: m.writer, Redis: m.rdb, KeyBase: prefix, Group: cfg.Kafka.Group + "-correlator",
-			Monitor: mc, Topics: t, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
-			Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: log,
-		}))
-	}
-	if m.writer != nil {
-		// The writer's own flusher keeps rows moving while a consumer is blocked in Add at the
-		// buffer bound (a long ClickHouse outage); consumers still flush before they commit.
-		g.Go(func() error { return m.writer.Run(bg) })
-	}
-
-	var srv *http.Server
-	if m.has(RoleHTTP) {
-		router, err := m.router(ctx, loader)
-		if err != nil {
-			return err
-		}
-		api := &predictor.API{
-			Features: store, Models: m.models, Registry: m.registry, Router: router, Loader: loader,
-			Announce: m.announce, Shadow: &shadowLog{client: m.producer, topic: cfg.Kafka.Topics.Predictions, log: log},
-			Limits: cfg.Ingest, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxEvents: cfg.HTTP.MaxEvents, RateLimit: cfg.Predictor.RateLimit,
-		}
-		srv, err = m.serveHTTP(g, api)
-		if err != nil {
-			return err
-		}
-	}
-
-	m.ready.Store(true)
-	m.readyOnce.Do(func() { close(m.Ready) })
-	log.Info("streamlearn running", "roles", m.Roles, "kafka", strings.Join(cfg.Kafka.SeedBrokers(), ","), "http", m.HTTPAddr)
-
-	// Shutdown sequence: when ctx ends the consumers finish their batches and return; then the
-	// HTTP server drains and the background loops stop.
-	g.Go(func() error {
-		<-gctx.Done()
-		m.ready.Store(false)
-		consumers.Wait()
-		if srv != nil {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}
-		stopBG()
-		return nil
-	})
-	err = g.Wait()
-	if err == nil {
-		log.Info("streamlearn stopped cleanly")
-	}
-	return err
 }
 
 // open starts or connects to Kafka, Redis and ClickHouse.
