@@ -164,15 +164,7 @@ func (s *redisServer) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
+	testenv.StopProcess(s.cmd, 20*time.Second)
 	s.cmd = nil
 }
 

@@ -53,14 +53,7 @@ func StopAll() {
 	defer mu.Unlock()
 	for name, s := range servers {
 		if s.cmd != nil && s.cmd.Process != nil {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = s.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = s.cmd.Process.Kill()
-			}
+			StopProcess(s.cmd, 5*time.Second)
 		}
 		if s.dir != "" {
 			_ = os.RemoveAll(s.dir)
@@ -254,16 +247,22 @@ func (s *ClickHouseServer) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	StopProcess(s.cmd, 10*time.Second)
+	s.cmd = nil
+}
+
+// StopProcess stops a server the way its operator would, SIGTERM, and waits for it to exit; past
+// grace it is killed.
+func StopProcess(cmd *exec.Cmd, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
 		<-done
 	}
-	s.cmd = nil
 }
 
 // Start starts a stopped server again on the same port and data directory.
