@@ -129,7 +129,20 @@ func (j *Store) add(ctx context.Context, side, other string, ids []string, paylo
 		implicit = "1"
 	}
 	due := time.Now().Add(j.horizon).UnixMilli()
-	cmds, err := evalEach(ctx, j.rdb, joinScript, len(ids), func(i int) ([]string, []any) {
+	// An id twice in one batch (a producer's retry) is added once, as its last copy: the pair it
+	// completes stays open until the ack, and a second add from the same side would return it again.
+	last := make(map[string]int, len(ids))
+	for i, id := range ids {
+		last[id] = i
+	}
+	run := make([]int, 0, len(last))
+	for i, id := range ids {
+		if last[id] == i {
+			run = append(run, i)
+		}
+	}
+	cmds, err := evalEach(ctx, j.rdb, joinScript, len(run), func(k int) ([]string, []any) {
+		i := run[k]
 		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))},
 			[]any{side, other, payloads[i], ttl.Milliseconds(), implicit, due, ids[i]}
 	})
@@ -137,7 +150,8 @@ func (j *Store) add(ctx context.Context, side, other string, ids []string, paylo
 		return nil, fmt.Errorf("join: %w", err)
 	}
 	out := make([]string, len(ids))
-	for i, c := range cmds {
+	for k, c := range cmds {
+		i := run[k]
 		s, err := c.Text()
 		if err == goredis.Nil {
 			continue

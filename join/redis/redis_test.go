@@ -203,3 +203,32 @@ func TestImplicitLabelAfterHorizon(t *testing.T) {
 
 // TestPublishIsFencedByTheLearnerLease: a learner that lost the model's lease (another took it after
 // its TTL) cannot publish a version or overwrite the checkpoint; the current holder can.
+
+// TestJoinDuplicatesMakeOneExample: a producer's duplicates make one example, not two — an id twice
+// in one batch, or the other side arriving again while the example is being produced; only the
+// side that completed the pair gets it again before the ack (its stage's retry).
+func TestJoinDuplicatesMakeOneExample(t *testing.T) {
+	rdb, prefix := client(t)
+	js := joinredis.NewStore(rdb, prefix, time.Minute)
+	ctx := context.Background()
+	pend := func(id string) wire.Pending { return wire.Pending{ID: id, Model: "m", Score: 0.5} }
+	out := func(id string) wire.Outcome { return wire.Outcome{ID: id, Value: 1} }
+
+	if _, err := js.AddOutcomes(ctx, []wire.Outcome{out("a"), out("b")}); err != nil {
+		t.Fatal(err)
+	}
+	// The event of a published twice, both copies in one batch: one example.
+	exs, err := js.AddPending(ctx, []wire.Pending{pend("a"), pend("b"), pend("a")})
+	if err != nil || len(exs) != 2 {
+		t.Fatalf("AddPending with a duplicate = %d examples, %v; want 2 (a once, b)", len(exs), err)
+	}
+	// Before the ack, a's outcome comes again (a duplicate): the scoring side completed the pair,
+	// so the join side makes no second example.
+	if again, err := js.AddOutcomes(ctx, []wire.Outcome{out("a")}); err != nil || len(again) != 0 {
+		t.Fatalf("duplicate outcome before the ack = %+v, %v; want nothing", again, err)
+	}
+	// The scoring stage's retry gets it again.
+	if retry, err := js.AddPending(ctx, []wire.Pending{pend("a")}); err != nil || len(retry) != 1 {
+		t.Fatalf("the completing side's retry = %d examples, %v; want 1", len(retry), err)
+	}
+}
