@@ -167,7 +167,7 @@ func (m *Main) redisHealthy(ctx context.Context) error {
 
 // groupClient returns a consumer in the role's group that commits only what the role says is done.
 func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.Client, error) {
-	opts := append(append([]kgo.Opt{}, base...),
+	opts := append(append(append([]kgo.Opt{}, base...), m.Config.Kafka.GroupOpts()...),
 		kgo.ConsumerGroup(m.Config.Kafka.Group+"-"+role),
 		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),

@@ -64,7 +64,25 @@ type Config struct {
 	// exceed what the brokers accept (message.max.bytes, 1048588 by default, or the topic's
 	// max.message.bytes): a batch over it fails with MESSAGE_TOO_LARGE, which no retry passes.
 	ProducerBatchMaxBytes int32 `yaml:"producer_batch_max_bytes"`
+	// SessionTimeout is how long a consumer-group member may go without a heartbeat before the
+	// group gives its partitions to the others (default 10s): how long a stream stalls after a
+	// process dies without leaving. Heartbeats go every tenth of it, from their own goroutine, so a
+	// long batch does not count. Brokers accept 6s to 5m by default.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
+
+// GroupOpts returns the consumer-group options of the config, to add to ClientOpts.
+func (c Config) GroupOpts() []kgo.Opt {
+	st := c.SessionTimeout
+	if st <= 0 {
+		st = DefaultSessionTimeout
+	}
+	return []kgo.Opt{kgo.SessionTimeout(st), kgo.HeartbeatInterval(st / 10)}
+}
+
+// DefaultSessionTimeout is the default consumer-group session timeout. Kafka clients default to
+// 45s, long for a stream: a process that is killed holds its partitions that long.
+const DefaultSessionTimeout = 10 * time.Second
 
 // DefaultProducerBatchMaxBytes is the default producer batch bound: below the 1048588 bytes a
 // broker accepts by default, with room for the batch's overhead.
@@ -97,6 +115,7 @@ func DefaultConfig() Config {
 		Topics:            DefaultTopics(),
 
 		ProducerBatchMaxBytes: DefaultProducerBatchMaxBytes,
+		SessionTimeout:        DefaultSessionTimeout,
 	}
 }
 
@@ -114,6 +133,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProducerBatchMaxBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("kafka.producer_batch_max_bytes: %d is below 1024", c.ProducerBatchMaxBytes))
+	}
+	if c.SessionTimeout < 6*time.Second || c.SessionTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("kafka.session_timeout: %s is outside the brokers' default 6s..5m", c.SessionTimeout))
 	}
 	seen := map[string]bool{}
 	for _, t := range c.Topics.All() {
