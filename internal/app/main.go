@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamlearn/streamlearn/drift/correlator"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/secrets"
@@ -66,7 +67,7 @@ type Main struct {
 	models     *predictor.Models
 	registry   learner.Registry
 	runner     *learnkafka.Runner
-	correlator atomic.Pointer[correlator]
+	correlator atomic.Pointer[correlator.Correlator]
 	holder     string // this process in leases
 	ready      atomic.Bool
 	// lastRetrain is the latest retrain step of any model, for Status.

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamlearn/streamlearn/drift/correlator"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/lease"
 	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
@@ -80,27 +81,26 @@ func (m *Main) learnLeased(kopts []kgo.Opt, runner *learnkafka.Runner, leaseKey 
 }
 
 // correlateLeased runs the correlator only while this process holds its lease: the monitor needs
-// every partition, so it must be the only member of its consumer group.
-func (m *Main) correlateLeased(kopts []kgo.Opt, deps correlatorDeps) func(context.Context) error {
-	l := lease.New(m.rdb, correlatorLeaseKey(deps.KeyBase, deps.Group), m.holder, m.Config.Drift.LeaseTTL, m.Logger)
+// every partition, so it must be the only member of its consumer group. Its state saves are
+// fenced by the lease.
+func (m *Main) correlateLeased(kopts []kgo.Opt, opts correlator.Options) func(context.Context) error {
+	l := lease.New(m.rdb, correlator.LeaseKey(opts.KeyBase, opts.Group), m.holder, m.Config.Drift.LeaseTTL, m.Logger)
 	return func(ctx context.Context) error {
 		return l.Run(ctx, func(ctx context.Context, fence string) error {
-			c, err := newCorrelator(ctx, deps)
+			c, err := correlator.New(ctx, opts)
 			if err != nil {
 				return err
 			}
-			if c.state != nil {
-				c.state.fence = fence
-			}
-			t := deps.Topics
+			c.SetFence(fence)
+			t := opts.Topics
 			// The correlator decides where its partitions start: where its open windows' records do.
-			cl, err := m.groupClient(append(append([]kgo.Opt{}, kopts...), kgo.AdjustFetchOffsetsFn(c.offsets.adjust)),
+			cl, err := m.groupClient(append(append([]kgo.Opt{}, kopts...), kgo.AdjustFetchOffsetsFn(c.AdjustOffsets)),
 				"correlator", t.Events, t.Predictions, t.Outcomes, t.Examples)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			c.setClient(cl)
+			c.SetClient(cl)
 			m.correlator.Store(c)
 			return c.Run(ctx)
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamlearn/streamlearn/drift/correlator"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
@@ -338,7 +339,7 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 	cfg := m.Config
 	mc := cfg.Drift.MonitorConfig()
 	mc.Regression = cfg.Model.Task == learner.Regression
-	r.startConsumer("correlate", m.correlateLeased(st.kopts, correlatorDeps{
+	r.startConsumer("correlate", m.correlateLeased(st.kopts, correlator.Options{
 		Producer: m.producer, Writer: m.writer, Redis: m.rdb, KeyBase: cfg.Redis.KeyPrefix, Group: cfg.Kafka.Group + "-correlator",
 		Monitor: mc, Topics: cfg.Kafka.Topics, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
 		Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: m.Logger,

@@ -1,48 +1,12 @@
-package app
+package correlator
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/internal/kafka"
 )
-
-func commitOffsets(ctx context.Context, cl *kgo.Client, offs partitionOffsets) error {
-	if len(offs) == 0 {
-		return nil
-	}
-	req := make(map[string]map[int32]kgo.EpochOffset, len(offs))
-	for topic, parts := range offs {
-		req[topic] = make(map[int32]kgo.EpochOffset, len(parts))
-		for p, o := range parts {
-			req[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: o}
-		}
-	}
-	var cerr error
-	cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			cerr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					cerr = errors.Join(cerr, fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, err))
-				}
-			}
-		}
-	})
-	return cerr
-}
 
 // partitionOffsets maps topic -> partition -> offset; it is also the JSON of saved offsets.
 type partitionOffsets map[string]map[int32]int64
@@ -105,14 +69,14 @@ func (t *offsetTracker) restore(s savedOffsets) {
 }
 
 // written reports whether the previous run wrote r's rows already.
-func (t *offsetTracker) written(r *kgo.Record) bool {
+func (t *offsetTracker) written(r *Record) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	done, ok := t.restored.Committed.get(drift.Partition{Topic: r.Topic, Partition: r.Partition})
 	return ok && r.Offset < done
 }
 
-func (t *offsetTracker) seen(r *kgo.Record, s drift.Stream, eventTime time.Time) {
+func (t *offsetTracker) seen(r *Record, s drift.Stream, eventTime time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := drift.Partition{Topic: r.Topic, Partition: r.Partition}
@@ -122,63 +86,26 @@ func (t *offsetTracker) seen(r *kgo.Record, s drift.Stream, eventTime time.Time)
 	}
 }
 
-// fetched notes, after a fetch's records were seen, whether the partition has more to read.
-func (t *offsetTracker) fetched(f kgo.FetchTopicPartition) {
-	if len(f.Records) == 0 {
-		return
-	}
+// lagging notes whether partition p, read up to some offset, has more to read.
+func (t *offsetTracker) lagging(p drift.Partition, more bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	last := f.Records[len(f.Records)-1]
-	t.clock.Lagging(drift.Partition{Topic: f.Topic, Partition: f.Partition}, t.streams[f.Topic], last.Offset+1 < f.HighWatermark)
+	t.clock.Lagging(p, t.streams[p.Topic], more)
 }
 
-// checkEnds lists the end offsets of newly assigned partitions, so that those with nothing to
-// read stop holding their stream's watermark.
-func (t *offsetTracker) checkEnds(ctx context.Context, adm *kadm.Client) error {
+// uncheckedTopics returns the topics of the assigned partitions whose end offsets are not known yet.
+func (t *offsetTracker) uncheckedTopics() []string {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	topics := map[string]bool{}
 	for p := range t.unchecked {
 		topics[p.Topic] = true
-	}
-	t.mu.Unlock()
-	if len(topics) == 0 {
-		return nil
 	}
 	names := make([]string, 0, len(topics))
 	for tp := range topics {
 		names = append(names, tp)
 	}
-	starts, err := adm.ListStartOffsets(ctx, names...)
-	if err != nil {
-		return fmt.Errorf("list start offsets: %w", err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, names...)
-	if err != nil {
-		return fmt.Errorf("list end offsets: %w", err)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	next := t.rp.Next()
-	ends.Each(func(lo kadm.ListedOffset) {
-		p := drift.Partition{Topic: lo.Topic, Partition: lo.Partition}
-		if !t.unchecked[p] || lo.Err != nil {
-			return
-		}
-		pos, ok := next[p]
-		if !ok {
-			st, ok := starts.Lookup(lo.Topic, lo.Partition)
-			if !ok || st.Err != nil {
-				return
-			}
-			pos = st.Offset
-		}
-		if pos >= lo.Offset {
-			t.clock.Lagging(p, t.streams[p.Topic], false)
-		}
-		delete(t.unchecked, p)
-	})
-	return nil
+	return names
 }
 
 // watermarks returns the watermark of each stream that has one.
@@ -217,32 +144,25 @@ func (t *offsetTracker) points(open drift.OpenWindows) (resume, commit partition
 	return resume, commit
 }
 
-// adjust is the consumer's AdjustFetchOffsetsFn. At the first assignment, partitions start where the
-// saved state says the open windows' records start; at later ones (a rebalance that gave the
-// partitions back), where this run stopped reading them, so that nothing is counted twice.
-func (t *offsetTracker) adjust(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	next := t.rp.Next()
-	for topic, parts := range offs {
-		for p, o := range parts {
-			key := drift.Partition{Topic: topic, Partition: p}
-			at := o.EpochOffset().Offset
-			if n, ok := next[key]; ok {
-				at = n
-			} else if r, ok := t.restored.Resume.get(key); ok && !t.applied {
-				at = r
-			}
-			if at >= 0 {
-				parts[p] = kgo.NewOffset().At(at).WithEpoch(-1)
-				t.rp.Start(key, t.streams[topic], at)
-			}
-			if s := t.streams[topic]; s != drift.StreamNone {
-				t.clock.Lagging(key, s, true)
-				t.unchecked[key] = true
-			}
-		}
+// assignedLocked notes that partition p was assigned, with committed its group's committed offset
+// (negative for none), and returns where to start reading it (negative: where the group says). At
+// the first assignment, partitions start where the saved state says the open windows' records
+// start; at later ones (a rebalance that gave the partitions back), where this run stopped reading
+// them (next: t.rp.Next() taken before the assignment), so that nothing is counted twice. The
+// caller holds t.mu and sets t.applied once the whole assignment is done.
+func (t *offsetTracker) assignedLocked(next map[drift.Partition]int64, p drift.Partition, committed int64) int64 {
+	at := committed
+	if n, ok := next[p]; ok {
+		at = n
+	} else if r, ok := t.restored.Resume.get(p); ok && !t.applied {
+		at = r
 	}
-	t.applied = true
-	return offs, nil
+	if at >= 0 {
+		t.rp.Start(p, t.streams[p.Topic], at)
+	}
+	if s := t.streams[p.Topic]; s != drift.StreamNone {
+		t.clock.Lagging(p, s, true)
+		t.unchecked[p] = true
+	}
+	return at
 }

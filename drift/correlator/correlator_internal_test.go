@@ -1,4 +1,4 @@
-package app
+package correlator
 
 import (
 	"context"
@@ -59,8 +59,8 @@ func TestOffsetTrackerResumesAndCommits(t *testing.T) {
 		t.Errorf("events/1 starts at %d, want its committed 7", got)
 	}
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	rec := func(p int32, off int64) *kgo.Record {
-		return &kgo.Record{Topic: topics.Events, Partition: p, Offset: off}
+	rec := func(p int32, off int64) *Record {
+		return &Record{Topic: topics.Events, Partition: p, Offset: off}
 	}
 	if !tr.written(rec(0, 120)) || tr.written(rec(0, 150)) || tr.written(rec(1, 7)) {
 		t.Error("written: want true below the saved commit only")
@@ -99,13 +99,13 @@ func TestOffsetTrackerWatermarks(t *testing.T) {
 	tr.adjust(context.Background(), map[string]map[int32]kgo.Offset{topics.Events: {0: at(0), 1: at(0)}})
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	r := &kgo.Record{Topic: topics.Events, Partition: 0, Offset: 0}
-	tr.seen(r, drift.StreamEvents, t0)
+	tr.seen(&Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}, drift.StreamEvents, t0)
 	if _, ok := tr.watermarks()[drift.StreamEvents]; ok {
 		t.Fatal("watermark while partition 1 was never read")
 	}
 	tr.fetched(kgo.FetchTopicPartition{Topic: topics.Events, FetchPartition: kgo.FetchPartition{Partition: 1, HighWatermark: 1,
 		Records: []*kgo.Record{{Topic: topics.Events, Partition: 1, Offset: 0}}}})
-	tr.seen(&kgo.Record{Topic: topics.Events, Partition: 1, Offset: 0}, drift.StreamEvents, t0.Add(time.Hour))
+	tr.seen(&Record{Topic: topics.Events, Partition: 1, Offset: 0}, drift.StreamEvents, t0.Add(time.Hour))
 	if w := tr.watermarks()[drift.StreamEvents]; !w.Equal(t0) {
 		t.Errorf("watermark %v, want %v: partition 0 may have more to read", w, t0)
 	}

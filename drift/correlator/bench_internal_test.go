@@ -1,4 +1,4 @@
-package app
+package correlator
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
@@ -23,11 +21,11 @@ import (
 
 // benchRecords returns the records the correlator reads for n events: the event, its prediction
 // and its example, one-minute windows of event time.
-func benchRecords(n int) []*kgo.Record {
+func benchRecords(n int) []Record {
 	topics := kafka.DefaultTopics()
 	start := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	g := synth.New(synth.Config{Seed: 1, Entities: 1000, Start: start, Step: 20 * time.Millisecond, DriftAt: n / 2, OutcomeDelay: time.Second})
-	var out []*kgo.Record
+	var out []Record
 	for i := 0; i < n; i++ {
 		ev := g.Next()
 		score := float64(i%100) / 100
@@ -46,9 +44,9 @@ func benchRecords(n int) []*kgo.Record {
 		ex, _ := json.Marshal(wire.Example{Pending: wire.Pending{ID: ev.ID, Entity: ev.Entity, Time: ev.Time, Features: vec,
 			Model: "default", Version: int64(1 + i/5000), Score: score, ScoredAt: ev.Time}, Label: float64(ev.Label), OutcomeTime: ev.OutcomeTime})
 		out = append(out,
-			&kgo.Record{Topic: topics.Events, Partition: 0, Offset: int64(i), Value: ev.JSON(), Timestamp: ev.Time},
-			&kgo.Record{Topic: topics.Predictions, Partition: 0, Offset: int64(i), Value: p, Timestamp: ev.Time},
-			&kgo.Record{Topic: topics.Examples, Partition: 0, Offset: int64(i), Value: ex, Timestamp: ev.OutcomeTime})
+			Record{Topic: topics.Events, Partition: 0, Offset: int64(i), Value: ev.JSON(), Timestamp: ev.Time},
+			Record{Topic: topics.Predictions, Partition: 0, Offset: int64(i), Value: p, Timestamp: ev.Time},
+			Record{Topic: topics.Examples, Partition: 0, Offset: int64(i), Value: ex, Timestamp: ev.OutcomeTime})
 	}
 	return out
 }
@@ -77,7 +75,7 @@ func BenchmarkCorrelatorToClickHouse(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c, err := newCorrelator(ctx, correlatorDeps{Writer: w, Monitor: benchMonitorConfig(), Topics: kafka.DefaultTopics(),
+		c, err := New(ctx, Options{Writer: w, Monitor: benchMonitorConfig(), Topics: kafka.DefaultTopics(),
 			Model: "default", Outcomes: true, Limits: ingest.DefaultLimits(), Flush: time.Second, Log: log})
 		if err != nil {
 			b.Fatal(err)

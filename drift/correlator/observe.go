@@ -1,4 +1,4 @@
-package app
+package correlator
 
 import (
 	"context"
@@ -7,13 +7,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 	"github.com/streamlearn/streamlearn/wire"
 )
+
+// Record is one record the correlator reads: where it sits in its topic and what it holds.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Value     []byte
+	Timestamp time.Time // when the record was produced: an outcome's received_at
+}
 
 // decoded is one record, decoded; ok is false for records that feed nothing (the scoring and join
 // roles send invalid ones to the dead-letter topic).
@@ -32,12 +39,12 @@ const decodeBatchMin = 512
 // observeAll decodes records on all cores, since JSON decoding is most of the correlator's work,
 // then applies them in order. It stops at the first record whose rows the writer did not take
 // (ctx ended while the writer's buffer was full): that record and the later ones are not seen.
-func (c *correlator) observeAll(ctx context.Context, recs []*kgo.Record, now time.Time) error {
+func (c *Correlator) observeAll(ctx context.Context, recs []Record, now time.Time) error {
 	out := make([]decoded, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/decodeBatchMin)
 	if workers <= 1 {
-		for i, r := range recs {
-			out[i] = c.decode(r, now)
+		for i := range recs {
+			out[i] = c.decode(&recs[i], now)
 		}
 	} else {
 		var wg sync.WaitGroup
@@ -46,14 +53,14 @@ func (c *correlator) observeAll(ctx context.Context, recs []*kgo.Record, now tim
 			hi := min(lo+chunk, len(recs))
 			wg.Go(func() {
 				for i := lo; i < hi; i++ {
-					out[i] = c.decode(recs[i], now)
+					out[i] = c.decode(&recs[i], now)
 				}
 			})
 		}
 		wg.Wait()
 	}
-	for i, r := range recs {
-		if err := c.apply(ctx, r, &out[i]); err != nil {
+	for i := range recs {
+		if err := c.apply(ctx, &recs[i], &out[i]); err != nil {
 			return err
 		}
 	}
@@ -61,12 +68,12 @@ func (c *correlator) observeAll(ctx context.Context, recs []*kgo.Record, now tim
 }
 
 // observe decodes and applies one record.
-func (c *correlator) observe(ctx context.Context, r *kgo.Record, now time.Time) error {
+func (c *Correlator) observe(ctx context.Context, r *Record, now time.Time) error {
 	d := c.decode(r, now)
 	return c.apply(ctx, r, &d)
 }
 
-func (c *correlator) decode(r *kgo.Record, now time.Time) decoded {
+func (c *Correlator) decode(r *Record, now time.Time) decoded {
 	var d decoded
 	var err error
 	switch r.Topic {
@@ -91,7 +98,7 @@ func (c *correlator) decode(r *kgo.Record, now time.Time) decoded {
 // run already wrote (read again to rebuild open windows after a restart) only feed the monitor. When
 // the writer does not take the rows, the record is left unseen: neither the monitor nor the offsets
 // count it.
-func (c *correlator) apply(ctx context.Context, r *kgo.Record, d *decoded) error {
+func (c *Correlator) apply(ctx context.Context, r *Record, d *decoded) error {
 	written := c.offsets.written(r)
 	var stream drift.Stream
 	var eventTime time.Time
