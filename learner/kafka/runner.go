@@ -86,7 +86,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	model := r.Spec.Name
 	trainer, offsets, parent, err := r.resume(ctx)
 	if err != nil {
 		return ignoreCanceled(ctx, err)
@@ -105,160 +104,211 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
-	window := newWindow(r.MetricsWindow)
-	var (
-		exs         []wire.Example
-		dirty       int64
-		from, to    time.Time
-		lastPublish = time.Now()
-	)
-	note := "online"
-	publish := func(pctx context.Context) error {
-		if dirty == 0 {
-			return nil
-		}
-		defer func() { note = "online" }()
-		s := trainer.Snapshot()
-		if s == nil {
-			return fmt.Errorf("snapshot of %s: %w", model, trainerErr(trainer))
-		}
-		snap, err := s.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("encode snapshot: %w", err)
-		}
-		state, err := trainer.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("encode checkpoint: %w", err)
-		}
-		m := window.metrics()
-		v, err := r.Registry.Publish(pctx, learner.Version{
-			Model: model, Parent: parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
-			From: from, To: to, Offsets: maps.Clone(offsets), Metrics: m, Note: note,
-		}, snap, &learner.Checkpoint{Offsets: maps.Clone(offsets), State: state, Fence: r.Fence})
-		if err != nil {
-			return err
-		}
-		if r.AutoPromote {
-			// A champion pinned by hand stays; the version is still published for a later promote.
-			if _, err := r.Registry.Promote(pctx, model, v.Version, "auto", false, false); err != nil && !errors.Is(err, learner.ErrPinned) {
-				return err
-			}
-		}
-		r.announce(pctx, v.Version, wire.EventPublished)
-		parent, dirty, lastPublish = v.Version, 0, time.Now()
-		r.mu.Lock()
-		r.version, r.metrics = v.Version, m
-		r.mu.Unlock()
-		if r.OnPublish != nil {
-			r.OnPublish(v)
-		}
-		log.Debug("published", "model", model, "version", v.Version, "examples", v.Examples, "auc", m.AUC)
-		return nil
+	l := &learning{
+		r: r, log: log, model: r.Spec.Name, trainer: trainer, offsets: offsets, parent: parent,
+		window: newWindow(r.MetricsWindow), lastPublish: time.Now(), note: "online",
 	}
-
-	var active *retrain
-	defer func() { // after the final publish
-		closeTrainer(trainer)
-		if active != nil {
-			closeTrainer(active.challenger)
-		}
-	}()
+	defer l.close() // after the final publish
 	for {
-		if active == nil {
-			select {
-			case cmd := <-r.Commands:
-				rt, err := r.startRetrain(ctx, cmd, offsets, parent)
-				if err != nil {
-					if ctx.Err() != nil {
-						break
-					}
-					r.emit(RetrainEvent{Step: StepRejected, AlertID: cmd.AlertID, ChampionVersion: parent, Reason: "retrain failed: " + err.Error()})
-					cmd.Done()
-				} else {
-					active = rt
-				}
-			default:
-			}
-		}
+		l.takeCommand(ctx)
 		pollCtx, cancel := context.WithTimeout(ctx, r.PublishInterval)
 		fetches := cl.PollRecords(pollCtx, 10000)
 		cancel()
 		if fetches.IsClientClosed() {
 			break
 		}
-		exs = exs[:0]
-		fetches.EachRecord(func(rec *kgo.Record) {
-			offsets[rec.Partition] = rec.Offset + 1
-			var ex wire.Example
-			if err := json.Unmarshal(rec.Value, &ex); err != nil {
-				log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				return
-			}
-			if from.IsZero() || ex.Time.Before(from) {
-				from = ex.Time
-			}
-			if ex.Time.After(to) {
-				to = ex.Time
-			}
-			exs = append(exs, ex)
-		})
-		if len(exs) > 0 {
-			preds, err := learnAll(trainer, exs, r.Batch)
-			if err != nil {
-				// The offsets already cover these records, so nothing is published: a restart
-				// resumes from the last checkpoint and learns them again.
-				return fmt.Errorf("learn %s: %w", model, err)
-			}
-			for i, ex := range exs {
-				window.add(preds[i].Score, ex.Label)
-			}
-			if active != nil {
-				cp, err := learnAll(active.challenger, exs, r.Batch)
-				if err != nil {
-					return fmt.Errorf("learn challenger of %s: %w", model, err)
-				}
-				for i, ex := range exs {
-					active.champ.add(preds[i].Score, ex.Label)
-					active.chall.add(cp[i].Score, ex.Label)
-				}
-			}
-			dirty += int64(len(exs))
-			if r.OnLearn != nil {
-				r.OnLearn(len(exs))
-			}
-			r.noteSkipped(trainer)
+		l.decode(fetches)
+		if err := l.learn(); err != nil {
+			return err
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		if active != nil && (active.champ.seen >= int64(r.Retrain.MinOutcomes) || time.Since(active.started) > r.Retrain.MaxShadow) {
-			promoted := r.decide(ctx, active, parent)
-			if promoted {
-				closeTrainer(trainer)
-				trainer, dirty = active.challenger, dirty+1
-				note = "retrained for " + active.cmd.AlertID
-				if err := publish(ctx); err != nil {
-					log.Error("publish retrained model", "model", model, "err", err)
-				} else if _, err := r.Registry.Promote(ctx, model, parent, "retrained for "+active.cmd.AlertID, true, false); err != nil {
-					log.Error("promote retrained model", "model", model, "err", err)
-				}
-			}
-			if !promoted {
-				closeTrainer(active.challenger)
-			}
-			active.cmd.Done()
-			active = nil
-		}
-		if time.Since(lastPublish) >= r.PublishInterval {
-			if err := publish(ctx); err != nil && ctx.Err() == nil {
-				log.Error("publish model", "model", model, "err", err)
+		l.finishRetrain(ctx)
+		if time.Since(l.lastPublish) >= r.PublishInterval {
+			if err := l.publish(ctx); err != nil && ctx.Err() == nil {
+				log.Error("publish model", "model", l.model, "err", err)
 			}
 		}
 	}
 	// Shutdown: keep what was learned since the last version.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return publish(fctx)
+	return l.publish(fctx)
+}
+
+// learning is the state of one Run: the trainer and the offsets it has learned up to (the
+// checkpoint's), what was learned since the last version, and the retrain in progress. Offsets
+// move only with records the trainer has seen (decode then learn); a version is published with
+// exactly the offsets its state covers, so a restart from its checkpoint learns every example once.
+type learning struct {
+	r     *Runner
+	log   *slog.Logger
+	model string
+
+	trainer     learner.Trainer
+	offsets     map[int32]int64 // partition -> next offset to learn
+	parent      int64           // the last published version
+	window      *window
+	exs         []wire.Example // the last poll's examples
+	dirty       int64          // examples learned since the last publish
+	from, to    time.Time      // event times of the examples learned
+	lastPublish time.Time
+	note        string // the next version's note
+	active      *retrain
+}
+
+// close releases the trainers.
+func (l *learning) close() {
+	closeTrainer(l.trainer)
+	if l.active != nil {
+		closeTrainer(l.active.challenger)
+	}
+}
+
+// takeCommand starts the retrain of a waiting command, when none is in progress.
+func (l *learning) takeCommand(ctx context.Context) {
+	if l.active != nil {
+		return
+	}
+	select {
+	case cmd := <-l.r.Commands:
+		rt, err := l.r.startRetrain(ctx, cmd, l.offsets, l.parent)
+		if err == nil {
+			l.active = rt
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.r.emit(RetrainEvent{Step: StepRejected, AlertID: cmd.AlertID, ChampionVersion: l.parent, Reason: "retrain failed: " + err.Error()})
+		cmd.Done()
+	default:
+	}
+}
+
+// decode moves the offsets past a poll's records and keeps its examples in l.exs.
+func (l *learning) decode(fetches kgo.Fetches) {
+	l.exs = l.exs[:0]
+	fetches.EachRecord(func(rec *kgo.Record) {
+		l.offsets[rec.Partition] = rec.Offset + 1
+		var ex wire.Example
+		if err := json.Unmarshal(rec.Value, &ex); err != nil {
+			l.log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			return
+		}
+		if l.from.IsZero() || ex.Time.Before(l.from) {
+			l.from = ex.Time
+		}
+		if ex.Time.After(l.to) {
+			l.to = ex.Time
+		}
+		l.exs = append(l.exs, ex)
+	})
+}
+
+// learn learns the decoded examples with the trainer and, during a retrain, the challenger.
+func (l *learning) learn() error {
+	exs, r := l.exs, l.r
+	if len(exs) == 0 {
+		return nil
+	}
+	preds, err := learnAll(l.trainer, exs, r.Batch)
+	if err != nil {
+		// The offsets already cover these records, so nothing is published: a restart
+		// resumes from the last checkpoint and learns them again.
+		return fmt.Errorf("learn %s: %w", l.model, err)
+	}
+	for i, ex := range exs {
+		l.window.add(preds[i].Score, ex.Label)
+	}
+	if l.active != nil {
+		cp, err := learnAll(l.active.challenger, exs, r.Batch)
+		if err != nil {
+			return fmt.Errorf("learn challenger of %s: %w", l.model, err)
+		}
+		for i, ex := range exs {
+			l.active.champ.add(preds[i].Score, ex.Label)
+			l.active.chall.add(cp[i].Score, ex.Label)
+		}
+	}
+	l.dirty += int64(len(exs))
+	if r.OnLearn != nil {
+		r.OnLearn(len(exs))
+	}
+	r.noteSkipped(l.trainer)
+	return nil
+}
+
+// finishRetrain decides a retrain that has shadowed long enough: a promoted challenger becomes the
+// trainer, published and promoted at once.
+func (l *learning) finishRetrain(ctx context.Context) {
+	a, r := l.active, l.r
+	if a == nil || (a.champ.seen < int64(r.Retrain.MinOutcomes) && time.Since(a.started) <= r.Retrain.MaxShadow) {
+		return
+	}
+	promoted := r.decide(ctx, a, l.parent)
+	if promoted {
+		closeTrainer(l.trainer)
+		l.trainer, l.dirty = a.challenger, l.dirty+1
+		l.note = "retrained for " + a.cmd.AlertID
+		if err := l.publish(ctx); err != nil {
+			l.log.Error("publish retrained model", "model", l.model, "err", err)
+		} else if _, err := r.Registry.Promote(ctx, l.model, l.parent, "retrained for "+a.cmd.AlertID, true, false); err != nil {
+			l.log.Error("promote retrained model", "model", l.model, "err", err)
+		}
+	}
+	if !promoted {
+		closeTrainer(a.challenger)
+	}
+	a.cmd.Done()
+	l.active = nil
+}
+
+// publish publishes what was learned since the last version, with the checkpoint (state and
+// offsets) it covers, promotes it when the runner auto-promotes, and announces it.
+func (l *learning) publish(ctx context.Context) error {
+	if l.dirty == 0 {
+		return nil
+	}
+	defer func() { l.note = "online" }()
+	r, trainer := l.r, l.trainer
+	s := trainer.Snapshot()
+	if s == nil {
+		return fmt.Errorf("snapshot of %s: %w", l.model, trainerErr(trainer))
+	}
+	snap, err := s.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	state, err := trainer.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	m := l.window.metrics()
+	v, err := r.Registry.Publish(ctx, learner.Version{
+		Model: l.model, Parent: l.parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
+		From: l.from, To: l.to, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
+	}, snap, &learner.Checkpoint{Offsets: maps.Clone(l.offsets), State: state, Fence: r.Fence})
+	if err != nil {
+		return err
+	}
+	if r.AutoPromote {
+		// A champion pinned by hand stays; the version is still published for a later promote.
+		if _, err := r.Registry.Promote(ctx, l.model, v.Version, "auto", false, false); err != nil && !errors.Is(err, learner.ErrPinned) {
+			return err
+		}
+	}
+	r.announce(ctx, v.Version, wire.EventPublished)
+	l.parent, l.dirty, l.lastPublish = v.Version, 0, time.Now()
+	r.mu.Lock()
+	r.version, r.metrics = v.Version, m
+	r.mu.Unlock()
+	if r.OnPublish != nil {
+		r.OnPublish(v)
+	}
+	l.log.Debug("published", "model", l.model, "version", v.Version, "examples", v.Examples, "auc", m.AUC)
+	return nil
 }
 
 // newTrainer returns a fresh trainer of the runner's model on its backend.
