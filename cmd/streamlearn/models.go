@@ -16,6 +16,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
 	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -128,10 +129,10 @@ func announce(ctx context.Context, cfg config.Config, w io.Writer, model string,
 		var cl *kgo.Client
 		if cl, err = kgo.NewClient(opts...); err == nil {
 			defer cl.Close()
-			b, _ := json.Marshal(wire.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()})
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			err = cl.ProduceSync(actx, &kgo.Record{Topic: cfg.Kafka.Topics.Models, Key: []byte(model), Value: b}).FirstErr()
+			a := wire.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()}
+			err = sinkkafka.Announce(actx, cl, cfg.Kafka.Topics.Models, a)
 		}
 	}
 	if err != nil || cfg.Kafka.Embedded != "" {

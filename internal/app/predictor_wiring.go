@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
+	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -40,15 +41,7 @@ func (m *Main) router(ctx context.Context, loader *predictor.Loader) (*predictor
 
 // announce tells other processes of a champion change on the models topic.
 func (m *Main) announce(ctx context.Context, a wire.Announcement) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encode announcement: %w", err)
-	}
-	rec := &kgo.Record{Topic: m.Config.Kafka.Topics.Models, Key: []byte(a.Model), Value: b}
-	if err := m.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("announce %s version %d: %w", a.Model, a.Version, err)
-	}
-	return nil
+	return sinkkafka.Announce(ctx, m.producer, m.Config.Kafka.Topics.Models, a)
 }
 
 // shadowLog produces the shadow predictions of HTTP requests to the predictions topic without

@@ -20,6 +20,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/learner"
+	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -429,13 +430,14 @@ func (r *Runner) startOffsets(ctx context.Context, offsets map[int32]int64) (map
 	return start, nil
 }
 
+// announce tells predictors of a version on the models topic; a failure is not an error: the
+// registry is the truth, and a lost announcement only delays a swap until the next poll.
 func (r *Runner) announce(ctx context.Context, version int64, event string) {
 	if r.Producer == nil || r.ModelsTopic == "" {
 		return
 	}
-	b, _ := json.Marshal(wire.Announcement{Model: r.Spec.Name, Version: version, Event: event, Time: time.Now().UTC()})
-	// The registry is the truth; a lost announcement only delays a swap until the next poll.
-	_ = r.Producer.ProduceSync(ctx, &kgo.Record{Topic: r.ModelsTopic, Key: []byte(r.Spec.Name), Value: b}).FirstErr()
+	a := wire.Announcement{Model: r.Spec.Name, Version: version, Event: event, Time: time.Now().UTC()}
+	_ = sinkkafka.Announce(ctx, r.Producer, r.ModelsTopic, a)
 }
 
 // window keeps the last n (score, label) pairs for progressive metrics.
