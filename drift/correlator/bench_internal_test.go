@@ -12,7 +12,6 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
@@ -22,7 +21,7 @@ import (
 // benchRecords returns the records the correlator reads for n events: the event, its prediction
 // and its example, one-minute windows of event time.
 func benchRecords(n int) []Record {
-	topics := kafka.DefaultTopics()
+	topics := testTopics()
 	start := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	g := synth.New(synth.Config{Seed: 1, Entities: 1000, Start: start, Step: 20 * time.Millisecond, DriftAt: n / 2, OutcomeDelay: time.Second})
 	var out []Record
@@ -75,7 +74,7 @@ func BenchmarkCorrelatorToClickHouse(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c, err := New(ctx, Options{Writer: w, Monitor: benchMonitorConfig(), Topics: kafka.DefaultTopics(),
+		c, err := New(ctx, Options{Writer: w, Monitor: benchMonitorConfig(), Topics: testTopics(),
 			Model: "default", Outcomes: true, Limits: ingest.DefaultLimits(), Flush: time.Second, Log: log})
 		if err != nil {
 			b.Fatal(err)

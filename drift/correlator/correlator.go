@@ -28,7 +28,6 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/internal/kafka"
 	"github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
 
@@ -40,12 +39,18 @@ type Options struct {
 	KeyBase  string                  // Redis key prefix
 	Group    string                  // the correlator's consumer group
 	Monitor  drift.MonitorConfig
-	Topics   kafka.Topics
+	Topics   Topics
 	Model    string
 	Outcomes bool // feed examples to the monitor (not for multiclass models)
 	Limits   ingest.Limits
 	Flush    time.Duration // how often rows are flushed and offsets committed
 	Log      *slog.Logger
+}
+
+// Topics names the topics the correlator reads and the one it sends retrain commands to.
+type Topics struct {
+	Events, Predictions, Outcomes, Examples string
+	Control                                 string
 }
 
 // Correlator is the drift and outcome correlator (see the package comment).
@@ -54,7 +59,7 @@ type Correlator struct {
 	writer   *clickhouse.Writer
 	monitor  *drift.Monitor
 	state    *stateStore // nil: nothing persisted, windows open at a restart start afresh
-	topics   kafka.Topics
+	topics   Topics
 	model    string
 	segments []string
 	outcomes bool // feed examples to the monitor (not for multiclass models)

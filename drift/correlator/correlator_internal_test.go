@@ -36,13 +36,19 @@ func TestExampleSegments(t *testing.T) {
 	}
 }
 
+// testTopics returns the contract's topic names.
+func testTopics() Topics {
+	t := kafka.DefaultTopics()
+	return Topics{Events: t.Events, Predictions: t.Predictions, Outcomes: t.Outcomes, Examples: t.Examples, Control: t.Control}
+}
+
 func at(offset int64) kgo.Offset { return kgo.NewOffset().At(offset) }
 
 // TestOffsetTrackerResumesAndCommits walks the tracker through a restart: the first assignment
 // starts where the saved open windows start, rows below the saved commit count as written, commits
 // never go back, and a later assignment resumes where this run stopped reading.
 func TestOffsetTrackerResumesAndCommits(t *testing.T) {
-	topics := kafka.DefaultTopics()
+	topics := testTopics()
 	tr := newOffsetTracker(time.Minute, topics)
 	tr.restore(savedOffsets{
 		Resume:    partitionOffsets{topics.Events: {0: 100}, topics.Outcomes: {0: 40}},
@@ -92,7 +98,7 @@ func TestOffsetTrackerResumesAndCommits(t *testing.T) {
 // TestOffsetTrackerWatermarks: an assigned partition holds its stream's watermark until it is
 // known to be caught up and has then been idle for a while.
 func TestOffsetTrackerWatermarks(t *testing.T) {
-	topics := kafka.DefaultTopics()
+	topics := testTopics()
 	tr := newOffsetTracker(time.Minute, topics)
 	wall := time.Unix(1e9, 0)
 	tr.clock.Now = func() time.Time { return wall }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/internal/kafka"
 )
 
 // partitionOffsets maps topic -> partition -> offset; it is also the JSON of saved offsets.
@@ -53,7 +52,7 @@ type offsetTracker struct {
 	unchecked map[drift.Partition]bool // assigned, end offset not listed yet: holds its watermark
 }
 
-func newOffsetTracker(window time.Duration, t kafka.Topics) *offsetTracker {
+func newOffsetTracker(window time.Duration, t Topics) *offsetTracker {
 	return &offsetTracker{
 		rp: drift.NewResumePoints(window), clock: drift.NewClock(drift.DefaultPartitionIdle), unchecked: map[drift.Partition]bool{},
 		streams: map[string]drift.Stream{

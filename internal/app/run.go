@@ -339,9 +339,11 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 	cfg := m.Config
 	mc := cfg.Drift.MonitorConfig()
 	mc.Regression = cfg.Model.Task == learner.Regression
+	t := cfg.Kafka.Topics
 	r.startConsumer("correlate", m.correlateLeased(st.kopts, correlator.Options{
 		Producer: m.producer, Writer: m.writer, Redis: m.rdb, KeyBase: cfg.Redis.KeyPrefix, Group: cfg.Kafka.Group + "-correlator",
-		Monitor: mc, Topics: cfg.Kafka.Topics, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
+		Topics:  correlator.Topics{Events: t.Events, Predictions: t.Predictions, Outcomes: t.Outcomes, Examples: t.Examples, Control: t.Control},
+		Monitor: mc, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
 		Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: m.Logger,
 	}))
 	return nil
