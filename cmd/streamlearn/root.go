@@ -81,6 +81,7 @@ func newRootCommand() *cobra.Command {
 		roleCommand("predictor", "Run the HTTP scoring API only (stateless; scale it out behind a load balancer)", app.RoleHTTP),
 		roleCommand("learner", "Run the online learner only (examples in, model versions out)", app.RoleLearn),
 		roleCommand("drift", "Run the drift and outcome correlator only (topics in, ClickHouse tables out)", app.RoleCorrelate),
+		brokerCommand(),
 		modelsCommand(),
 		replayCommand(),
 		demoCommand(),
