@@ -82,6 +82,7 @@ func newRootCommand() *cobra.Command {
 		roleCommand("learner", "Run the online learner only (examples in, model versions out)", app.RoleLearn),
 		roleCommand("drift", "Run the drift and outcome correlator only (topics in, ClickHouse tables out)", app.RoleCorrelate),
 		brokerCommand(),
+		checkCommand(),
 		modelsCommand(),
 		replayCommand(),
 		demoCommand(),
