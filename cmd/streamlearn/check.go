@@ -56,6 +56,9 @@ func printCheck(w io.Writer, role string, cfg config.Config) {
 		redis = "cluster " + strings.Join(cfg.Redis.Addrs, ",")
 	}
 	ch := strings.Join(cfg.ClickHouse.Addr, ",")
+	if cfg.ClickHouse.Cluster != "" {
+		ch = fmt.Sprintf("cluster %s via %s", cfg.ClickHouse.Cluster, ch)
+	}
 	models := make([]string, 0, 1+len(cfg.Challengers))
 	for _, m := range cfg.Models() {
 		models = append(models, m.Name)

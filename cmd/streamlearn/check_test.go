@@ -28,6 +28,8 @@ func TestCheck(t *testing.T) {
 	example, _ := filepath.Abs("../../deploy/streamlearn.example.yaml")
 	bad := file("bad.yaml", "redis:\n  db: 99\nlog:\n  level: loud\n")
 	unknown := file("unknown.yaml", "kafka:\n  brokerz: [a:1]\n")
+	cluster := file("cluster.yaml", "clickhouse:\n  addr: [ch-1:9000, ch-2:9000]\n  cluster: streamlearn\n")
+	badCluster := file("bad-cluster.yaml", "clickhouse:\n  cluster: \"a'b\"\n")
 	env := file("env.yaml", "redis:\n  addr: ${CHECK_TEST_UNSET_VAR}\n")
 	tests := []struct {
 		name string
@@ -41,6 +43,8 @@ func TestCheck(t *testing.T) {
 			"--redis", "192.0.2.3:6379", "--clickhouse", "192.0.2.4:9000"}, true,
 			[]string{"ok: ingest config is valid", "192.0.2.1:9092,192.0.2.2:9092", "192.0.2.3:6379", "192.0.2.4:9000"}},
 		{"embedded broker", []string{"predictor", "--embedded-kafka", "127.0.0.1:0"}, true, []string{"embedded 127.0.0.1:0"}},
+		{"clickhouse cluster", []string{"drift", "--config", cluster}, true, []string{"clickhouse: cluster streamlearn via ch-1:9000,ch-2:9000"}},
+		{"bad cluster name", []string{"--config", badCluster}, false, []string{"clickhouse.cluster"}},
 		{"bad fields", []string{"--config", bad}, false, []string{"redis.db", "log.level"}},
 		{"bad flags", []string{"--config", example, "--device", "gpu", "--log-level", "loud"}, false, []string{"learner.device", "log.level"}},
 		{"unknown key", []string{"--config", unknown}, false, []string{"brokerz"}},

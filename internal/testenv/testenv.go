@@ -287,6 +287,11 @@ func clickhouseCommand(bin, dir string) (*exec.Cmd, error) {
 }
 
 func startClickHouse(t testing.TB) *server {
+	return startClickHouseWith(t, FreePort(t), "")
+}
+
+// startClickHouseWith starts a server on native port tcp with extra XML in its config.
+func startClickHouseWith(t testing.TB, tcp int, extra string) *server {
 	bin, err := lookBinary("clickhouse-server", "clickhouse")
 	if err != nil {
 		return &server{err: err}
@@ -295,8 +300,9 @@ func startClickHouse(t testing.TB) *server {
 	if err != nil {
 		return &server{err: err}
 	}
-	tcp, http := FreePort(t), FreePort(t)
-	cfg := strings.NewReplacer("{{dir}}", dir, "{{tcp}}", fmt.Sprint(tcp), "{{http}}", fmt.Sprint(http)).Replace(clickhouseConfig)
+	http := FreePort(t)
+	cfg := strings.NewReplacer("{{dir}}", dir, "{{tcp}}", fmt.Sprint(tcp), "{{http}}", fmt.Sprint(http),
+		"</yandex>", extra+"</yandex>").Replace(clickhouseConfig)
 	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o600); err != nil {
 		return &server{err: err, dir: dir}
 	}

@@ -17,6 +17,12 @@ type Config struct {
 	Addr []string `yaml:"addr"`
 	// Database holds the tables; Open creates it. Default "streamlearn".
 	Database string `yaml:"database"`
+	// Cluster, when set, names a cluster of the servers' remote_servers config: Open creates every
+	// table on each of its hosts as <table>_local, with a Distributed table <table> over them
+	// sharded by the table's deduplication key, and inserts through the Distributed tables with
+	// insert_distributed_sync=1. Addr then needs only one host of the cluster. No ZooKeeper is
+	// needed (Open does not use ON CLUSTER). Default "": a single server.
+	Cluster string `yaml:"cluster"`
 	// Username and Password authenticate; the password is never logged. Default user "default".
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
@@ -88,6 +94,9 @@ func (c Config) withDefaults() Config {
 // identifier is what Database may be: it is spliced into DDL and queries unquoted.
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// clusterName is what Cluster may be: it is spliced into DDL as a quoted string.
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
 // Validate reports every invalid field. Zero values are valid: they mean the defaults.
 func (c Config) Validate() error {
 	var errs []error
@@ -98,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database != "" && !identifier.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("clickhouse.database: %q is not an identifier ([A-Za-z_][A-Za-z0-9_]*)", c.Database))
+	}
+	if c.Cluster != "" && !clusterName.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("clickhouse.cluster: %q is not a cluster name ([A-Za-z0-9_.-]+)", c.Cluster))
 	}
 	if c.Password != "" && c.PasswordFile != "" {
 		errs = append(errs, errors.New("clickhouse.password, clickhouse.password_file: set one, not both"))
@@ -131,6 +143,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Any("addr", c.Addr),
 		slog.String("database", c.Database),
+		slog.String("cluster", c.Cluster),
 		slog.String("username", c.Username),
 		slog.Bool("password_set", c.Password != "" || c.PasswordFile != ""),
 		slog.String("password_file", c.PasswordFile),

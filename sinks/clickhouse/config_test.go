@@ -24,6 +24,8 @@ func TestValidate(t *testing.T) {
 		{"default", func(*chsink.Config) {}, ""},
 		{"zero values mean defaults", func(c *chsink.Config) { *c = chsink.Config{} }, ""},
 		{"database not an identifier", func(c *chsink.Config) { c.Database = "a; DROP TABLE x" }, "clickhouse.database"},
+		{"a cluster", func(c *chsink.Config) { c.Cluster = "sl-prod.eu_1" }, ""},
+		{"cluster name with a quote", func(c *chsink.Config) { c.Cluster = "x', 'y" }, "clickhouse.cluster"},
 		{"empty address", func(c *chsink.Config) { c.Addr = []string{""} }, "clickhouse.addr[0]"},
 		{"ca file without tls", func(c *chsink.Config) { c.TLSCAFile = "ca.pem" }, "clickhouse.tls_ca_file"},
 		{"negative batch", func(c *chsink.Config) { c.BatchRows = -1 }, "clickhouse.batch_rows"},

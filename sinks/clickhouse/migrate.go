@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -16,39 +15,76 @@ type migration struct {
 	steps   []step
 }
 
-// step is one idempotent schema change in database db.
-type step interface {
-	apply(ctx context.Context, conn driver.Conn, db string) error
+// schema says where the tables are: database db, on one server (cluster "") or on one host of a
+// cluster, where each table is a local table with a Distributed table of the same name over it.
+type schema struct {
+	db, cluster string
 }
 
-// sqlStep is a statement that is idempotent by itself; {db} stands for the database.
-type sqlStep string
+// localSuffix names a table's local part in cluster mode.
+const localSuffix = "_local"
 
-func (s sqlStep) apply(ctx context.Context, conn driver.Conn, db string) error {
-	return conn.Exec(ctx, strings.ReplaceAll(string(s), "{db}", db))
+// tables returns the tables that hold a logical table's rows or route them: the local table, and
+// the Distributed table in cluster mode.
+func (s schema) tables(table string) []string {
+	if s.cluster == "" {
+		return []string{table}
+	}
+	return []string{table + localSuffix, table}
+}
+
+// step is one idempotent schema change.
+type step interface {
+	apply(ctx context.Context, conn driver.Conn, s schema) error
+}
+
+// createTable creates a table from its columns and engine. In cluster mode it creates the table as
+// <name>_local and a Distributed table <name> over the cluster's <name>_local tables, sharded by
+// shardBy: a function of the ReplacingMergeTree's key, so that every version of a row lands on the
+// same shard and FINAL stays exact.
+type createTable struct {
+	name, body, shardBy string
+}
+
+func (c createTable) apply(ctx context.Context, conn driver.Conn, s schema) error {
+	if s.cluster == "" {
+		return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, c.name, c.body))
+	}
+	local := c.name + localSuffix
+	if err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, local, c.body)); err != nil {
+		return err
+	}
+	return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s ENGINE = Distributed('%s', '%s', '%s', %s)",
+		s.db, c.name, s.db, local, s.cluster, s.db, local, c.shardBy))
 }
 
 // addColumn adds a column unless the table has it: ALTER TABLE ... ADD COLUMN IF NOT EXISTS is a
-// syntax error on ClickHouse 18.16.
+// syntax error on ClickHouse 18.16. In cluster mode it adds it to the local and the Distributed table.
 type addColumn struct {
 	table, column, typ string
 }
 
-func (s addColumn) apply(ctx context.Context, conn driver.Conn, db string) error {
-	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-		db, s.table, s.column).Scan(&n); err != nil {
-		return fmt.Errorf("look up column %s.%s: %w", s.table, s.column, err)
+func (s addColumn) apply(ctx context.Context, conn driver.Conn, sc schema) error {
+	for _, table := range sc.tables(s.table) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			sc.db, table, s.column).Scan(&n); err != nil {
+			return fmt.Errorf("look up column %s.%s: %w", table, s.column, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sc.db, table, s.column, s.typ)); err != nil {
+			return err
+		}
 	}
-	if n > 0 {
-		return nil
-	}
-	return conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", db, s.table, s.column, s.typ))
+	return nil
 }
 
-// migrate creates database db and applies the migrations it lacks, recording each in
+// migrate creates database sc.db and applies the migrations it lacks, recording each in
 // schema_migrations. Running it again is a no-op.
-func migrate(ctx context.Context, conn driver.Conn, db string, ms []migration, logger *slog.Logger) error {
+func migrate(ctx context.Context, conn driver.Conn, sc schema, ms []migration, logger *slog.Logger) error {
+	db := sc.db
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
 		return fmt.Errorf("create database %s: %w", db, err)
 	}
@@ -70,7 +106,7 @@ func migrate(ctx context.Context, conn driver.Conn, db string, ms []migration, l
 			continue
 		}
 		for i, s := range m.steps {
-			if err := s.apply(ctx, conn, db); err != nil {
+			if err := s.apply(ctx, conn, sc); err != nil {
 				return fmt.Errorf("migration %d (%s) step %d: %w", m.version, m.name, i+1, err)
 			}
 		}

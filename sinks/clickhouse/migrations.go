@@ -2,14 +2,16 @@ package clickhouse
 
 // migrations is the schema history, oldest first. Never edit an applied migration: append one.
 // Every step must be idempotent, because two processes may migrate at once and a crash may leave a
-// migration half applied; ClickHouse 18.16 has CREATE TABLE IF NOT EXISTS but not
-// ADD COLUMN IF NOT EXISTS, so new columns go through addColumn, which checks system.columns.
+// migration half applied (or applied on some hosts of a cluster only); ClickHouse 18.16 has CREATE
+// TABLE IF NOT EXISTS but not ADD COLUMN IF NOT EXISTS, so new columns go through addColumn, which
+// checks system.columns.
 //
 // Partition keys must be functions of the row's key columns or of columns that never change for a
-// key, since ReplacingMergeTree only replaces rows within a partition.
+// key, since ReplacingMergeTree only replaces rows within a partition; in cluster mode a table's
+// shardBy must be a function of its ORDER BY key for the same reason, across shards.
 var migrations = []migration{
 	{version: 1, name: "create tables", steps: []step{
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.predictions (
+		createTable{name: "predictions", shardBy: "cityHash64(id)", body: `(
 	id String,
 	entity String,
 	model String,
@@ -21,8 +23,8 @@ var migrations = []migration{
 	scored_at DateTime('UTC'),
 	scored_at_ms UInt16,
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMMDD(time) ORDER BY (model, id)`),
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.outcomes (
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMMDD(time) ORDER BY (model, id)`},
+		createTable{name: "outcomes", shardBy: "cityHash64(id)", body: `(
 	id String,
 	label Float64,
 	class String,
@@ -36,8 +38,8 @@ var migrations = []migration{
 	joined UInt8,
 	delay_seconds Float64,
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMMDD(time) ORDER BY id`),
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.feature_drift (
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMMDD(time) ORDER BY id`},
+		createTable{name: "feature_drift", shardBy: "cityHash64(model, feature)", body: `(
 	window_start DateTime('UTC'),
 	window_end DateTime('UTC'),
 	model String,
@@ -57,8 +59,8 @@ var migrations = []migration{
 	drifted UInt8,
 	updated DateTime('UTC'),
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(window_start) ORDER BY (model, feature, window_start)`),
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.model_performance (
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(window_start) ORDER BY (model, feature, window_start)`},
+		createTable{name: "model_performance", shardBy: "cityHash64(model, version)", body: `(
 	window_start DateTime('UTC'),
 	window_end DateTime('UTC'),
 	model String,
@@ -78,8 +80,8 @@ var migrations = []migration{
 	rmse Float64,
 	updated DateTime('UTC'),
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(window_start) ORDER BY (model, version, segment, window_start)`),
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.drift_alerts (
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(window_start) ORDER BY (model, version, segment, window_start)`},
+		createTable{name: "drift_alerts", shardBy: "cityHash64(alert_id)", body: `(
 	time DateTime('UTC'),
 	time_ms UInt16,
 	model String,
@@ -90,8 +92,8 @@ var migrations = []migration{
 	features Array(String),
 	alert_id String,
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(time) ORDER BY alert_id`),
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.retrain_events (
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(time) ORDER BY alert_id`},
+		createTable{name: "retrain_events", shardBy: "cityHash64(model, event_id)", body: `(
 	time DateTime('UTC'),
 	time_ms UInt16,
 	model String,
@@ -103,9 +105,9 @@ var migrations = []migration{
 	challenger_metric Float64,
 	event_id String,
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(time) ORDER BY (model, event_id, step)`),
+) ENGINE = ReplacingMergeTree(row_version) PARTITION BY toYYYYMM(time) ORDER BY (model, event_id, step)`},
 		// No partition key: status updates of a version must replace each other whatever their times.
-		sqlStep(`CREATE TABLE IF NOT EXISTS {db}.model_versions (
+		createTable{name: "model_versions", shardBy: "cityHash64(model, version)", body: `(
 	time DateTime('UTC'),
 	model String,
 	version Int64,
@@ -119,6 +121,6 @@ var migrations = []migration{
 	status String,
 	updated DateTime('UTC'),
 	row_version UInt64
-) ENGINE = ReplacingMergeTree(row_version) ORDER BY (model, version)`),
+) ENGINE = ReplacingMergeTree(row_version) ORDER BY (model, version)`},
 	}},
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	chsink "github.com/streamlearn/streamlearn/sinks/clickhouse"
 )
@@ -176,8 +178,13 @@ func TestAnalystQueries(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	conn := connTo(t, addr, w.Database())
+	runAnalystQueries(ctx, t, connTo(t, addr, w.Database()))
+}
 
+// runAnalystQueries runs every query of docs/queries.sql on conn and checks its answer against
+// what seedAnalytics wrote.
+func runAnalystQueries(ctx context.Context, t *testing.T, conn driver.Conn) {
+	t.Helper()
 	queries := parseQueries(t, queriesFile)
 	seen := map[string]bool{}
 	for _, q := range queries {

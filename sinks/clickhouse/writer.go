@@ -53,31 +53,21 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.R
 	if logger == nil {
 		logger = slog.Default()
 	}
-	tlsConfig, err := cfg.tlsConfig()
+	dial, err := dialer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
-	password, err := cfg.password()
+	conn, err := dial(ctx, cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol:    clickhouse.Native, // 18.16 rejects the driver's HTTP protocol
-		Addr:        cfg.Addr,
-		Auth:        clickhouse.Auth{Username: cfg.Username, Password: password},
-		TLS:         tlsConfig,
-		DialTimeout: cfg.DialTimeout,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-		ClientInfo:  clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "streamlearn"}}},
-	})
+	sc := schema{db: cfg.Database, cluster: cfg.Cluster}
+	if sc.cluster == "" {
+		err = migrateHost(ctx, conn, sc, logger)
+	} else {
+		err = migrateCluster(ctx, conn, sc, dial, logger)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open clickhouse: %w", err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("open clickhouse: ping %v: %w", cfg.Addr, err)
-	}
-	if err := migrate(ctx, conn, cfg.Database, migrations, logger); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
@@ -92,6 +82,44 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.R
 	}
 	logger.Info("clickhouse writer open", attrs...)
 	return w, nil
+}
+
+// dialer returns a function that connects to addrs with cfg's credentials and settings and pings.
+func dialer(cfg Config) (func(ctx context.Context, addrs []string) (driver.Conn, error), error) {
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	password, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	var settings clickhouse.Settings
+	if cfg.Cluster != "" {
+		// An INSERT into a Distributed table returns once every shard has its rows, so that
+		// offsets are committed after the rows are durable where they belong.
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
+	return func(ctx context.Context, addrs []string) (driver.Conn, error) {
+		conn, err := clickhouse.Open(&clickhouse.Options{
+			Protocol:    clickhouse.Native, // 18.16 rejects the driver's HTTP protocol
+			Addr:        addrs,
+			Auth:        clickhouse.Auth{Username: cfg.Username, Password: password},
+			TLS:         tlsConfig,
+			DialTimeout: cfg.DialTimeout,
+			Settings:    settings,
+			Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+			ClientInfo:  clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "streamlearn"}}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := conn.Ping(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ping %v: %w", addrs, err)
+		}
+		return conn, nil
+	}, nil
 }
 
 func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
