@@ -221,8 +221,9 @@ func retrainEventRow(ev learnkafka.RetrainEvent) clickhouse.RetrainEventRow {
 	}
 }
 
-// serveHTTP starts the API server in g and returns it.
-func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API) (*http.Server, error) {
+// serveHTTP starts the API server on addr in g and returns it; with a nil api it serves only
+// /metrics, /healthz, /readyz and /v1/status (http.ops_addr).
+func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API, addr string) (*http.Server, error) {
 	cfg := m.Config.HTTP
 	tokens, err := authTokens(cfg)
 	if err != nil {
@@ -233,15 +234,17 @@ func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API) (*http.Server, e
 	}
 	ready := newReadiness(m.Logger, m.components()...)
 	mux := http.NewServeMux()
-	api.Register(mux)
+	if api != nil {
+		api.Register(mux)
+	}
 	m.registerOps(mux, ready)
 	handler, err := guard(cfg, tokens, mux)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("http listen %s: %w", addr, err)
 	}
 	m.HTTPAddr = ln.Addr().String()
 	srv := &http.Server{

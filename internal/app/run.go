@@ -349,11 +349,14 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 	return nil
 }
 
-// startHTTP runs the http role: the API, the console and the metrics. It returns nil, nil when
-// the process has no http role.
+// startHTTP runs the http role: the API, the console and the metrics. A process without the http
+// role serves only the operations endpoints, on http.ops_addr, or nothing when it is not set.
 func (m *Main) startHTTP(r *run, st *stages) (*http.Server, error) {
 	if !m.has(RoleHTTP) {
-		return nil, nil
+		if m.Config.HTTP.OpsAddr == "" {
+			return nil, nil
+		}
+		return m.serveHTTP(r.g, nil, m.Config.HTTP.OpsAddr)
 	}
 	cfg := m.Config
 	router, err := m.router(r.ctx, st.loader)
@@ -365,5 +368,5 @@ func (m *Main) startHTTP(r *run, st *stages) (*http.Server, error) {
 		Announce: m.announce, Shadow: &shadowLog{client: m.producer, topic: cfg.Kafka.Topics.Predictions, log: m.Logger},
 		Limits: cfg.Ingest, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxEvents: cfg.HTTP.MaxEvents, RateLimit: cfg.Predictor.RateLimit,
 	}
-	return m.serveHTTP(r.g, api)
+	return m.serveHTTP(r.g, api, cfg.HTTP.Addr)
 }

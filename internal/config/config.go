@@ -90,6 +90,9 @@ type Redis struct {
 // HTTP configures the API server.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// OpsAddr, when set, is where a process without the http role (ingest, learner, drift) serves
+	// /metrics, /healthz, /readyz and /v1/status, for probes and scraping (default "": none).
+	OpsAddr string `yaml:"ops_addr"`
 	// TLSCertFile and TLSKeyFile enable HTTPS.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
