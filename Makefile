@@ -4,7 +4,7 @@ BIN     := bin/streamlearn
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_ARGS ?=
 
-.PHONY: all build build-static deps demo services-stop test test-short faults vet fmt bench fuzz clean gpu-bundle ptx
+.PHONY: all build build-static deploy-check deps demo services-stop test test-short faults vet fmt bench fuzz clean gpu-bundle ptx
 
 all: build
 
@@ -14,6 +14,15 @@ build:
 # Fully static, for scratch containers: no GPU support (the CUDA driver needs the dynamic loader).
 build-static:
 	CGO_ENABLED=0 $(GO) build -tags nocuda -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/streamlearn
+
+# Render and lint the Helm chart with helm from the Go module proxy, then run `streamlearn check` on
+# every role of deploy/compose.yaml and of the rendered chart (go test ./deploy without helm skips
+# the rendering and checks values.yaml).
+HELM_VERSION ?= v3.16.3
+deploy-check:
+	GOBIN=$(abspath bin) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	bin/helm lint deploy/helm/streamlearn --set secrets.apiToken=lint
+	HELM=$(abspath bin/helm) $(GO) test -count=1 -run 'TestCompose|TestHelm' -v ./deploy/
 
 deps:
 	./scripts/install-deps.sh

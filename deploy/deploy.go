@@ -1,6 +1,8 @@
 // Package deploy holds the files that run streamlearn elsewhere: the example configuration,
-// ClickHouse files for a local server, and Prometheus scrape configuration. The example config is
-// embedded so that a test keeps it valid.
+// ClickHouse files for a local server, the Dockerfile (static and CUDA images), compose.yaml (every
+// role its own service, with the embedded broker, Redis, ClickHouse and Prometheus) and the Helm
+// chart helm/streamlearn. The example config is embedded so that a test keeps it valid; the tests
+// here run `streamlearn check` on every role of compose.yaml and of the chart.
 package deploy
 
 import _ "embed"
