@@ -317,6 +317,10 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 		MetricsWindow: cfg.Learner.MetricsWindow, Logger: log, Backend: backend, Batch: cfg.Learner.Batch,
 		OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
 		OnSkip:  func(n int64) { m.metrics.SkippedUpdates.WithLabelValues(spec.Name).Add(float64(n)) },
+		OnDuplicate: func(n int) {
+			m.metrics.DuplicateExamples.WithLabelValues(spec.Name).Add(float64(n))
+		},
+		DedupeWindow: cfg.Learner.DedupeWindow,
 		OnPublish: func(v learner.Version) {
 			m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
 			m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)

@@ -191,6 +191,10 @@ type Learner struct {
 	// LeaseTTL is the lease each model's single active learner holds in Redis: a standby process
 	// takes over within it when the active one dies (default 10s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// DedupeWindow is how many recent examples per partition the learner remembers by event id, so
+	// that a copy of an example (made again by a stage that died between producing and
+	// acknowledging it) is learned once (default 100000; -1: off).
+	DedupeWindow int `yaml:"dedupe_window"`
 }
 
 // Drift configures the drift and outcome correlator.
@@ -248,7 +252,7 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000},
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),

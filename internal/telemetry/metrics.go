@@ -27,6 +27,8 @@ type Metrics struct {
 	HTTPDuration   *prometheus.HistogramVec
 	RoleRestarts   *prometheus.CounterVec
 	SkippedUpdates *prometheus.CounterVec
+	// DuplicateExamples counts copies of examples the learner skipped (learned once).
+	DuplicateExamples *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -54,10 +56,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"role"}),
 		SkippedUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_skipped_updates_total",
 			Help: "Model updates refused because they would have made the model's state non-finite, by model."}, []string{"model"}),
+		DuplicateExamples: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_duplicate_examples_total",
+			Help: "Copies of examples on the examples topic that the learner skipped, learning each example once, by model."}, []string{"model"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
-			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates)
+			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates, m.DuplicateExamples)
 	}
 	return m
 }

@@ -62,6 +62,11 @@ type Runner struct {
 	// Fence, when set, is this runner's lease on the model (internal/lease): the registry refuses
 	// its publishes once another learner holds the model.
 	Fence string
+	// DedupeWindow is how many recent examples per partition are remembered by event id, so that
+	// a copy of an example within that distance is learned once (0: DefaultDedupeWindow; negative:
+	// off). OnDuplicate, when set, counts the copies skipped.
+	DedupeWindow int
+	OnDuplicate  func(n int)
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -95,6 +100,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return ignoreCanceled(ctx, err)
 	}
+	window := r.DedupeWindow
+	if window == 0 {
+		window = DefaultDedupeWindow
+	}
+	recent := newRecentIDs(window)
+	if err := recent.warm(ctx, r.ClientOpts, r.ExamplesTopic, offsets); err != nil {
+		return ignoreCanceled(ctx, fmt.Errorf("learner %s: %w", r.Spec.Name, err))
+	}
 	opts := append(append([]kgo.Opt{}, r.ClientOpts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.ExamplesTopic: start}),
 		kgo.FetchMaxWait(200*time.Millisecond),
@@ -106,7 +119,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cl.Close()
 
 	l := &learning{
-		r: r, log: log, model: r.Spec.Name, trainer: trainer, offsets: offsets, parent: parent,
+		r: r, log: log, model: r.Spec.Name, trainer: trainer, offsets: offsets, parent: parent, recent: recent,
 		window: newWindow(r.MetricsWindow), lastPublish: time.Now(), note: "online",
 	}
 	defer l.close() // after the final publish
@@ -151,6 +164,7 @@ type learning struct {
 	offsets     map[int32]int64 // partition -> next offset to learn
 	parent      int64           // the last published version
 	window      *window
+	recent      *recentIDs     // the last examples' ids, to learn a copy once
 	exs         []wire.Example // the last poll's examples
 	dirty       int64          // examples learned since the last publish
 	from, to    time.Time      // event times of the examples learned
@@ -188,11 +202,22 @@ func (l *learning) takeCommand(ctx context.Context) {
 	}
 }
 
-// decode moves the offsets past a poll's records and keeps its examples in l.exs.
+// decode moves the offsets past a poll's records and keeps its examples in l.exs, less the copies
+// of examples learned within the dedupe window.
 func (l *learning) decode(fetches kgo.Fetches) {
 	l.exs = l.exs[:0]
+	dups := 0
+	defer func() {
+		if dups > 0 && l.r.OnDuplicate != nil {
+			l.r.OnDuplicate(dups)
+		}
+	}()
 	fetches.EachRecord(func(rec *kgo.Record) {
 		l.offsets[rec.Partition] = rec.Offset + 1
+		if l.recent.seen(rec.Partition, string(rec.Key)) {
+			dups++
+			return
+		}
 		var ex wire.Example
 		if err := json.Unmarshal(rec.Value, &ex); err != nil {
 			l.log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
