@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -188,24 +189,33 @@ type stack struct {
 	prefix  string
 	cfgFile string
 	procs   []*proc
+	// cluster lists Redis Cluster seed nodes (redis.addrs); redis is then the first of them and
+	// the processes get no --redis flag, which would select a single server.
+	cluster []string
+	drift   string
 }
 
 // stackOpts overrides the defaults of newStack.
 type stackOpts struct {
-	brokers string // default: a kfake broker in the test process
-	redis   string // default: the shared test Redis
-	ch      string // default: the shared test ClickHouse
-	extra   string // more YAML appended to the config
+	brokers string   // default: a kfake broker in the test process
+	redis   string   // default: the shared test Redis
+	ch      string   // default: the shared test ClickHouse
+	extra   string   // more YAML appended to the config
+	drift   string   // more YAML in the drift section
+	cluster []string // Redis Cluster seed nodes (redis.addrs) instead of a single Redis
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
 	t.Helper()
 	name := strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	now := time.Now().UnixNano()
-	s := &stack{t: t, brokers: o.brokers, redis: o.redis, ch: o.ch,
+	s := &stack{t: t, brokers: o.brokers, redis: o.redis, ch: o.ch, cluster: o.cluster, drift: o.drift,
 		db: fmt.Sprintf("f_%s_%d", name, now%1e9), prefix: fmt.Sprintf("f:%s:%d:", name, now)}
 	if s.brokers == "" {
 		s.brokers = testenv.Kafka(t, 4, "events", "outcomes", "predictions", "events.dlq", "examples", "models", "control")
+	}
+	if len(s.cluster) > 0 {
+		s.redis = s.cluster[0]
 	}
 	if s.redis == "" {
 		s.redis = testenv.Redis(t)
@@ -237,9 +247,13 @@ func newStack(t *testing.T, o stackOpts) *stack {
 // section, extra more top-level YAML.
 func (s *stack) writeConfig(kafka, extra string) string {
 	s.t.Helper()
+	redis := ""
+	if len(s.cluster) > 0 {
+		redis = fmt.Sprintf("  addrs: [%s]\n", strings.Join(s.cluster, ", "))
+	}
 	cfg := fmt.Sprintf(`redis:
   key_prefix: %q
-clickhouse:
+%sclickhouse:
   database: %s
 kafka:
   partitions: 4
@@ -249,9 +263,9 @@ kafka:
 drift:
   flush_interval: 200ms
   lease_ttl: 3s
-log:
+%slog:
   level: warn
-%s`, s.prefix, s.db, kafka, extra)
+%s`, s.prefix, redis, s.db, kafka, s.drift, extra)
 	f, err := os.CreateTemp(s.t.TempDir(), "streamlearn-*.yaml")
 	if err != nil {
 		s.t.Fatal(err)
@@ -276,6 +290,24 @@ func (s *stack) startBroker(addr, dataDir string) *proc {
 	return p
 }
 
+// startBrokerCommand runs `streamlearn broker` (the embedded broker alone) on addr, creating the
+// stack's topics with its partitions.
+func (s *stack) startBrokerCommand(addr string) *proc {
+	s.t.Helper()
+	p := &proc{s: s, name: "broker"}
+	p.args = []string{"broker", "--listen", addr, "--config", s.cfgFile}
+	s.procs = append(s.procs, p)
+	p.spawn()
+	waitFor(s.t, "broker to listen", 30*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return p
+}
+
 // proc is one process of the binary running a command (serve, ingest, learner, drift, predictor),
 // which a test can kill and start again with the same arguments.
 type proc struct {
@@ -292,7 +324,10 @@ type proc struct {
 func (s *stack) start(name, command string, extra ...string) *proc {
 	s.t.Helper()
 	p := &proc{s: s, name: name, http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(s.t))}
-	p.args = append([]string{command, "--config", s.cfgFile, "--redis", s.redis, "--clickhouse", s.ch, "--http", p.http}, extra...)
+	p.args = append([]string{command, "--config", s.cfgFile, "--clickhouse", s.ch, "--http", p.http}, extra...)
+	if len(s.cluster) == 0 {
+		p.args = append(p.args, "--redis", s.redis)
+	}
 	if !slices.Contains(extra, "--embedded-kafka") {
 		p.args = append(p.args, "--kafka", s.brokers)
 	}
@@ -491,7 +526,7 @@ type observer struct {
 	s    *stack
 	ids  map[string]bool
 	conn clickhouse.Conn
-	rdb  *goredis.Client
+	rdb  goredis.UniversalClient
 	reg  *learnredis.Registry
 }
 
@@ -502,7 +537,12 @@ func (s *stack) observer(st *stream) *observer {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: s.redis, MaxRetries: -1, DialTimeout: time.Second})
+	var rdb goredis.UniversalClient
+	if len(s.cluster) > 0 {
+		rdb = goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: s.cluster, MaxRetries: -1, DialTimeout: time.Second})
+	} else {
+		rdb = goredis.NewClient(&goredis.Options{Addr: s.redis, MaxRetries: -1, DialTimeout: time.Second})
+	}
 	s.t.Cleanup(func() { conn.Close(); rdb.Close() })
 	o := &observer{s: s, ids: map[string]bool{}, conn: conn, rdb: rdb, reg: learnredis.NewRegistry(rdb, s.prefix)}
 	for _, id := range st.ids {
