@@ -9,6 +9,7 @@ package join
 
 import (
 	"context"
+	"time"
 
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -57,11 +58,35 @@ func (j *Outcomes) Handle(ctx context.Context, os []wire.Outcome) error {
 	if err := j.Out.Examples(ctx, exs); err != nil {
 		return err
 	}
-	if err := j.Store.Ack(ctx, exs); err != nil {
+	if err := AckDurable(ctx, j.Store.Ack, exs); err != nil {
 		return err
 	}
 	if j.Joined != nil {
 		j.Joined(len(exs))
 	}
 	return nil
+}
+
+// AckDurable acks examples that are already durable, retrying a failed ack in place (backoff from
+// 50 ms to 2 s) until it succeeds or ctx ends. A failed ack must not fail the batch: the stage's
+// retry would find the pairs still open and produce their examples a second time, which the
+// learner would learn twice. (On a Redis Cluster the ack of a batch spans nodes; one node going
+// down between the produce and the ack did exactly that.) Only a stop or crash in that window
+// leaves pairs open, as before.
+func AckDurable(ctx context.Context, ack func(context.Context, []wire.Example) error, exs []wire.Example) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := ack(ctx, exs)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

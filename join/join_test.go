@@ -78,3 +78,44 @@ func TestPairKeepsBothSides(t *testing.T) {
 		t.Errorf("Pair = %+v", got)
 	}
 }
+
+// flakyAck fails its first fails acks.
+type flakyAck struct {
+	fake
+	fails int
+}
+
+func (f *flakyAck) Ack(ctx context.Context, exs []wire.Example) error {
+	f.calls = append(f.calls, "ack")
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("CLUSTERDOWN The cluster is down")
+	}
+	return nil
+}
+
+// TestOutcomesAckRetriedInPlace: an ack that fails after the examples were produced is retried by
+// itself; failing the batch would produce the examples again on its retry.
+func TestOutcomesAckRetriedInPlace(t *testing.T) {
+	f := &flakyAck{fails: 2}
+	n := 0
+	j := &join.Outcomes{Store: f, Out: f, Joined: func(k int) { n += k }}
+	if err := j.Handle(context.Background(), []wire.Outcome{{ID: "e-1", Value: 1, Time: time.Unix(0, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.calls, []string{"outcomes", "produce", "ack", "ack", "ack"}; !slices.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
+	}
+	if n != 1 {
+		t.Errorf("joined = %d, want 1", n)
+	}
+
+	// A stop while the ack keeps failing returns its error.
+	f = &flakyAck{fails: 1 << 30}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	j = &join.Outcomes{Store: f, Out: f}
+	if err := j.Handle(ctx, []wire.Outcome{{ID: "e-1", Value: 1, Time: time.Unix(0, 0)}}); err == nil {
+		t.Error("Handle returned nil with every ack failing")
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/join"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -88,7 +89,7 @@ func (s *Stream) Handle(ctx context.Context, events []wire.Event) error {
 	if err := s.Out.Examples(ctx, examples); err != nil {
 		return err
 	}
-	return s.Join.Ack(ctx, examples)
+	return join.AckDurable(ctx, s.Join.Ack, examples)
 }
 
 // predict scores v with s, and fails where the model's output is not a finite number: it could not

@@ -33,7 +33,16 @@ func runScript(ctx context.Context, rdb goredis.UniversalClient, script *goredis
 		return err
 	}
 	err := exec(calls)
-	if err == nil || !goredis.HasErrorPrefix(err, "NOSCRIPT") {
+	if err == nil {
+		return nil
+	}
+	// The pipeline's error is its first failed command's; a NOSCRIPT from one node may follow
+	// another node's error.
+	lost := false
+	for _, c := range calls {
+		lost = lost || goredis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT")
+	}
+	if !lost {
 		return err
 	}
 	if err := script.Load(ctx, rdb).Err(); err != nil {

@@ -211,19 +211,39 @@ func evalEach(ctx context.Context, rdb goredis.UniversalClient, script *goredis.
 			cmds[i] = pipe.EvalSha(ctx, script.Hash(), keys, args...)
 		}
 		_, err := pipe.Exec(ctx)
-		if err == goredis.Nil {
+		if errors.Is(err, goredis.Nil) {
+			// The pipeline's error is its first command's: a nil reply there must not hide
+			// another command's failure (another node's, on a Redis Cluster).
 			err = nil
+			for _, c := range cmds {
+				if cerr := c.Err(); cerr != nil && !errors.Is(cerr, goredis.Nil) {
+					err = cerr
+					break
+				}
+			}
 		}
 		return cmds, err
 	}
 	cmds, err := run()
-	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+	if noScript(cmds) {
 		if lerr := script.Load(ctx, rdb).Err(); lerr != nil {
 			return nil, fmt.Errorf("load script: %w", lerr)
 		}
 		cmds, err = run()
 	}
 	return cmds, err
+}
+
+// noScript reports whether a node answered NOSCRIPT to any of cmds. The pipeline's error is only
+// its first command's: on a Redis Cluster where one node lost its scripts (a restart, a failover)
+// that is often another node's nil reply, which must not hide the NOSCRIPT behind it.
+func noScript(cmds []*goredis.Cmd) bool {
+	for _, c := range cmds {
+		if goredis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			return true
+		}
+	}
+	return false
 }
 
 //go:embed sweep.lua
@@ -247,8 +267,8 @@ func (j *Store) SweepExpired(ctx context.Context, now time.Time, limit int) ([]w
 		tag := "{b" + strconv.Itoa(b) + "}"
 		cmds[b] = pipe.EvalSha(ctx, sweepScript.Hash(), []string{j.dueKey(tag)}, now.UnixMilli(), limit, j.keyPrefix(tag))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		if !goredis.HasErrorPrefix(err, "NOSCRIPT") {
+	if _, err := pipe.Exec(ctx); err != nil && (!errors.Is(err, goredis.Nil) || noScript(cmds)) {
+		if !noScript(cmds) {
 			return nil, noop, fmt.Errorf("sweep join: %w", err)
 		}
 		if err := sweepScript.Load(ctx, j.rdb).Err(); err != nil {
