@@ -722,6 +722,28 @@ func readDeadLetters(t *testing.T, brokers, topic string, n int, timeout time.Du
 	}
 }
 
+// topicKeys reads a topic from the start until a poll brings nothing for 2 s and returns its
+// records and distinct keys.
+func topicKeys(t *testing.T, brokers, topic string) (records, keys int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = true; records++; n++ })
+		if n == 0 {
+			return records, len(seen)
+		}
+	}
+}
+
 // check asserts the exact counts of a run, records its numbers, and fails the test on any
 // difference. faultEnd is when the fault was over (the recovery time runs from it).
 func check(t *testing.T, st *stack, c counts, w want, dls []deadLetter, poison int, eventsIn int, faultEnd, reached time.Time) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/streamlearn/streamlearn/internal/testenv"
 )
 
@@ -223,4 +225,63 @@ func compareRows(t *testing.T, table string, got, want map[string][]float64) {
 		}
 	}
 	t.Logf("%s: %d rows, single process %d rows, %d differences", table, len(got), len(want), diffs)
+}
+
+// TestFaultRedisClusterNodeRestart runs serve on a 3-node Redis Cluster (redis.addrs; every node
+// with an append-only file, appendfsync always) and so keeps everything there: features, the join,
+// the registry and checkpoints, the leases and the correlator's state. Mid-stream the node that
+// holds the model's slot (its registry, checkpoint and learner lease) is stopped (SIGTERM) for
+// 10 s, longer than the cluster's node timeout (5 s), so the cluster reports itself down, and
+// then started again on its nodes.conf and data. Exact counts as in every case.
+func TestFaultRedisClusterNodeRestart(t *testing.T) {
+	long(t)
+	const n = 20000
+	cl := testenv.StartRedisCluster(t, 3)
+	s := newStack(t, stackOpts{cluster: cl.Addrs()})
+	s.start("serve", "serve")
+	st := newStream(t, n)
+	obs := s.observer(st)
+	pub := newProducer(t, s.brokers)
+
+	pub.feed(st, 0, n/2)
+	obs.progress(n/4, 60*time.Second)
+	ctx := context.Background()
+	master, err := obs.rdb.(*goredis.ClusterClient).MasterForKey(ctx, obs.reg.LeaseKey("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim *testenv.ClusterNode
+	for _, nd := range cl.Nodes {
+		if nd.Addr == master.Options().Addr {
+			victim = nd
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no node of the cluster is %s", master.Options().Addr)
+	}
+	if c, ok := obs.measure(); ok {
+		t.Logf("stop node %s (the model's slot) with %d of %d events scored, %d joined, %d learned", victim.Addr, c.predIDs, n, c.joinedIDs, c.learned)
+	}
+	victim.Stop()
+	pub.feed(st, n/2, n)
+	time.Sleep(10 * time.Second) // the fault: one of three masters down, the cluster fails
+	if c, ok := obs.measure(); ok {
+		t.Logf("after 10 s with the node down: %d of %d events scored, %d joined", c.predIDs, n, c.joinedIDs)
+	}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WaitOK(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	faultEnd := time.Now()
+
+	c, reached := obs.waitComplete(allOf(st), 180*time.Second)
+	dls := readDeadLetters(t, s.brokers, "events.dlq", 0, 3*time.Second)
+	check(t, s, c, allOf(st), dls, 0, n, faultEnd, reached)
+	// No crash here: the examples topic holds each example once (an ack failing after the produce,
+	// with the node down, must not make a batch produce its examples again).
+	if recs, ids := topicKeys(t, s.brokers, "examples"); recs != n || ids != n {
+		t.Errorf("examples topic: %d records of %d event ids, want %d of %d", recs, ids, n, n)
+	}
 }
