@@ -54,8 +54,14 @@ type ShadowLog interface {
 	LogShadow(ps []wire.Prediction)
 }
 
+// Mux is where Register adds the routes: an *http.ServeMux, or a wrapper that also records the
+// patterns (the binary lists them to keep its OpenAPI description true).
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+}
+
 // Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux Mux) {
 	lim := newLimiter(a.RateLimit)
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, lim.wrap(h)) }
 	handle("POST /v1/score", a.score)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,8 +14,43 @@ import (
 	"github.com/streamlearn/streamlearn/predictor"
 )
 
-// registerOps adds /metrics, /healthz, /readyz and /v1/status.
-func (m *Main) registerOps(mux *http.ServeMux, ready *readiness) {
+// openAPI is the OpenAPI 3 description of the API server's routes, served at /openapi.json.
+// TestOpenAPIMatchesRoutes keeps its paths and methods equal to the registered patterns and its
+// schemas' properties equal to the JSON fields of the types they describe.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// routeMux is a ServeMux that records the patterns registered on it, in order.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func newRouteMux() *routeMux { return &routeMux{ServeMux: http.NewServeMux()} }
+
+func (r *routeMux) Handle(pattern string, h http.Handler) {
+	r.patterns = append(r.patterns, pattern)
+	r.ServeMux.Handle(pattern, h)
+}
+
+func (r *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	r.Handle(pattern, http.HandlerFunc(h))
+}
+
+// Routes returns the patterns ("GET /v1/models") the HTTP server (http.addr, else
+// http.ops_addr) serves, in the order they were registered; nil before it starts.
+func (m *Main) Routes() []string { return append([]string(nil), m.routes...) }
+
+// registerOps adds /metrics, /healthz, /readyz and /v1/status, and /openapi.json where the API is
+// served (the document describes the API server).
+func (m *Main) registerOps(mux *routeMux, ready *readiness, api bool) {
+	if api {
+		mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		})
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		predictor.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

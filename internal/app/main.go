@@ -68,7 +68,8 @@ type Main struct {
 	registry   learner.Registry
 	runner     *learnkafka.Runner
 	correlator atomic.Pointer[correlator.Correlator]
-	holder     string // this process in leases
+	holder     string   // this process in leases
+	routes     []string // the HTTP server's patterns (Routes)
 	ready      atomic.Bool
 	// lastRetrain is the latest retrain step of any model, for Status.
 	lastRetrain atomic.Pointer[learnkafka.RetrainEvent]
@@ -233,12 +234,13 @@ func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API, addr string) (*h
 		m.Logger.Warn("predictor.rate_limit.by is token but no http.auth_token is set: clients are limited by address")
 	}
 	ready := newReadiness(m.Logger, m.components()...)
-	mux := http.NewServeMux()
+	mux := newRouteMux()
 	if api != nil {
 		api.Register(mux)
 	}
-	m.registerOps(mux, ready)
-	handler, err := guard(cfg, tokens, mux)
+	m.registerOps(mux, ready, api != nil)
+	m.routes = mux.patterns
+	handler, err := guard(cfg, tokens, mux.ServeMux)
 	if err != nil {
 		return nil, err
 	}
