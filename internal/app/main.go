@@ -77,6 +77,7 @@ type Main struct {
 
 	embedded *kafka.Embedded
 	producer *kgo.Client
+	lag      *kafka.LagCollector // the consumer groups' lag, on /metrics
 	rdb      goredis.UniversalClient
 	writer   *clickhouse.Writer
 }
@@ -118,6 +119,8 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
+	m.lag = kafka.NewLagCollector(m.producer, m.Logger)
+	m.Registry.MustRegister(m.lag)
 	tctx, cancel := withTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(tctx, m.producer, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.Topics.All()...); err != nil {
@@ -169,8 +172,9 @@ func (m *Main) redisHealthy(ctx context.Context) error {
 
 // groupClient returns a consumer in the role's group that commits only what the role says is done.
 func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.Client, error) {
+	group := m.Config.Kafka.Group + "-" + role
 	opts := append(append(append([]kgo.Opt{}, base...), m.Config.Kafka.GroupOpts()...),
-		kgo.ConsumerGroup(m.Config.Kafka.Group+"-"+role),
+		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -180,6 +184,9 @@ func (m *Main) groupClient(base []kgo.Opt, role string, topics ...string) (*kgo.
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s consumer: %w", role, err)
+	}
+	if m.lag != nil {
+		m.lag.Watch(group)
 	}
 	return cl, nil
 }

@@ -12,6 +12,7 @@ type metrics struct {
 	flushErrors   *prometheus.CounterVec
 	flushDuration prometheus.Histogram
 	buffered      prometheus.GaugeFunc
+	maxBuffered   prometheus.GaugeFunc
 }
 
 func newMetrics(w *Writer) *metrics {
@@ -37,6 +38,10 @@ func newMetrics(w *Writer) *metrics {
 			Namespace: "streamlearn", Subsystem: "clickhouse", Name: "buffered_rows",
 			Help: "Rows held in memory, not yet written to ClickHouse.",
 		}, func() float64 { return float64(w.Buffered()) }),
+		maxBuffered: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "streamlearn", Subsystem: "clickhouse", Name: "max_buffered_rows",
+			Help: "clickhouse.max_buffered_rows: at this many buffered rows, adding rows waits for a flush (back-pressure).",
+		}, func() float64 { return float64(w.cfg.MaxBufferedRows) }),
 	}
 }
 
@@ -44,7 +49,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.rowsWritten, m.inserts, m.flushErrors, m.flushDuration, m.buffered} {
+	for _, c := range []prometheus.Collector{m.rowsWritten, m.inserts, m.flushErrors, m.flushDuration, m.buffered, m.maxBuffered} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register clickhouse metrics: %w", err)
 		}

@@ -20,6 +20,9 @@ func TestMetrics(t *testing.T) {
 	if got := gather(t, reg)["streamlearn_clickhouse_buffered_rows"]; len(got) != 1 || got[0].GetGauge().GetValue() != 30 {
 		t.Errorf("buffered_rows = %v, want 30", got)
 	}
+	if got := gather(t, reg)["streamlearn_clickhouse_max_buffered_rows"]; len(got) != 1 || got[0].GetGauge().GetValue() != float64(testConfig(t, addr).MaxBufferedRows) {
+		t.Errorf("max_buffered_rows = %v, want %d", got, testConfig(t, addr).MaxBufferedRows)
+	}
 	if err := w.Flush(testenv.Context(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
