@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/testenv"
 )
 
 // roles are the commands `streamlearn check` validates; the deploy files run each as a service.
@@ -30,6 +31,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.StopAll()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

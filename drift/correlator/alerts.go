@@ -42,6 +42,9 @@ func (c *Correlator) raise(ctx context.Context, alerts []drift.Alert) error {
 		}); err != nil {
 			return err
 		}
+		if c.onAlert != nil {
+			c.onAlert(a)
+		}
 		b, err := json.Marshal(a.Command())
 		if err != nil {
 			c.log.Error("encode retrain command", "alert_id", a.ID, "err", err)

@@ -45,6 +45,9 @@ type Options struct {
 	Limits   ingest.Limits
 	Flush    time.Duration // how often rows are flushed and offsets committed
 	Log      *slog.Logger
+	// OnAlert, when set, is called for each alert raised, once its rows are buffered (a replay
+	// after a restart raises it again).
+	OnAlert func(drift.Alert)
 }
 
 // Topics names the topics the correlator reads and the one it sends retrain commands to.
@@ -66,6 +69,7 @@ type Correlator struct {
 	limits   ingest.Limits
 	flush    time.Duration
 	log      *slog.Logger
+	onAlert  func(drift.Alert)
 
 	offsets  *offsetTracker
 	savedGen uint64
@@ -93,7 +97,7 @@ func New(ctx context.Context, o Options) (*Correlator, error) {
 	c := &Correlator{
 		kafkaIO: kafkaIO{producer: o.Producer}, writer: o.Writer, monitor: drift.NewMonitor(o.Monitor), topics: o.Topics,
 		model: o.Model, segments: o.Monitor.Segments, outcomes: o.Outcomes, limits: o.Limits, flush: o.Flush, log: o.Log,
-		offsets: newOffsetTracker(o.Monitor.Window, o.Topics),
+		onAlert: o.OnAlert, offsets: newOffsetTracker(o.Monitor.Window, o.Topics),
 	}
 	if o.Redis == nil {
 		return c, nil

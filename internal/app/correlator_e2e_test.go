@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	dto "github.com/prometheus/client_model/go"
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,7 +88,7 @@ func TestDriftRaisesAlertAndRetrainCommand(t *testing.T) {
 	cfg.Drift.Segments = []string{"country"}
 	cfg.Drift.Trigger.FeatureDrift.MinEvents = 200
 	cfg.Drift.Trigger.Performance.MinExamples = 200
-	start(t, cfg)
+	r := start(t, cfg)
 	const driftAt = 1800 // window 6 of 12
 	evs := driftStream(3600, driftAt, 21)
 	for i := 0; i < len(evs); i += 600 {
@@ -133,6 +134,25 @@ func TestDriftRaisesAlertAndRetrainCommand(t *testing.T) {
 	t.Logf("alert %s: kind %s, features %v", cmd.AlertID, kind, features)
 	if kind != cmd.Kind || (kind == drift.AlertFeatureDrift && len(features) == 0) {
 		t.Errorf("drift_alerts row: kind %q features %v, command kind %q", kind, features, cmd.Kind)
+	}
+	// The alert is counted on /metrics, under its model and kind (every kind exported from the start).
+	kinds := map[string]float64{}
+	for _, mf := range gather(t, r.Registry) {
+		if mf.GetName() != "streamlearn_drift_alerts_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			labels := map[string]string{}
+			for _, l := range m.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["model"] == cfg.Model.Name {
+				kinds[labels["kind"]] = m.Counter.GetValue()
+			}
+		}
+	}
+	if len(kinds) != 3 || kinds[cmd.Kind] < 1 {
+		t.Errorf("streamlearn_drift_alerts_total{model=%q} by kind = %v, want the 3 kinds and %s ≥ 1", cfg.Model.Name, kinds, cmd.Kind)
 	}
 	if n := countWhere(t, conn, db, "drift_alerts", fmt.Sprintf("time <= toDateTime(%d)", driftStart.Unix())); n != 0 {
 		t.Errorf("%d alerts raised before the drift", n)
@@ -323,4 +343,16 @@ func TestCorrelatorRestartKeepsOpenWindows(t *testing.T) {
 	if cov != 1 {
 		t.Errorf("label coverage %v in some window, want 1 everywhere (every event has its outcome)", cov)
 	}
+}
+
+// gather returns the metric families of reg.
+func gather(t *testing.T, reg interface {
+	Gather() ([]*dto.MetricFamily, error)
+}) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }

@@ -114,7 +114,6 @@ func (m *Main) Status() Status {
 		ds := c.Status()
 		s.DriftWindow, s.MaxPSI, s.WindowAUC, s.DriftRows = ds.WindowStart, ds.MaxPSI, ds.WindowAUC, ds.Rows
 		s.Drifted = append(s.Drifted, ds.DriftedFeatures...)
-		m.metrics.DriftedFeats.Set(float64(len(ds.DriftedFeatures)))
 	}
 	return s
 }

@@ -22,6 +22,7 @@ import (
 // counted, and the role starts again after a pause (its state comes back from its checkpoint or
 // its committed offsets): one bad record or bug does not take the other roles down with it.
 func (m *Main) supervised(name string, run func(context.Context) error) func(context.Context) error {
+	m.metrics.RoleRestarts.WithLabelValues(name) // exported at 0, so that the first restart shows in increase()
 	return func(ctx context.Context) error {
 		for {
 			err := recovered(ctx, run)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/drift/correlator"
 	featredis "github.com/streamlearn/streamlearn/features/redis"
 	"github.com/streamlearn/streamlearn/ingest"
@@ -137,6 +138,14 @@ func (m *Main) setDefaults() {
 	}
 	m.holder = holderID()
 	m.metrics = telemetry.NewMetrics(m.Registry)
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "streamlearn_drifted_features",
+		Help: "Features flagged as drifted in the correlator's latest scored window (0 where no correlator runs)."},
+		func() float64 {
+			if c := m.correlator.Load(); c != nil {
+				return float64(len(c.Status().DriftedFeatures))
+			}
+			return 0
+		}))
 }
 
 // shutdownWhenDone is the shutdown sequence: when the group's context ends the consumers finish
@@ -300,6 +309,9 @@ func (m *Main) startLearn(r *run, st *stages) error {
 // learnRunner builds the online learning loop of one model, with its metrics and ClickHouse rows.
 func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend learner.Backend, kopts []kgo.Opt) *learnkafka.Runner {
 	cfg, log := m.Config, m.Logger
+	// Exported at 0 from the start, so that rate() and increase() see the first examples and skips.
+	m.metrics.Learned.WithLabelValues(spec.Name)
+	m.metrics.SkippedUpdates.WithLabelValues(spec.Name)
 	return &learnkafka.Runner{
 		Retrain: cfg.Learner.Retrain,
 		OnRetrain: func(ev learnkafka.RetrainEvent) {
@@ -322,6 +334,7 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 		},
 		DedupeWindow: cfg.Learner.DedupeWindow,
 		OnPublish: func(v learner.Version) {
+			m.metrics.Published.WithLabelValues(v.Model).SetToCurrentTime()
 			m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
 			m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
 			if m.writer == nil {
@@ -341,6 +354,9 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 		return nil
 	}
 	cfg := m.Config
+	for _, kind := range []string{drift.AlertFeatureDrift, drift.AlertPerformance, drift.AlertConceptDrift} {
+		m.metrics.DriftAlerts.WithLabelValues(cfg.Model.Name, kind) // exported at 0: the first alert shows in increase()
+	}
 	mc := cfg.Drift.MonitorConfig()
 	mc.Regression = cfg.Model.Task == learner.Regression
 	t := cfg.Kafka.Topics
@@ -349,6 +365,7 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 		Topics:  correlator.Topics{Events: t.Events, Predictions: t.Predictions, Outcomes: t.Outcomes, Examples: t.Examples, Control: t.Control},
 		Monitor: mc, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
 		Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: m.Logger,
+		OnAlert: func(a drift.Alert) { m.metrics.DriftAlerts.WithLabelValues(a.Model, a.Kind).Inc() },
 	}))
 	return nil
 }

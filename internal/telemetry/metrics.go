@@ -21,7 +21,6 @@ type Metrics struct {
 	ProgressiveAUC *prometheus.GaugeVec
 	ProgressiveLL  *prometheus.GaugeVec
 	LearnerDevice  *prometheus.GaugeVec
-	DriftedFeats   prometheus.Gauge
 	LateEvents     prometheus.Counter
 	HTTPRequests   *prometheus.CounterVec
 	HTTPDuration   *prometheus.HistogramVec
@@ -29,6 +28,8 @@ type Metrics struct {
 	SkippedUpdates *prometheus.CounterVec
 	// DuplicateExamples counts copies of examples the learner skipped (learned once).
 	DuplicateExamples *prometheus.CounterVec
+	DriftAlerts       *prometheus.CounterVec
+	Published         *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -46,8 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ProgressiveLL:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_progressive_logloss", Help: "Progressive-validation logloss over the learner's metrics window."}, []string{"model"}),
 		LearnerDevice: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_learner_device", Help: "1 for the device each model trains on (cpu, or cuda with the GPU's name)."},
 			[]string{"model", "device"}),
-		LateEvents:   prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_features_late_events_total", Help: "Events older than the feature store's allowed lateness: scored, not applied."}),
-		DriftedFeats: prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamlearn_drifted_features", Help: "Features flagged as drifted in the latest scored window."}),
+		LateEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamlearn_features_late_events_total", Help: "Events older than the feature store's allowed lateness: scored, not applied."}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_http_requests_total", Help: "HTTP requests by route and status code."},
 			[]string{"route", "code"}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_http_request_duration_seconds", Help: "HTTP request latency by route.",
@@ -58,10 +58,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Model updates refused because they would have made the model's state non-finite, by model."}, []string{"model"}),
 		DuplicateExamples: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_duplicate_examples_total",
 			Help: "Copies of examples on the examples topic that the learner skipped, learning each example once, by model."}, []string{"model"}),
+		DriftAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_drift_alerts_total",
+			Help: "Drift alerts raised by the correlator (each a drift_alerts row and a retrain command), by model and kind."}, []string{"model", "kind"}),
+		Published: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_published_timestamp_seconds",
+			Help: "Unix time of the latest version this process's learner published, by model."}, []string{"model"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
-			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.DriftedFeats, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates, m.DuplicateExamples)
+			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates,
+			m.DuplicateExamples, m.DriftAlerts, m.Published)
 	}
 	return m
 }

@@ -118,6 +118,18 @@ func shared(t testing.TB, name string, start func(t testing.TB) *server) string 
 	return s.addr
 }
 
+// Tool returns the path of an installed program, the first of names found, for tests that run it
+// (promtool, say). Without it the test is skipped, except under CI, where it fails:
+// scripts/install-deps.sh installs what the tests need.
+func Tool(t testing.TB, names ...string) string {
+	t.Helper()
+	p, err := lookBinary(names...)
+	if err != nil {
+		unavailable(t, "%v", err)
+	}
+	return p
+}
+
 func lookBinary(names ...string) (string, error) {
 	for _, n := range names {
 		if p, err := exec.LookPath(n); err == nil {

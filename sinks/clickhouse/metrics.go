@@ -49,6 +49,15 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
+	// Every table's counters are exported at 0 from the start, so that increase() sees the first error.
+	for _, t := range createdTables() {
+		if t == TableSchemaMigrations {
+			continue
+		}
+		m.rowsWritten.WithLabelValues(t)
+		m.inserts.WithLabelValues(t)
+		m.flushErrors.WithLabelValues(t)
+	}
 	for _, c := range []prometheus.Collector{m.rowsWritten, m.inserts, m.flushErrors, m.flushDuration, m.buffered, m.maxBuffered} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register clickhouse metrics: %w", err)

@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -76,8 +77,17 @@ func TestInsertSpansAtMost100Partitions(t *testing.T) {
 	if got := count(t, w, "predictions"); got != 250 {
 		t.Errorf("predictions = %d, want 250", got)
 	}
-	inserts := gather(t, reg)["streamlearn_clickhouse_inserts_total"]
-	if len(inserts) != 1 || inserts[0].GetCounter().GetValue() != 3 {
-		t.Errorf("inserts_total = %v, want 3", inserts)
+	// Every table's series is exported (at 0 until its first insert); only predictions had any.
+	byTable := map[string]float64{}
+	for _, m := range gather(t, reg)["streamlearn_clickhouse_inserts_total"] {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "table" {
+				byTable[l.GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	want := map[string]float64{"predictions": 3, "outcomes": 0, "feature_drift": 0, "model_performance": 0, "drift_alerts": 0, "retrain_events": 0, "model_versions": 0}
+	if !maps.Equal(byTable, want) {
+		t.Errorf("inserts_total by table = %v, want %v", byTable, want)
 	}
 }
