@@ -98,19 +98,15 @@ func TestMonitoringMetricsExported(t *testing.T) {
 	}
 }
 
-// dashboardMetrics returns the metrics the Grafana dashboards' Prometheus panels query (none yet
-// where deploy/grafana does not exist).
+// dashboardMetrics returns the metrics the Grafana dashboards' Prometheus queries use.
 func dashboardMetrics(t *testing.T) map[string]string {
 	t.Helper()
-	files, _ := filepath.Glob("grafana/dashboards/*.json")
 	out := map[string]string{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range metricName.FindAllString(string(b), -1) {
-			out[name] = f
+	for _, q := range dashboardQueries(t) {
+		if q.ds == promDS {
+			for _, name := range metricName.FindAllString(q.expr, -1) {
+				out[name] = q.where
+			}
 		}
 	}
 	return out
