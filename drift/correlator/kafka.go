@@ -63,9 +63,14 @@ func (c *Correlator) Run(ctx context.Context) error {
 		}
 		stopping := ctx.Err() != nil
 		if stopping || time.Since(lastFlush) >= c.flush || c.writer.Buffered() >= 10000 {
-			// Rows and commits are done even while stopping, bounded by the writer's own timeouts;
-			// only adding rows, which may wait for room in the writer, ends with ctx.
-			fctx, fcancel := withTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			// A flush under way when ctx ends gives up (its rows stay buffered, its offsets
+			// uncommitted); the last one, while stopping, outlives ctx for up to 30 s. So shutdown
+			// takes one flush's bound, not two, while ClickHouse is down.
+			base := ctx
+			if stopping {
+				base = context.WithoutCancel(ctx)
+			}
+			fctx, fcancel := withTimeout(base, 30*time.Second)
 			err := c.flushAndCommit(ctx, fctx, now)
 			fcancel()
 			if err != nil {
