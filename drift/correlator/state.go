@@ -3,7 +3,6 @@ package correlator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -78,18 +77,5 @@ func (s *stateStore) save(ctx context.Context, snap []byte, offs savedOffsets) e
 
 // fencedWrite runs write as one transaction that commits only while the correlator holds its lease.
 func (s *stateStore) fencedWrite(ctx context.Context, write func(goredis.Pipeliner) error) error {
-	key := strings.TrimSuffix(s.offsetsKey, "offsets") + "lease"
-	for range 10 {
-		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
-			if err := lease.Check(ctx, tx, key, s.fence); err != nil {
-				return err
-			}
-			_, err := tx.TxPipelined(ctx, write)
-			return err
-		}, key)
-		if !errors.Is(err, goredis.TxFailedErr) { // a renewal touched the lease: check again
-			return err
-		}
-	}
-	return fmt.Errorf("%w: the lease kept changing", lease.ErrFenced)
+	return lease.FencedWrite(ctx, s.rdb, strings.TrimSuffix(s.offsetsKey, "offsets")+"lease", s.fence, write)
 }

@@ -221,3 +221,22 @@ func Check(ctx context.Context, tx *goredis.Tx, key, fence string) error {
 	}
 	return nil
 }
+
+// FencedWrite runs write as one transaction that commits only while fence holds the lease at key
+// (which must share the written keys' Redis Cluster slot); ErrFenced otherwise. A renewal touches
+// the lease key and fails the WATCH, so the check is tried again a few times.
+func FencedWrite(ctx context.Context, rdb goredis.UniversalClient, key, fence string, write func(goredis.Pipeliner) error) error {
+	for range 10 {
+		err := rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			if err := Check(ctx, tx, key, fence); err != nil {
+				return err
+			}
+			_, err := tx.TxPipelined(ctx, write)
+			return err
+		}, key)
+		if !errors.Is(err, goredis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: the lease kept changing", ErrFenced)
+}

@@ -104,21 +104,7 @@ func (r *Registry) LeaseKey(model string) string { return r.modelKey(model, "lea
 
 // fenced runs write as one transaction that only commits while fence holds the model's lease.
 func (r *Registry) fenced(ctx context.Context, model, fence string, write func(goredis.Pipeliner) error) error {
-	key := r.LeaseKey(model)
-	for range 10 {
-		err := r.rdb.Watch(ctx, func(tx *goredis.Tx) error {
-			if err := lease.Check(ctx, tx, key, fence); err != nil {
-				return err
-			}
-			_, err := tx.TxPipelined(ctx, write)
-			return err
-		}, key)
-		// The lease key changed meanwhile, if only by a renewal: check again.
-		if !errors.Is(err, goredis.TxFailedErr) {
-			return err
-		}
-	}
-	return fmt.Errorf("%w: the lease kept changing", lease.ErrFenced)
+	return lease.FencedWrite(ctx, r.rdb, r.LeaseKey(model), fence, write)
 }
 
 // trim drops the weights of old versions; failures only cost memory, so they are not reported.
