@@ -16,7 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	chsink "github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
 )
 
 const (

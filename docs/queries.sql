@@ -6,7 +6,7 @@
 -- Times are DateTime('UTC'); "this week" means the last 7 days. A window's metrics are averaged
 -- across windows weighted by n, its number of examples.
 --
--- Each query is preceded by a "-- name: ..." line; sinks/clickhouse/queries_test.go runs them all.
+-- Each query is preceded by a "-- name: ..." line; sinks/chsink/queries_test.go runs them all.
 
 -- name: drifted_features_this_week
 -- Which features drifted in the last 7 days, worst first.

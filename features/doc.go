@@ -1,5 +1,5 @@
 // Package features turns events into the feature vectors that models score and learn from, and keeps
-// the per-entity state those features need in an online store (Redis: see features/redis).
+// the per-entity state those features need in an online store (Redis: see features/featurestore).
 //
 // # Features
 //
@@ -54,7 +54,7 @@
 //
 // # Storage
 //
-// The Engine owns these rules and the binary format of an entity's state; adapters (features/redis)
+// The Engine owns these rules and the binary format of an entity's state; adapters (features/featurestore)
 // read and write that state as one opaque value per entity, atomically. When the config changes, the
 // tiles of windows whose tile length is unchanged are kept, others start empty; marks made under the
 // old config still stop a redelivery from being applied twice, and the redelivery is scored with the

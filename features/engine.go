@@ -11,7 +11,7 @@ import (
 
 // Engine computes feature vectors from per-entity state. It owns every rule of the feature store
 // (windows, lateness, redelivery, the stored format) and does no I/O: a storage adapter such as
-// features/redis reads an entity's state (one opaque value), calls ApplyEntity or LookupEntity with
+// features/featurestore reads an entity's state (one opaque value), calls ApplyEntity or LookupEntity with
 // the entity's events, and writes the Update back atomically. An Engine is safe for concurrent use.
 type Engine struct {
 	p    *plan

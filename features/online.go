@@ -10,7 +10,7 @@ import (
 )
 
 // OnlineStore is the feature store the predictor scores with: per-entity window aggregates kept in
-// an online store (features/redis), event-time correct and idempotent per event id.
+// an online store (features/featurestore), event-time correct and idempotent per event id.
 type OnlineStore interface {
 	// Apply scores and records a batch of stream events in order: it returns each event's full
 	// vector (raw fields, aggregates, crosses; sorted by name) as of just before the event, and applies

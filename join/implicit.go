@@ -8,7 +8,7 @@ import (
 	"github.com/streamlearn/streamlearn/wire"
 )
 
-// Expirer finds the predictions whose outcome did not come within the horizon (join/redis.Store
+// Expirer finds the predictions whose outcome did not come within the horizon (join/joinstore.Store
 // with an implicit label): it returns their examples and an ack to call once they are durable.
 type Expirer interface {
 	SweepExpired(ctx context.Context, now time.Time, limit int) ([]wire.Example, func(context.Context) error, error)

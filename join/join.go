@@ -3,7 +3,7 @@
 // examples topic, and, where the config names an implicit label, turns predictions whose outcome
 // never came within the horizon into examples with that label.
 //
-// Both sides wait in a Store (join/redis). An example is produced first and acked after: a crash
+// Both sides wait in a Store (join/joinstore). An example is produced first and acked after: a crash
 // between the two repeats the example rather than losing it.
 package join
 
@@ -34,7 +34,7 @@ type Store interface {
 	Ack(ctx context.Context, exs []wire.Example) error
 }
 
-// Output makes examples durable: the examples topic (sinks/kafka.Output).
+// Output makes examples durable: the examples topic (sinks/kafkasink.Output).
 type Output interface {
 	Examples(ctx context.Context, exs []wire.Example) error
 }

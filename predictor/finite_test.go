@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/ingest"
-	joinredis "github.com/streamlearn/streamlearn/join/redis"
+	"github.com/streamlearn/streamlearn/join/joinstore"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/wire"
@@ -74,7 +74,7 @@ func TestStreamScoreNotFiniteIsPermanent(t *testing.T) {
 	r := router(t, predictor.Config{})
 	e.models.Swap(&predictor.Served{Model: "default", Version: 1, Snapshot: brokenSnapshot(t)})
 	out := &captureOutput{}
-	s := &predictor.Stream{Features: e.store, Models: e.models, Router: r, Join: joinredis.NewStore(e.rdb, e.prefix, time.Hour), Out: out}
+	s := &predictor.Stream{Features: e.store, Models: e.models, Router: r, Join: joinstore.NewStore(e.rdb, e.prefix, time.Hour), Out: out}
 	err := s.Handle(context.Background(), []wire.Event{{ID: "x", Time: time.Now(), Fields: map[string]any{"a": 10.0, "b": 10.0}}})
 	if err == nil || ingest.IsTransient(err) {
 		t.Fatalf("Handle = %v, want a permanent error", err)

@@ -14,11 +14,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/streamlearn/streamlearn/features"
-	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -29,8 +29,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type env struct {
 	rdb    *goredis.Client
 	prefix string
-	reg    *learnredis.Registry
-	store  *featredis.Online
+	reg    *registry.Registry
+	store  *featurestore.Online
 	models *predictor.Models
 	loader *predictor.Loader
 }
@@ -40,7 +40,7 @@ func newEnv(t testing.TB) *env {
 	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { rdb.Close() })
 	prefix := fmt.Sprintf("t:%s:%d:", t.Name(), time.Now().UnixNano())
-	reg := learnredis.NewRegistry(rdb, prefix)
+	reg := registry.NewRegistry(rdb, prefix)
 	reg.KeepSnapshots = 0 // tests go back to old versions
 	models := predictor.NewModels()
 	return &env{
@@ -50,9 +50,9 @@ func newEnv(t testing.TB) *env {
 }
 
 // newStore is a feature store with the default features under prefix.
-func newStore(t testing.TB, rdb goredis.UniversalClient, prefix string) *featredis.Online {
+func newStore(t testing.TB, rdb goredis.UniversalClient, prefix string) *featurestore.Online {
 	t.Helper()
-	st, err := featredis.NewOnline(rdb, features.DefaultConfig(), featredis.Options{Prefix: prefix, TTL: time.Hour})
+	st, err := featurestore.NewOnline(rdb, features.DefaultConfig(), featurestore.Options{Prefix: prefix, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

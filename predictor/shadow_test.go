@@ -16,9 +16,9 @@ import (
 
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	joinredis "github.com/streamlearn/streamlearn/join/redis"
+	"github.com/streamlearn/streamlearn/join/joinstore"
 	"github.com/streamlearn/streamlearn/predictor"
-	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -111,7 +111,7 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 		}
 		store := &countingStore{OnlineStore: newStore(t, e.rdb, e.prefix+prefix)}
 		out := &captureOutput{next: next}
-		s := &predictor.Stream{Features: store, Models: e.models, Router: r, Join: joinredis.NewStore(e.rdb, e.prefix+prefix, time.Hour), Out: out, Now: fixed}
+		s := &predictor.Stream{Features: store, Models: e.models, Router: r, Join: joinstore.NewStore(e.rdb, e.prefix+prefix, time.Hour), Out: out, Now: fixed}
 		for i := 0; i < n; i += batch {
 			if err := s.Handle(context.Background(), evs[i:i+batch]); err != nil {
 				t.Fatal(err)
@@ -119,7 +119,7 @@ func TestStreamRoutesAndShadow(t *testing.T) {
 		}
 		return out, store
 	}
-	withShadow, store := run(abConfig, &sinkkafka.Output{Client: producer, PredictionsTopic: "predictions", ExamplesTopic: "examples"}, "a:")
+	withShadow, store := run(abConfig, &kafkasink.Output{Client: producer, PredictionsTopic: "predictions", ExamplesTopic: "examples"}, "a:")
 	if got, want := store.applies, n/batch; got != want {
 		t.Errorf("feature-store round trips = %d, want one per batch (%d)", got, want)
 	}

@@ -19,7 +19,7 @@ type Output interface {
 	Examples(ctx context.Context, exs []wire.Example) error
 }
 
-// Joins records scored events for the label join: the join stage's Store (join/redis) fits it.
+// Joins records scored events for the label join: the join stage's Store (join/joinstore) fits it.
 type Joins interface {
 	// AddPending stores predictions; it returns the examples of those whose outcome was already waiting.
 	AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Example, error)

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	chsink "github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
 )
 
 func main() {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 )
@@ -71,7 +71,7 @@ func once(redis, ch string, n, run int) (time.Duration, error) {
 	cfg.ClickHouse.Database = fmt.Sprintf("bench_e2e_%d", run)
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Log.Level = "error"
-	emb, err := kafka.StartEmbedded("127.0.0.1:0", "", cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
+	emb, err := kafkaclient.StartEmbedded("127.0.0.1:0", "", cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
 	if err != nil {
 		return 0, err
 	}

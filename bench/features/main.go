@@ -1,4 +1,4 @@
-// Command features measures events per second through the feature stage (features/redis.Online.Apply)
+// Command features measures events per second through the feature stage (features/featurestore.Online.Apply)
 // against a real Redis, next to redis-benchmark's pipelined EVAL rate on the same server in the same
 // run, and the memory an entity takes in Redis (MEMORY USAGE). Without -addr it starts a private
 // redis-server on a free port.
@@ -35,7 +35,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/streamlearn/streamlearn/features"
-	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -124,7 +124,7 @@ func scenarios() []scenarioDef {
 
 func measure(ctx context.Context, rdb *goredis.Client, host, port string, sc scenarioDef, runs, perRun, entities, batch, workers int) error {
 	prefix := "bench:" + sc.name + ":"
-	store, err := featredis.NewOnline(rdb, sc.cfg, featredis.Options{Prefix: prefix})
+	store, err := featurestore.NewOnline(rdb, sc.cfg, featurestore.Options{Prefix: prefix})
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (g *generator) next(n, batch int) [][][]wire.Event {
 	return out
 }
 
-func pass(ctx context.Context, store *featredis.Online, work [][][]wire.Event, workers int) (time.Duration, error) {
+func pass(ctx context.Context, store *featurestore.Online, work [][][]wire.Event, workers int) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	began := time.Now()

@@ -18,12 +18,12 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -106,7 +106,7 @@ func floorHandler(w http.ResponseWriter, r *http.Request) {
 func seed(ctx context.Context, cfg config.Config, entities int) error {
 	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
-	store, err := featredis.NewOnline(rdb, cfg.Features, featredis.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
+	store, err := featurestore.NewOnline(rdb, cfg.Features, featurestore.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func seed(ctx context.Context, cfg config.Config, entities int) error {
 	if err != nil {
 		return err
 	}
-	reg := learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix)
+	reg := registry.NewRegistry(rdb, cfg.Redis.KeyPrefix)
 	v, err := reg.Publish(ctx, learner.Version{Model: cfg.Model.Name, Spec: tr.Spec(), Examples: tr.Seen()}, snap, nil)
 	if err != nil {
 		return err

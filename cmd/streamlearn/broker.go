@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamlearn/streamlearn/internal/config"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 )
 
 // brokerCommand runs the embedded Kafka-protocol broker alone, for development, the demo and small
@@ -15,7 +15,7 @@ import (
 func brokerCommand() *cobra.Command {
 	var (
 		cfgFile string
-		o       kafka.BrokerOptions
+		o       kafkaclient.BrokerOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -50,9 +50,9 @@ func brokerCommand() *cobra.Command {
 
 // runBroker serves until the command's context ends (SIGTERM, Ctrl-C), then closes the broker,
 // which writes its state to the data dir, and returns nil.
-func runBroker(cmd *cobra.Command, o kafka.BrokerOptions) error {
+func runBroker(cmd *cobra.Command, o kafkaclient.BrokerOptions) error {
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	b, err := kafka.StartBroker(o)
+	b, err := kafkaclient.StartBroker(o)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -63,7 +63,7 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 // killAndResume runs `streamlearn learner` with args (and env added to the environment) over a stream
 // of n examples, SIGKILLs it once it has checkpointed 3,000, starts it again, and checks that exactly
 // n were learned in the end. Its stderr goes to stderr. It returns the registry and the stream.
-func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*learnredis.Registry, []wire.Example) {
+func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*registry.Registry, []wire.Example) {
 	t.Helper()
 	bin := build(t)
 	if len(env) > 0 {
@@ -122,7 +122,7 @@ func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*
 
 	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
 	t.Cleanup(func() { rdb.Close() })
-	reg := learnredis.NewRegistry(rdb, prefix)
+	reg := registry.NewRegistry(rdb, prefix)
 	learned := func() int64 {
 		cp, err := reg.Checkpoint(context.Background(), "default")
 		if err != nil || cp == nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
-	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/learner/registry"
+	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -36,7 +36,7 @@ func modelsCommand() *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			return run(cmd.Context(), cfg, learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix), cmd.OutOrStdout(), args)
+			return run(cmd.Context(), cfg, registry.NewRegistry(rdb, cfg.Redis.KeyPrefix), cmd.OutOrStdout(), args)
 		}
 	}
 	var (
@@ -132,7 +132,7 @@ func announce(ctx context.Context, cfg config.Config, w io.Writer, model string,
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			a := wire.Announcement{Model: model, Version: version, Event: event, Time: time.Now().UTC()}
-			err = sinkkafka.Announce(actx, cl, cfg.Kafka.Topics.Models, a)
+			err = kafkasink.Announce(actx, cl, cfg.Kafka.Topics.Models, a)
 		}
 	}
 	if err != nil || cfg.Kafka.Embedded != "" {

@@ -14,7 +14,7 @@ import (
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -57,12 +57,12 @@ func benchRecords(n int) []Record {
 func BenchmarkCorrelatorToClickHouse(b *testing.B) {
 	const events = 20000
 	recs := benchRecords(events)
-	cfg := clickhouse.DefaultConfig()
+	cfg := chsink.DefaultConfig()
 	cfg.Addr = []string{testenv.ClickHouse(b)}
 	cfg.Database = fmt.Sprintf("bench_correlator_%d", time.Now().UnixNano()%1e9)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	w, err := clickhouse.Open(ctx, cfg, log, nil)
+	w, err := chsink.Open(ctx, cfg, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,13 +28,13 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
 )
 
 // Options is what New needs.
 type Options struct {
 	Producer *kgo.Client             // for the control topic
-	Writer   *clickhouse.Writer      // the rows' destination
+	Writer   *chsink.Writer          // the rows' destination
 	Redis    goredis.UniversalClient // nil: no restart safety
 	KeyBase  string                  // Redis key prefix
 	Group    string                  // the correlator's consumer group
@@ -59,7 +59,7 @@ type Topics struct {
 // Correlator is the drift and outcome correlator (see the package comment).
 type Correlator struct {
 	kafkaIO  // the consumer, its admin and the producer (kafka.go)
-	writer   *clickhouse.Writer
+	writer   *chsink.Writer
 	monitor  *drift.Monitor
 	state    *stateStore // nil: nothing persisted, windows open at a restart start afresh
 	topics   Topics
@@ -191,22 +191,22 @@ func (c *Correlator) saveAndCommit(ctx context.Context) error {
 
 // addRows hands the monitor's feature drift and performance rows to the writer.
 func (c *Correlator) addRows(ctx context.Context, fd []drift.FeatureDriftRow, perf []drift.PerformanceRow) error {
-	rows := make([]clickhouse.FeatureDriftRow, len(fd))
+	rows := make([]chsink.FeatureDriftRow, len(fd))
 	for i, r := range fd {
 		rows[i] = featureDriftRow(r)
 	}
 	if err := c.writer.AddFeatureDrift(ctx, rows...); err != nil {
 		return err
 	}
-	prows := make([]clickhouse.PerformanceRow, len(perf))
+	prows := make([]chsink.PerformanceRow, len(perf))
 	for i, r := range perf {
 		prows[i] = performanceRow(r)
 	}
 	return c.writer.AddPerformance(ctx, prows...)
 }
 
-func featureDriftRow(r drift.FeatureDriftRow) clickhouse.FeatureDriftRow {
-	return clickhouse.FeatureDriftRow{
+func featureDriftRow(r drift.FeatureDriftRow) chsink.FeatureDriftRow {
+	return chsink.FeatureDriftRow{
 		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Feature: r.Feature, Kind: r.Kind,
 		N: r.N, MissingRate: r.MissingRate, PSI: r.PSI, KS: r.KS, KSPValue: r.KSPValue, JS: r.JS,
 		Wasserstein: r.Wasserstein, Chi2: r.Chi2, Chi2PValue: r.Chi2PValue, LInf: r.LInf,
@@ -214,8 +214,8 @@ func featureDriftRow(r drift.FeatureDriftRow) clickhouse.FeatureDriftRow {
 	}
 }
 
-func performanceRow(r drift.PerformanceRow) clickhouse.PerformanceRow {
-	return clickhouse.PerformanceRow{
+func performanceRow(r drift.PerformanceRow) chsink.PerformanceRow {
+	return chsink.PerformanceRow{
 		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Version: r.Version, Segment: r.Segment,
 		N: r.N, Positives: r.Positives, LabelCoverage: r.LabelCoverage, MeanDelaySeconds: r.MeanDelaySeconds,
 		AUC: r.AUC, LogLoss: r.LogLoss, Brier: r.Brier, ECE: r.ECE, Precision: r.Precision, Recall: r.Recall,

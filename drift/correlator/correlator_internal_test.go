@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -38,7 +38,7 @@ func TestExampleSegments(t *testing.T) {
 
 // testTopics returns the contract's topic names.
 func testTopics() Topics {
-	t := kafka.DefaultTopics()
+	t := kafkaclient.DefaultTopics()
 	return Topics{Events: t.Events, Predictions: t.Predictions, Outcomes: t.Outcomes, Examples: t.Examples, Control: t.Control}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
+	"github.com/streamlearn/streamlearn/learner/runner"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -15,7 +15,7 @@ import (
 // time, and commits a command only once the runner has carried it out (promoted or rejected the
 // challenger): a restart in the middle starts that retrain again. Commands for other models are
 // theirs to read, in their own groups.
-func runControl(ctx context.Context, cl *kgo.Client, model string, runner chan<- learnkafka.Command, log *slog.Logger) error {
+func runControl(ctx context.Context, cl *kgo.Client, model string, commands chan<- runner.Command, log *slog.Logger) error {
 	// Under BlockRebalanceOnPoll every poll, even one that returned at once, holds off rebalances
 	// until AllowRebalance; without it Close would wait forever to leave the group.
 	defer cl.AllowRebalance()
@@ -31,7 +31,7 @@ func runControl(ctx context.Context, cl *kgo.Client, model string, runner chan<-
 			} else if cmd.Model == model {
 				done := make(chan struct{})
 				select {
-				case runner <- learnkafka.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
+				case commands <- runner.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
 				case <-ctx.Done():
 					return nil
 				}

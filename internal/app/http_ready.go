@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 )
 
 // readyInterval is how often the dependencies are checked for /readyz, and readyTimeout how long
@@ -46,7 +46,7 @@ func (m *Main) components() []component {
 	cs := []component{
 		{"redis", func(ctx context.Context) error { return m.rdb.Ping(ctx).Err() }},
 		{"kafka", func(ctx context.Context) error {
-			return kafka.CheckTopics(ctx, m.producer, m.Config.Kafka.Topics.All()...)
+			return kafkaclient.CheckTopics(ctx, m.producer, m.Config.Kafka.Topics.All()...)
 		}},
 	}
 	if m.writer != nil {

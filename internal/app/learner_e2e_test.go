@@ -10,7 +10,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 )
 
 type modelsResponse struct {
@@ -70,7 +70,7 @@ func TestChallengersAndRollback(t *testing.T) {
 	// Roll the champion model back and watch the predictor follow.
 	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
-	reg := learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix)
+	reg := registry.NewRegistry(rdb, cfg.Redis.KeyPrefix)
 	change, err := reg.Rollback(context.Background(), "default", "test rollback")
 	if err != nil {
 		t.Fatal(err)

@@ -23,16 +23,16 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift/correlator"
 	"github.com/streamlearn/streamlearn/internal/config"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/internal/secrets"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/join"
-	joinredis "github.com/streamlearn/streamlearn/join/redis"
+	"github.com/streamlearn/streamlearn/join/joinstore"
 	"github.com/streamlearn/streamlearn/learner"
-	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
+	"github.com/streamlearn/streamlearn/learner/runner"
 	"github.com/streamlearn/streamlearn/predictor"
-	"github.com/streamlearn/streamlearn/sinks/clickhouse"
-	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 )
 
 // Role is one part of the pipeline a process can run.
@@ -66,20 +66,20 @@ type Main struct {
 	metrics    *telemetry.Metrics
 	models     *predictor.Models
 	registry   learner.Registry
-	runner     *learnkafka.Runner
+	runner     *runner.Runner
 	correlator atomic.Pointer[correlator.Correlator]
 	holder     string   // this process in leases
 	routes     []string // the HTTP server's patterns (Routes)
 	ready      atomic.Bool
 	// lastRetrain is the latest retrain step of any model, for Status.
-	lastRetrain atomic.Pointer[learnkafka.RetrainEvent]
+	lastRetrain atomic.Pointer[runner.RetrainEvent]
 	readyOnce   sync.Once
 
-	embedded *kafka.Embedded
+	embedded *kafkaclient.Embedded
 	producer *kgo.Client
-	lag      *kafka.LagCollector // the consumer groups' lag, on /metrics
+	lag      *kafkaclient.LagCollector // the consumer groups' lag, on /metrics
 	rdb      goredis.UniversalClient
-	writer   *clickhouse.Writer
+	writer   *chsink.Writer
 }
 
 // New returns a Main for cfg running roles (all when none).
@@ -103,7 +103,7 @@ func (m *Main) has(r Role) bool {
 func (m *Main) open(ctx context.Context) error {
 	cfg := &m.Config
 	if cfg.Kafka.Embedded != "" {
-		e, err := kafka.StartEmbedded(cfg.Kafka.Embedded, cfg.Kafka.EmbeddedDataDir, cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
+		e, err := kafkaclient.StartEmbedded(cfg.Kafka.Embedded, cfg.Kafka.EmbeddedDataDir, cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
 		if err != nil {
 			return err
 		}
@@ -119,11 +119,11 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
-	m.lag = kafka.NewLagCollector(m.producer, m.Logger)
+	m.lag = kafkaclient.NewLagCollector(m.producer, m.Logger)
 	m.Registry.MustRegister(m.lag)
 	tctx, cancel := withTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(tctx, m.producer, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.Topics.All()...); err != nil {
+	if err := kafkaclient.EnsureTopics(tctx, m.producer, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.Topics.All()...); err != nil {
 		return fmt.Errorf("kafka at %s: %w", m.KafkaAddr, err)
 	}
 
@@ -134,7 +134,7 @@ func (m *Main) open(ctx context.Context) error {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis.Addr, err)
 	}
 	if m.has(RoleCorrelate) || m.has(RoleLearn) {
-		if m.writer, err = clickhouse.Open(tctx, cfg.ClickHouse, m.Logger, m.Registry); err != nil {
+		if m.writer, err = chsink.Open(tctx, cfg.ClickHouse, m.Logger, m.Registry); err != nil {
 			return err
 		}
 	}
@@ -213,16 +213,16 @@ func RedisClient(c config.Redis) (goredis.UniversalClient, error) {
 	return goredis.NewClient(&goredis.Options{Addr: c.Addr, Username: c.Username, Password: pass, DB: c.DB, TLSConfig: tc, PoolSize: c.PoolSize}), nil
 }
 
-func modelVersionRow(v learner.Version) clickhouse.ModelVersionRow {
+func modelVersionRow(v learner.Version) chsink.ModelVersionRow {
 	spec, _ := jsonString(v.Spec)
-	return clickhouse.ModelVersionRow{
+	return chsink.ModelVersionRow{
 		Time: v.CreatedAt, Model: v.Model, Version: v.Version, Parent: v.Parent, Spec: spec,
 		ExamplesFrom: v.From, ExamplesTo: v.To, Examples: v.Examples, AUC: v.Metrics.AUC, LogLoss: v.Metrics.LogLoss, Status: v.Note,
 	}
 }
 
-func retrainEventRow(ev learnkafka.RetrainEvent) clickhouse.RetrainEventRow {
-	return clickhouse.RetrainEventRow{
+func retrainEventRow(ev runner.RetrainEvent) chsink.RetrainEventRow {
+	return chsink.RetrainEventRow{
 		Time: ev.Time, Model: ev.Model, Step: ev.Step, Reason: ev.Reason, EventID: ev.AlertID,
 		ChampionVersion: ev.ChampionVersion, ChallengerVersion: ev.ChallengerVersion,
 		ChampionMetric: ev.ChampionMetric, ChallengerMetric: ev.ChallengerMetric,
@@ -290,7 +290,7 @@ func withTimeout(parent context.Context, d time.Duration) (context.Context, cont
 
 // The adapters fit the stages' interfaces (checked here, in the wiring, so that sinks import no stage).
 var (
-	_ predictor.Output = (*sinkkafka.Output)(nil)
-	_ join.Output      = (*sinkkafka.Output)(nil)
-	_ predictor.Joins  = (*joinredis.Store)(nil)
+	_ predictor.Output = (*kafkasink.Output)(nil)
+	_ join.Output      = (*kafkasink.Output)(nil)
+	_ predictor.Joins  = (*joinstore.Store)(nil)
 )

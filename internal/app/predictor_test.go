@@ -26,7 +26,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -53,7 +53,7 @@ func startRoles(t *testing.T, cfg config.Config, roles ...app.Role) *running {
 
 // learnerSide publishes versions of a model as a separate learner does: registry, then the models topic.
 type learnerSide struct {
-	reg      *learnredis.Registry
+	reg      *registry.Registry
 	producer *kgo.Client
 	topic    string
 }
@@ -70,7 +70,7 @@ func newLearnerSide(t *testing.T, cfg config.Config) *learnerSide {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &learnerSide{reg: learnredis.NewRegistry(rdb, cfg.Redis.KeyPrefix), producer: cl, topic: cfg.Kafka.Topics.Models}
+	return &learnerSide{reg: registry.NewRegistry(rdb, cfg.Redis.KeyPrefix), producer: cl, topic: cfg.Kafka.Topics.Models}
 }
 
 // publish adds a version of model that learned examples of label 1 (so its bias is its own),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
-	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -41,7 +41,7 @@ func (m *Main) router(ctx context.Context, loader *predictor.Loader) (*predictor
 
 // announce tells other processes of a champion change on the models topic.
 func (m *Main) announce(ctx context.Context, a wire.Announcement) error {
-	return sinkkafka.Announce(ctx, m.producer, m.Config.Kafka.Topics.Models, a)
+	return kafkasink.Announce(ctx, m.producer, m.Config.Kafka.Topics.Models, a)
 }
 
 // shadowLog produces the shadow predictions of HTTP requests to the predictions topic without

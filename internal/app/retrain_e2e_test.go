@@ -63,7 +63,7 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	// Which model wins depends on how much of the new concept the champion had learned when the
 	// command arrived, which the stream's pace decides (margins from -0.006 to +0.04 were seen):
 	// what the system guarantees is that the decision follows the metrics. Promotion on a
-	// challenger that wins is pinned down by learner/kafka's TestRetrainAfterConceptDriftPromotes.
+	// challenger that wins is pinned down by learner/runner's TestRetrainAfterConceptDriftPromotes.
 	if better := chall > champ+cfg.Learner.Retrain.Margin; better != (step == "promoted") {
 		t.Fatalf("%s with challenger %.4f vs champion %.4f (margin %v)", step, chall, champ, cfg.Learner.Retrain.Margin)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/streamlearn/streamlearn/drift/correlator"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/lease"
-	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
+	"github.com/streamlearn/streamlearn/learner/runner"
 )
 
 // supervised runs a role until ctx ends. A panic in it is recovered, logged with its stack and
@@ -59,8 +59,8 @@ func holderID() string {
 // learnLeased runs a model's learner, and the reader of its retrain commands, only while this
 // process holds the model's lease: one learner per model across all replicas, the others on
 // standby. The registry refuses the publishes of a learner that lost its lease.
-func (m *Main) learnLeased(kopts []kgo.Opt, runner *learnkafka.Runner, leaseKey string) func(context.Context) error {
-	model := runner.Spec.Name
+func (m *Main) learnLeased(kopts []kgo.Opt, r *runner.Runner, leaseKey string) func(context.Context) error {
+	model := r.Spec.Name
 	l := lease.New(m.rdb, leaseKey, m.holder, m.Config.Learner.LeaseTTL, m.Logger.With("model", model))
 	return func(ctx context.Context) error {
 		return l.Run(ctx, func(ctx context.Context, fence string) error {
@@ -71,10 +71,10 @@ func (m *Main) learnLeased(kopts []kgo.Opt, runner *learnkafka.Runner, leaseKey 
 				return err
 			}
 			defer ctl.Close()
-			commands := make(chan learnkafka.Command)
-			runner.Fence, runner.Commands = fence, commands
+			commands := make(chan runner.Command)
+			r.Fence, r.Commands = fence, commands
 			g, gctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return runner.Run(gctx) })
+			g.Go(func() error { return r.Run(gctx) })
 			g.Go(func() error { return runControl(gctx, ctl, model, commands, m.Logger) })
 			return g.Wait()
 		})

@@ -15,17 +15,17 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/drift/correlator"
-	featredis "github.com/streamlearn/streamlearn/features/redis"
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/join"
-	joinredis "github.com/streamlearn/streamlearn/join/redis"
+	"github.com/streamlearn/streamlearn/join/joinstore"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/learner/cuda"
-	learnkafka "github.com/streamlearn/streamlearn/learner/kafka"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
+	"github.com/streamlearn/streamlearn/learner/runner"
 	"github.com/streamlearn/streamlearn/predictor"
-	sinkkafka "github.com/streamlearn/streamlearn/sinks/kafka"
+	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -33,10 +33,10 @@ import (
 // output producers and the model loader.
 type stages struct {
 	kopts    []kgo.Opt
-	registry *learnredis.Registry
-	store    *featredis.Online
-	joins    *joinredis.Store
-	out      *sinkkafka.Output
+	registry *registry.Registry
+	store    *featurestore.Online
+	joins    *joinstore.Store
+	out      *kafkasink.Output
 	loader   *predictor.Loader
 }
 
@@ -174,19 +174,19 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 		return nil, err
 	}
 	prefix := cfg.Redis.KeyPrefix
-	st := &stages{kopts: kopts, registry: learnredis.NewRegistry(m.rdb, prefix)}
+	st := &stages{kopts: kopts, registry: registry.NewRegistry(m.rdb, prefix)}
 	m.registry = st.registry
-	st.store, err = featredis.NewOnline(m.rdb, cfg.Features, featredis.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
+	st.store, err = featurestore.NewOnline(m.rdb, cfg.Features, featurestore.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
 		OnLate: func(wire.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
 	if err != nil {
 		return nil, err
 	}
 	m.registerStoreStats(st.store)
-	st.joins = joinredis.NewStore(m.rdb, prefix, cfg.Join.Horizon)
+	st.joins = joinstore.NewStore(m.rdb, prefix, cfg.Join.Horizon)
 	if cfg.Join.ImplicitLabel != nil {
 		st.joins.WithImplicitLabel(*cfg.Join.ImplicitLabel)
 	}
-	st.out = &sinkkafka.Output{Client: m.producer, PredictionsTopic: cfg.Kafka.Topics.Predictions, ExamplesTopic: cfg.Kafka.Topics.Examples}
+	st.out = &kafkasink.Output{Client: m.producer, PredictionsTopic: cfg.Kafka.Topics.Predictions, ExamplesTopic: cfg.Kafka.Topics.Examples}
 	m.models = predictor.NewModels()
 	st.loader = &predictor.Loader{
 		Registry: m.registry, Models: m.models, Bootstrap: cfg.Model, Logger: m.Logger,
@@ -307,14 +307,14 @@ func (m *Main) startLearn(r *run, st *stages) error {
 }
 
 // learnRunner builds the online learning loop of one model, with its metrics and ClickHouse rows.
-func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend learner.Backend, kopts []kgo.Opt) *learnkafka.Runner {
+func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend learner.Backend, kopts []kgo.Opt) *runner.Runner {
 	cfg, log := m.Config, m.Logger
 	// Exported at 0 from the start, so that rate() and increase() see the first examples and skips.
 	m.metrics.Learned.WithLabelValues(spec.Name)
 	m.metrics.SkippedUpdates.WithLabelValues(spec.Name)
-	return &learnkafka.Runner{
+	return &runner.Runner{
 		Retrain: cfg.Learner.Retrain,
-		OnRetrain: func(ev learnkafka.RetrainEvent) {
+		OnRetrain: func(ev runner.RetrainEvent) {
 			m.lastRetrain.Store(&ev)
 			if m.writer == nil {
 				return

@@ -18,19 +18,19 @@ import (
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
-	"github.com/streamlearn/streamlearn/sinks/clickhouse"
+	"github.com/streamlearn/streamlearn/sinks/chsink"
 )
 
 // Config is the whole configuration of the binary. Every field has a default (DefaultConfig).
 type Config struct {
-	Kafka      kafka.Config      `yaml:"kafka"`
-	Redis      Redis             `yaml:"redis"`
-	ClickHouse clickhouse.Config `yaml:"clickhouse"`
-	HTTP       HTTP              `yaml:"http"`
-	Ingest     ingest.Limits     `yaml:"ingest"`
+	Kafka      kafkaclient.Config `yaml:"kafka"`
+	Redis      Redis              `yaml:"redis"`
+	ClickHouse chsink.Config      `yaml:"clickhouse"`
+	HTTP       HTTP               `yaml:"http"`
+	Ingest     ingest.Limits      `yaml:"ingest"`
 	// Features declares the per-entity features: raw fields, transforms, window aggregates, crosses.
 	Features features.Config `yaml:"features"`
 	// Model is the champion model learned from the stream.
@@ -244,9 +244,9 @@ func DefaultConfig() Config {
 	spec := learner.DefaultSpec()
 	spec.Name = "default"
 	return Config{
-		Kafka:      kafka.DefaultConfig(),
+		Kafka:      kafkaclient.DefaultConfig(),
 		Redis:      Redis{Addr: "127.0.0.1:6379", KeyPrefix: "sl:", EntityTTL: 8 * 24 * time.Hour, PoolSize: 32},
-		ClickHouse: clickhouse.DefaultConfig(),
+		ClickHouse: chsink.DefaultConfig(),
 		HTTP:       DefaultHTTP(),
 		Ingest:     ingest.DefaultLimits(),
 		Features:   features.DefaultConfig(),

@@ -23,7 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
-	learnredis "github.com/streamlearn/streamlearn/learner/redis"
+	"github.com/streamlearn/streamlearn/learner/registry"
 )
 
 // binary is the streamlearn binary built once for the package's tests.
@@ -527,7 +527,7 @@ type observer struct {
 	ids  map[string]bool
 	conn clickhouse.Conn
 	rdb  goredis.UniversalClient
-	reg  *learnredis.Registry
+	reg  *registry.Registry
 }
 
 func (s *stack) observer(st *stream) *observer {
@@ -544,7 +544,7 @@ func (s *stack) observer(st *stream) *observer {
 		rdb = goredis.NewClient(&goredis.Options{Addr: s.redis, MaxRetries: -1, DialTimeout: time.Second})
 	}
 	s.t.Cleanup(func() { conn.Close(); rdb.Close() })
-	o := &observer{s: s, ids: map[string]bool{}, conn: conn, rdb: rdb, reg: learnredis.NewRegistry(rdb, s.prefix)}
+	o := &observer{s: s, ids: map[string]bool{}, conn: conn, rdb: rdb, reg: registry.NewRegistry(rdb, s.prefix)}
 	for _, id := range st.ids {
 		o.ids[id] = true
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/eval"
-	"github.com/streamlearn/streamlearn/internal/kafka"
+	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 )
 
 // Options describe a replay.
@@ -59,7 +59,7 @@ type row struct {
 }
 
 // Run publishes the file to the topics of kc and waits for every event's prediction.
-func Run(ctx context.Context, kc kafka.Config, opts Options) (Result, error) {
+func Run(ctx context.Context, kc kafkaclient.Config, opts Options) (Result, error) {
 	rows, err := read(opts)
 	if err != nil {
 		return Result{}, err
@@ -246,7 +246,7 @@ func endOffsets(ctx context.Context, copts []kgo.Opt, topic string) (map[int32]k
 		return nil, err
 	}
 	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, 4, -1, topic); err != nil {
+	if err := kafkaclient.EnsureTopics(ctx, cl, 4, -1, topic); err != nil {
 		return nil, err
 	}
 	ends, err := listEnds(ctx, cl, topic)

@@ -1,0 +1,226 @@
+package featurestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/wire"
+)
+
+// Options tune an Online store. The zero value is usable.
+type Options struct {
+	// Prefix starts every key (default "sl:"). It must not contain '{' or '}': the entity is the hash tag.
+	Prefix string
+	// TTL is how long an idle entity is kept, in wall-clock time (default: the longest window plus the
+	// allowed lateness, at least a minute). Every write of the entity starts it again.
+	TTL time.Duration
+	// MaxAttempts bounds how often one batch re-reads entities that another writer changed (default 10).
+	MaxAttempts int
+	// OnLate is called for every event too late to be applied, with how far behind it is.
+	OnLate func(ev wire.Event, behind time.Duration)
+}
+
+// Online is a features.OnlineStore on Redis or Redis Cluster. It is safe for concurrent use.
+type Online struct {
+	rdb       goredis.UniversalClient
+	eng       *features.Engine
+	prefix    string
+	ttl       string // ms
+	cluster   bool
+	attempts  int
+	conflicts atomic.Uint64
+}
+
+var _ features.OnlineStore = (*Online)(nil)
+
+// NewOnline returns a feature store for cfg on rdb (a client, or a cluster client).
+func NewOnline(rdb goredis.UniversalClient, cfg features.Config, opt Options) (*Online, error) {
+	eng, err := features.NewEngine(cfg, features.EngineOptions{OnLate: opt.OnLate, Header: versionBytes})
+	if err != nil {
+		return nil, err
+	}
+	if opt.Prefix == "" {
+		opt.Prefix = "sl:"
+	}
+	if strings.ContainsAny(opt.Prefix, "{}") {
+		return nil, fmt.Errorf("feature store: key prefix %q must not contain '{' or '}'", opt.Prefix)
+	}
+	if opt.TTL <= 0 {
+		opt.TTL = max(eng.TTL(), time.Minute)
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = 10
+	}
+	if _, ok := rdb.(*goredis.Ring); ok {
+		return nil, errors.New("feature store: a Ring shards keys its own way; use a client or a cluster client")
+	}
+	_, cluster := rdb.(*goredis.ClusterClient)
+	return &Online{rdb: rdb, eng: eng, prefix: opt.Prefix, cluster: cluster, attempts: opt.MaxAttempts,
+		ttl: strconv.FormatInt(opt.TTL.Milliseconds(), 10)}, nil
+}
+
+func (s *Online) key(entity string) string { return s.prefix + "f{" + entity + "}" }
+
+func (s *Online) zkey() string { return s.prefix + "fz" }
+
+// Stats returns the store's counters.
+func (s *Online) Stats() features.Stats {
+	st := s.eng.Stats()
+	st.Conflicts = s.conflicts.Load()
+	return st
+}
+
+// Ping checks Redis.
+func (s *Online) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping feature store: %w", err)
+	}
+	return nil
+}
+
+// Apply records events and returns each one's vector as of just before it (see features.OnlineStore).
+func (s *Online) Apply(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	out := make([]wire.Vector, len(events))
+	groups, stateless := groupByEntity(s.prefix, events)
+	if !s.eng.Stateful() {
+		groups, stateless = nil, allIndexes(len(events))
+	}
+	var z, obs features.ZStats
+	compute := func(read features.ZStats) {
+		if read != nil {
+			z = read
+		}
+		for _, g := range groups {
+			if s.eng.Standardizes() {
+				g.obs = features.ZStats{}
+			}
+			g.update = s.eng.ApplyEntity(g.state, g.events, z, g.obs, g.out)
+			for j, i := range g.idx {
+				out[i] = g.out[j]
+			}
+		}
+	}
+	for attempt := 1; len(groups) > 0; attempt++ {
+		withZ := attempt == 1 && s.eng.Standardizes()
+		conflicted, err := s.round(ctx, groups, withZ, compute)
+		if err != nil {
+			return nil, fmt.Errorf("apply features: %w", err)
+		}
+		if s.eng.Standardizes() {
+			obs = mergeObs(obs, groups, conflicted)
+		}
+		commit(s.eng, groups, conflicted)
+		if len(conflicted) == 0 {
+			break
+		}
+		s.conflicts.Add(uint64(len(conflicted)))
+		if attempt == s.attempts {
+			return nil, fmt.Errorf("apply features: %d entities changed by another writer %d times in a row", len(conflicted), attempt)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, fmt.Errorf("apply features: %w", err)
+		}
+		groups = conflicted
+	}
+	if len(stateless) > 0 {
+		if z == nil && s.eng.Standardizes() {
+			var err error
+			if z, err = s.read(ctx, nil, true); err != nil {
+				return nil, fmt.Errorf("apply features: %w", err)
+			}
+		}
+		if s.eng.Standardizes() && obs == nil {
+			obs = features.ZStats{}
+		}
+		for _, i := range stateless {
+			out[i] = s.eng.Stateless(events[i], z, obs)
+		}
+	}
+	if len(obs) > 0 {
+		if err := s.addZStats(ctx, obs); err != nil {
+			return nil, fmt.Errorf("apply features: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Lookup returns the vectors of events at their times without changing anything.
+func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	out := make([]wire.Vector, len(events))
+	groups, stateless := groupByEntity(s.prefix, events)
+	if !s.eng.Stateful() {
+		groups, stateless = nil, allIndexes(len(events))
+	}
+	z, err := s.read(ctx, groups, s.eng.Standardizes())
+	if err != nil {
+		return nil, fmt.Errorf("look up features: %w", err)
+	}
+	for _, g := range groups {
+		s.eng.LookupEntity(g.state, g.events, z, g.out)
+		for j, i := range g.idx {
+			out[i] = g.out[j]
+		}
+	}
+	for _, i := range stateless {
+		out[i] = s.eng.Stateless(events[i], z, nil)
+	}
+	return out, nil
+}
+
+// Aggregates returns an entity's aggregates as of at (zero: its latest event).
+func (s *Online) Aggregates(ctx context.Context, entity string, at time.Time) (features.Snapshot, bool, error) {
+	value, err := s.rdb.Get(ctx, s.key(entity)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return features.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return features.Snapshot{}, false, fmt.Errorf("read features of %q: %w", entity, err)
+	}
+	if len(value) < versionBytes {
+		return features.Snapshot{}, false, fmt.Errorf("read features of %q: value of %d bytes", entity, len(value))
+	}
+	snap, ok := s.eng.Snapshot(entity, value[versionBytes:], at)
+	return snap, ok, nil
+}
+
+// backoff waits a random while, growing with the attempt, so that writers racing for the same
+// entities stop colliding.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, 100*time.Millisecond))))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func allIndexes(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// commit counts the work of the groups that were written.
+func commit(eng *features.Engine, groups, conflicted []*group) {
+	failed := make(map[*group]bool, len(conflicted))
+	for _, g := range conflicted {
+		failed[g] = true
+	}
+	for _, g := range groups {
+		if !failed[g] {
+			eng.Commit(&g.update)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/internal/lease"
+	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/learner/registry"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func client(t *testing.T) (goredis.UniversalClient, string) {
+	t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, fmt.Sprintf("t:%s:%d:", t.Name(), time.Now().UnixNano())
+}
+
+func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
+	rdb, prefix := client(t)
+	reg := registry.NewRegistry(rdb, prefix)
+	reg.KeepSnapshots = 3
+	ctx := context.Background()
+
+	if c, err := reg.Champion(ctx, "m"); err != nil || c != 0 {
+		t.Fatalf("champion of an unknown model = %d, %v", c, err)
+	}
+	if _, err := reg.Get(ctx, "m", 1); !errors.Is(err, learner.ErrNotFound) {
+		t.Fatalf("Get of a missing version = %v, want ErrNotFound", err)
+	}
+	var parent int64
+	for i := 1; i <= 6; i++ {
+		v, err := reg.Publish(ctx, learner.Version{Model: "m", Parent: parent, Examples: int64(i * 100), Metrics: learner.Metrics{AUC: 0.5 + float64(i)/100}},
+			[]byte(fmt.Sprintf("snap-%d", i)), &learner.Checkpoint{Offsets: map[int32]int64{0: int64(i * 10), 1: int64(i)}, State: []byte(fmt.Sprintf("state-%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Version != int64(i) || v.Parent != parent {
+			t.Fatalf("published version %d parent %d, want %d parent %d", v.Version, v.Parent, i, parent)
+		}
+		parent = v.Version
+		_, err = reg.Promote(ctx, "m", v.Version, "auto", false, false)
+		if wantPinned := i > 2; (err != nil) != wantPinned || (err != nil && !errors.Is(err, learner.ErrPinned)) {
+			t.Fatalf("auto promote %d: %v (pinned: %v)", v.Version, err, wantPinned)
+		}
+		if i == 2 {
+			if prev, err := reg.Promote(ctx, "m", 2, "keep 2", true, true); err != nil || prev != 2 {
+				t.Fatalf("manual promote = %d, %v", prev, err)
+			}
+		}
+	}
+	vs, err := reg.List(ctx, "m")
+	if err != nil || len(vs) != 6 || vs[0].Version != 6 || vs[5].Version != 1 {
+		t.Fatalf("List = %d versions (%v), want 6 newest first", len(vs), err)
+	}
+	if vs[0].Metrics.AUC != 0.56 || vs[0].Examples != 600 || vs[0].Offsets[0] != 60 {
+		t.Errorf("version 6 metadata = %+v", vs[0])
+	}
+	// Old snapshots are trimmed, except the champion's; metadata stays.
+	if _, err := reg.Snapshot(ctx, "m", 1); !errors.Is(err, learner.ErrNotFound) {
+		t.Errorf("snapshot of v1 = %v, want trimmed", err)
+	}
+	if b, err := reg.Snapshot(ctx, "m", 2); err != nil || string(b) != "snap-2" {
+		t.Errorf("champion's snapshot = %q, %v", b, err)
+	}
+	if b, err := reg.Snapshot(ctx, "m", 6); err != nil || string(b) != "snap-6" {
+		t.Errorf("latest snapshot = %q, %v", b, err)
+	}
+	cp, err := reg.Checkpoint(ctx, "m")
+	if err != nil || cp == nil || cp.Version != 6 || string(cp.State) != "state-6" || cp.Offsets[0] != 60 || cp.Offsets[1] != 6 {
+		t.Fatalf("checkpoint = %+v, %v; want version 6's", cp, err)
+	}
+	// The pin held: versions 3..6 were published but 2 still serves.
+	if c, _ := reg.Champion(ctx, "m"); c != 2 {
+		t.Fatalf("champion = %d, want the pinned 2", c)
+	}
+	if pinned, _ := reg.Pinned(ctx, "m"); !pinned {
+		t.Fatal("not pinned after a manual promotion with pin")
+	}
+	// A manual promotion without pin resumes automatic promotion.
+	if prev, err := reg.Promote(ctx, "m", 6, "ship 6", true, false); err != nil || prev != 2 {
+		t.Fatalf("promote 6 = %d, %v", prev, err)
+	}
+	if pinned, _ := reg.Pinned(ctx, "m"); pinned {
+		t.Fatal("still pinned after an unpinned manual promotion")
+	}
+	// Rollback goes back to what served before 6, and pins it.
+	ch, err := reg.Rollback(ctx, "m", "")
+	if err != nil || ch.Version != 2 || ch.Previous != 6 || !ch.Pinned {
+		t.Fatalf("rollback = %+v, %v; want back to 2 from 6", ch, err)
+	}
+	hist, err := reg.History(ctx, "m")
+	if err != nil || len(hist) != 3 || hist[0].Version != 2 || hist[1].Version != 6 || hist[2].Reason != "keep 2" {
+		t.Fatalf("history = %+v, %v", hist, err)
+	}
+	if _, err := reg.Promote(ctx, "m", 6, "auto", false, false); !errors.Is(err, learner.ErrPinned) {
+		t.Errorf("automatic promotion of a pinned model = %v, want ErrPinned", err)
+	}
+	if _, err := reg.Promote(ctx, "m", 99, "x", true, false); !errors.Is(err, learner.ErrNotFound) {
+		t.Errorf("promoting a missing version = %v, want ErrNotFound", err)
+	}
+	ms, err := reg.Models(ctx)
+	if err != nil || len(ms) != 1 || ms[0] != "m" {
+		t.Errorf("Models = %v, %v", ms, err)
+	}
+}
+
+func TestRegistryConcurrentPublishersGetDistinctVersions(t *testing.T) {
+	rdb, prefix := client(t)
+	reg := registry.NewRegistry(rdb, prefix)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[int64]bool{}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				v, err := reg.Publish(ctx, learner.Version{Model: "m", Note: fmt.Sprint(w)}, []byte("s"), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if got[v.Version] {
+					t.Errorf("version %d assigned twice", v.Version)
+				}
+				got[v.Version] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != 40 {
+		t.Errorf("%d distinct versions, want 40", len(got))
+	}
+}
+
+func TestPublishIsFencedByTheLearnerLease(t *testing.T) {
+	rdb, prefix := client(t)
+	ctx := context.Background()
+	reg := registry.NewRegistry(rdb, prefix)
+	old := lease.New(rdb, reg.LeaseKey("m"), "old", 200*time.Millisecond, nil)
+	oldFence, err := old.TryAcquire(ctx)
+	if err != nil || oldFence == "" {
+		t.Fatalf("acquire: %q %v", oldFence, err)
+	}
+	cp := func(fence string, state string) *learner.Checkpoint {
+		return &learner.Checkpoint{Offsets: map[int32]int64{0: 1}, State: []byte(state), Fence: fence}
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s1"), cp(oldFence, "old-1")); err != nil {
+		t.Fatalf("holder's publish: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the old learner stalls past its TTL
+	newFence, err := lease.New(rdb, reg.LeaseKey("m"), "new", time.Minute, nil).TryAcquire(ctx)
+	if err != nil || newFence == "" {
+		t.Fatalf("standby acquire: %q %v", newFence, err)
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s2"), cp(oldFence, "old-2")); !errors.Is(err, lease.ErrFenced) {
+		t.Fatalf("stale publish = %v, want ErrFenced", err)
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s3"), cp(newFence, "new-1")); err != nil {
+		t.Fatalf("new holder's publish: %v", err)
+	}
+	got, err := reg.Checkpoint(ctx, "m")
+	if err != nil || string(got.State) != "new-1" {
+		t.Fatalf("checkpoint = %+v, %v; want the new holder's", got, err)
+	}
+	if vs, _ := reg.List(ctx, "m"); len(vs) != 2 {
+		t.Errorf("%d versions, want 2 (the stale publish must leave none)", len(vs))
+	}
+}

@@ -1,0 +1,119 @@
+package chsink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Cluster mode. ClickHouse 18.16 runs ON CLUSTER DDL only with ZooKeeper (without it: "DDL
+// background thread is not initialized"), and a keeper is optional here. So Open reads the
+// cluster's hosts from system.clusters on the server it reached and runs the migrations on each
+// host over its own connection: the local tables, the Distributed tables and schema_migrations
+// (which stays local: each host records what it has applied, so a host added later is migrated
+// by the next Open). Every step is idempotent, so concurrent Opens and a retry after a crash on
+// any host are safe.
+
+// migrateHost migrates one server and checks that its tables are laid out as sc says.
+func migrateHost(ctx context.Context, conn driver.Conn, sc schema, logger *slog.Logger) error {
+	if err := migrate(ctx, conn, sc, migrations, logger); err != nil {
+		return err
+	}
+	return checkLayout(ctx, conn, sc)
+}
+
+// migrateCluster migrates every host of sc.cluster, as conn's server defines it.
+func migrateCluster(ctx context.Context, conn driver.Conn, sc schema,
+	dial func(context.Context, []string) (driver.Conn, error), logger *slog.Logger) error {
+	hosts, err := clusterHosts(ctx, conn, sc.cluster)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		hc, err := dial(ctx, []string{h})
+		if err != nil {
+			return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
+		}
+		err = migrateHost(ctx, hc, sc, logger.With("host", h))
+		hc.Close()
+		if err != nil {
+			return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
+		}
+	}
+	logger.Info("clickhouse cluster migrated", "cluster", sc.cluster, "hosts", hosts)
+	return nil
+}
+
+// clusterHosts returns host:port of every replica of every shard of cluster.
+func clusterHosts(ctx context.Context, conn driver.Conn, cluster string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
+	if err != nil {
+		return nil, fmt.Errorf("read system.clusters: %w", err)
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var (
+			host string
+			port uint16
+		)
+		if err := rows.Scan(&host, &port); err != nil {
+			return nil, fmt.Errorf("read system.clusters: %w", err)
+		}
+		hosts = append(hosts, net.JoinHostPort(host, strconv.Itoa(int(port))))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read system.clusters: %w", err)
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("clickhouse.cluster: %q is not a cluster of the server's remote_servers", cluster)
+	}
+	return hosts, nil
+}
+
+// checkLayout refuses a database laid out for the other mode: a single-server database opened in
+// cluster mode (or the reverse) would have its migrations recorded and its tables in place, and
+// rows would go where no query of the other mode looks.
+func checkLayout(ctx context.Context, conn driver.Conn, sc schema) error {
+	rows, err := conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ?", sc.db)
+	if err != nil {
+		return fmt.Errorf("read system.tables: %w", err)
+	}
+	defer rows.Close()
+	engines := map[string]string{}
+	for rows.Next() {
+		var name, engine string
+		if err := rows.Scan(&name, &engine); err != nil {
+			return fmt.Errorf("read system.tables: %w", err)
+		}
+		engines[name] = engine
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read system.tables: %w", err)
+	}
+	for _, t := range createdTables() {
+		distributed := engines[t] == "Distributed"
+		if distributed != (sc.cluster != "") {
+			return fmt.Errorf("table %s.%s has engine %s, but clickhouse.cluster is %q: a database is either on one server or on a cluster; use another database",
+				sc.db, t, engines[t], sc.cluster)
+		}
+	}
+	return nil
+}
+
+// createdTables lists the tables the migrations create.
+func createdTables() []string {
+	var out []string
+	for _, m := range migrations {
+		for _, s := range m.steps {
+			if c, ok := s.(createTable); ok {
+				out = append(out, c.name)
+			}
+		}
+	}
+	return out
+}

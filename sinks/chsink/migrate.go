@@ -1,0 +1,158 @@
+package chsink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+type migration struct {
+	version uint32
+	name    string
+	steps   []step
+}
+
+// schema says where the tables are: database db, on one server (cluster "") or on one host of a
+// cluster, where each table is a local table with a Distributed table of the same name over it.
+type schema struct {
+	db, cluster string
+}
+
+// localSuffix names a table's local part in cluster mode.
+const localSuffix = "_local"
+
+// tables returns the tables that hold a logical table's rows or route them: the local table, and
+// the Distributed table in cluster mode.
+func (s schema) tables(table string) []string {
+	if s.cluster == "" {
+		return []string{table}
+	}
+	return []string{table + localSuffix, table}
+}
+
+// step is one idempotent schema change.
+type step interface {
+	apply(ctx context.Context, conn driver.Conn, s schema) error
+}
+
+// createTable creates a table from its columns and engine. In cluster mode it creates the table as
+// <name>_local and a Distributed table <name> over the cluster's <name>_local tables, sharded by
+// shardBy: a function of the ReplacingMergeTree's key, so that every version of a row lands on the
+// same shard and FINAL stays exact.
+type createTable struct {
+	name, body, shardBy string
+}
+
+func (c createTable) apply(ctx context.Context, conn driver.Conn, s schema) error {
+	if s.cluster == "" {
+		return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, c.name, c.body))
+	}
+	local := c.name + localSuffix
+	if err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, local, c.body)); err != nil {
+		return err
+	}
+	return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s ENGINE = Distributed('%s', '%s', '%s', %s)",
+		s.db, c.name, s.db, local, s.cluster, s.db, local, c.shardBy))
+}
+
+// addColumn adds a column unless the table has it: ALTER TABLE ... ADD COLUMN IF NOT EXISTS is a
+// syntax error on ClickHouse 18.16. In cluster mode it adds it to the local and the Distributed table.
+type addColumn struct {
+	table, column, typ string
+}
+
+func (s addColumn) apply(ctx context.Context, conn driver.Conn, sc schema) error {
+	for _, table := range sc.tables(s.table) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			sc.db, table, s.column).Scan(&n); err != nil {
+			return fmt.Errorf("look up column %s.%s: %w", table, s.column, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sc.db, table, s.column, s.typ)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrate creates database sc.db and applies the migrations it lacks, recording each in
+// schema_migrations. Running it again is a no-op.
+func migrate(ctx context.Context, conn driver.Conn, sc schema, ms []migration, logger *slog.Logger) error {
+	db := sc.db
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
+	}
+	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+db+"."+TableSchemaMigrations+` (
+	version UInt32,
+	name String,
+	applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`); err != nil {
+		return fmt.Errorf("create table %s: %w", TableSchemaMigrations, err)
+	}
+	applied, err := appliedMigrations(ctx, conn, db)
+	if err != nil {
+		return err
+	}
+	var latest uint32
+	for _, m := range ms {
+		latest = max(latest, m.version)
+		if applied[m.version] {
+			continue
+		}
+		for i, s := range m.steps {
+			if err := s.apply(ctx, conn, sc); err != nil {
+				return fmt.Errorf("migration %d (%s) step %d: %w", m.version, m.name, i+1, err)
+			}
+		}
+		if err := recordMigration(ctx, conn, db, m); err != nil {
+			return fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+		logger.Info("clickhouse migration applied", "database", db, "version", m.version, "name", m.name)
+	}
+	for v := range applied {
+		if v > latest {
+			logger.Warn("clickhouse schema is newer than this binary", "database", db, "schema_version", v, "known_version", latest)
+		}
+	}
+	return nil
+}
+
+// recordMigration inserts through a batch: over the native protocol 18.16 waits for a data block
+// even after INSERT ... VALUES, so Exec would hang.
+func recordMigration(ctx context.Context, conn driver.Conn, db string, m migration) error {
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+"."+TableSchemaMigrations+" (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := batch.Append(m.version, m.name, time.Now()); err != nil {
+		batch.Abort()
+		return err
+	}
+	return batch.Send()
+}
+
+func appliedMigrations(ctx context.Context, conn driver.Conn, db string) (map[uint32]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT version FROM "+db+"."+TableSchemaMigrations+" FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", TableSchemaMigrations, err)
+	}
+	defer rows.Close()
+	applied := map[uint32]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", TableSchemaMigrations, err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", TableSchemaMigrations, err)
+	}
+	return applied, nil
+}
