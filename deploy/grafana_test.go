@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 const (
@@ -186,19 +187,19 @@ func TestGrafanaClickHouseQueries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(w.AddPredictions(ctx, chsink.PredictionRow{ID: "e-1", Entity: "u-1", Model: model, Version: 3, Score: 0.7, Route: "champion", Time: now.Add(-time.Hour), ScoredAt: now.Add(-time.Hour)}))
-	must(w.AddFeatureDrift(ctx, chsink.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: model, Feature: "amount", Kind: "numeric",
+	must(w.AddPredictions(ctx, wire.PredictionRow{ID: "e-1", Entity: "u-1", Model: model, Version: 3, Score: 0.7, Route: "champion", Time: now.Add(-time.Hour), ScoredAt: now.Add(-time.Hour)}))
+	must(w.AddFeatureDrift(ctx, wire.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: model, Feature: "amount", Kind: "numeric",
 		N: 500, PSI: 1.2, KSPValue: 1e-9, Chi2PValue: 1e-9, ReferenceStart: hour.Add(-time.Hour), Drifted: true, Updated: now}))
 	for _, p := range []struct {
 		version int64
 		segment string
 	}{{-1, ""}, {3, ""}, {-1, "country=DE"}} {
-		must(w.AddPerformance(ctx, chsink.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: model, Version: p.version, Segment: p.segment,
+		must(w.AddPerformance(ctx, wire.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: model, Version: p.version, Segment: p.segment,
 			N: 400, Positives: 40, LabelCoverage: 0.9, AUC: 0.8, LogLoss: 0.4, Brier: 0.1, ECE: 0.02, Updated: now}))
 	}
-	must(w.AddDriftAlerts(ctx, chsink.DriftAlertRow{Time: now.Add(-time.Hour), Model: model, Kind: "feature_drift", Reason: "amount drifted", Value: 1.2, Threshold: 0.2, Features: []string{"amount"}, AlertID: "a-1"}))
-	must(w.AddRetrainEvents(ctx, chsink.RetrainEventRow{Time: now.Add(-time.Hour), Model: model, Step: "triggered", Reason: "feature_drift", ChampionVersion: 3, EventID: "a-1"}))
-	must(w.AddModelVersions(ctx, chsink.ModelVersionRow{Time: now.Add(-time.Hour), Model: model, Version: 3, Parent: 2, Spec: "{}", ExamplesFrom: hour, ExamplesTo: now, Examples: 1000, AUC: 0.8, LogLoss: 0.4, Status: "published", Updated: now}))
+	must(w.AddDriftAlerts(ctx, wire.DriftAlertRow{Time: now.Add(-time.Hour), Model: model, Kind: "feature_drift", Reason: "amount drifted", Value: 1.2, Threshold: 0.2, Features: []string{"amount"}, AlertID: "a-1"}))
+	must(w.AddRetrainEvents(ctx, wire.RetrainEventRow{Time: now.Add(-time.Hour), Model: model, Step: "triggered", Reason: "feature_drift", ChampionVersion: 3, EventID: "a-1"}))
+	must(w.AddModelVersions(ctx, wire.ModelVersionRow{Time: now.Add(-time.Hour), Model: model, Version: 3, Parent: 2, Spec: "{}", ExamplesFrom: hour, ExamplesTo: now, Examples: 1000, AUC: 0.8, LogLoss: 0.4, Status: "published", Updated: now}))
 	must(w.Flush(ctx))
 
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: cfg.Database}})

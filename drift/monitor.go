@@ -6,11 +6,13 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Monitor keeps, per model, tumbling event-time windows of feature values,
-// prediction scores and joined examples; turns them into FeatureDriftRow
-// and PerformanceRow values; feeds the concept-drift detectors; and runs
+// prediction scores and joined examples; turns them into wire.FeatureDriftRow
+// and wire.PerformanceRow values; feeds the concept-drift detectors; and runs
 // the retrain trigger Policy on every window that closes. It is safe for
 // concurrent use.
 //
@@ -58,8 +60,8 @@ type Monitor struct {
 	external map[Stream]int64
 
 	// Final rows of closed windows and alerts, waiting for Rows and Alerts.
-	closedFeatures    []FeatureDriftRow
-	closedPerformance []PerformanceRow
+	closedFeatures    []wire.FeatureDriftRow
+	closedPerformance []wire.PerformanceRow
 	alerts            []Alert
 }
 
@@ -152,7 +154,7 @@ func (m *Monitor) WindowStart(t time.Time) time.Time {
 // closed windows is already gone; pinned references stay. Rows are sorted
 // by window start, model, then feature or version and segment; Updated is
 // now.
-func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
+func (m *Monitor) Rows(now time.Time) ([]wire.FeatureDriftRow, []wire.PerformanceRow) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	feats, perfs := m.closedFeatures, m.closedPerformance
@@ -180,10 +182,10 @@ func (m *Monitor) Rows(now time.Time) ([]FeatureDriftRow, []PerformanceRow) {
 	for i := range perfs {
 		perfs[i].Updated = now
 	}
-	slices.SortStableFunc(feats, func(a, b FeatureDriftRow) int {
+	slices.SortStableFunc(feats, func(a, b wire.FeatureDriftRow) int {
 		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Feature, b.Feature))
 	})
-	slices.SortStableFunc(perfs, func(a, b PerformanceRow) int {
+	slices.SortStableFunc(perfs, func(a, b wire.PerformanceRow) int {
 		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Model, b.Model),
 			cmp.Compare(a.Version, b.Version), cmp.Compare(a.Segment, b.Segment))
 	})

@@ -3,6 +3,8 @@ package drift
 import (
 	"math"
 	"time"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // openWindow advances the stream's watermark to ts (unless Advance sets
@@ -49,7 +51,7 @@ func (m *Monitor) closeWindows(ms *modelState, s *driftStream, ws []*driftWindow
 
 // featureWindow summarizes a closed window for the policy: only rows large
 // enough to be tested count as compared.
-func featureWindow(model string, w *driftWindow, length int64, rows []FeatureDriftRow, tested int) FeatureWindow {
+func featureWindow(model string, w *driftWindow, length int64, rows []wire.FeatureDriftRow, tested int) FeatureWindow {
 	fw := FeatureWindow{Model: model, Start: time.Unix(0, w.start).UTC(), End: time.Unix(0, w.start+length).UTC(), Events: w.events, Compared: tested}
 	for _, r := range rows {
 		if r.Drifted {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // acc returns the window's accumulator of a feature, creating the feature's
@@ -35,7 +37,7 @@ func (m *Monitor) acc(s *driftStream, w *driftWindow, name string, k kind) *feat
 // in it or whose reference is not later than it. Features whose reference
 // is still open are left out of open windows and get NaN statistics in
 // final ones. It also returns how many rows were large enough to test.
-func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, final bool) ([]FeatureDriftRow, int) {
+func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, final bool) ([]wire.FeatureDriftRow, int) {
 	names := make([]string, 0, len(s.profiles))
 	for name, p := range s.profiles {
 		if w.feats[name] != nil || p.refStart <= w.start {
@@ -43,7 +45,7 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 		}
 	}
 	slices.Sort(names)
-	rows := make([]FeatureDriftRow, 0, len(names))
+	rows := make([]wire.FeatureDriftRow, 0, len(names))
 	tests := make([]rowTests, 0, len(names))
 	for _, name := range names {
 		p := s.profiles[name]
@@ -51,7 +53,7 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 		if !isRef && !p.closed && !final {
 			continue
 		}
-		r := FeatureDriftRow{
+		r := wire.FeatureDriftRow{
 			WindowStart:    time.Unix(0, w.start).UTC(),
 			WindowEnd:      time.Unix(0, w.start+m.timing.window).UTC(),
 			Model:          model,
@@ -92,7 +94,7 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 const ksExactMaxPairs = 1 << 20
 
 // compare fills the statistics of a row and returns its drift tests.
-func (m *Monitor) compare(r *FeatureDriftRow, p *profile, a *featureAcc, events int64) rowTests {
+func (m *Monitor) compare(r *wire.FeatureDriftRow, p *profile, a *featureAcc, events int64) rowTests {
 	cur := a.binned()
 	r.PSI = PSI(p.refBins, cur)
 	r.JS = JensenShannon(p.refBins, cur)
@@ -160,7 +162,7 @@ func (t driftTest) flags(bound float64) bool { return t.counts() && t.large && t
 // flagDrift sets Drifted on the rows whose tests flag at Alpha/k, k being the
 // number of tests that count in the window (Bonferroni), and returns how
 // many rows had an eligible test.
-func flagDrift(rows []FeatureDriftRow, tests []rowTests, alpha float64) int {
+func flagDrift(rows []wire.FeatureDriftRow, tests []rowTests, alpha float64) int {
 	var k, tested int
 	for _, t := range tests {
 		if t.dist.eligible || t.missing.eligible {
@@ -191,7 +193,7 @@ func informative(ref, cur []float64) bool {
 	return k >= 2
 }
 
-func setNaN(r *FeatureDriftRow) {
+func setNaN(r *wire.FeatureDriftRow) {
 	nan := math.NaN()
 	r.PSI, r.KS, r.KSPValue, r.JS, r.Wasserstein, r.Chi2, r.Chi2PValue, r.LInf = nan, nan, nan, nan, nan, nan, nan, nan
 }
@@ -206,7 +208,7 @@ func kindName(s *driftStream, p *profile) string {
 	return KindCategorical
 }
 
-func (m *Monitor) performanceRow(ms *modelState, w *performanceWindow) PerformanceRow {
+func (m *Monitor) performanceRow(ms *modelState, w *performanceWindow) wire.PerformanceRow {
 	r := w.acc.row(ms.predictions(w.key))
 	r.WindowStart = time.Unix(0, w.key.start).UTC()
 	r.WindowEnd = time.Unix(0, w.key.start+m.timing.window).UTC()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/eval"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
@@ -27,14 +28,14 @@ type scenario struct {
 }
 
 type result struct {
-	features map[string]drift.FeatureDriftRow // latest row per key
-	perf     map[string]drift.PerformanceRow
+	features map[string]wire.FeatureDriftRow // latest row per key
+	perf     map[string]wire.PerformanceRow
 	outcomes map[time.Time][]outcome // per window start, version 1
 	calls    [][]string              // every Rows call, formatted without Updated
 	stats    drift.MonitorStats
 }
 
-func featureKey(r drift.FeatureDriftRow) string {
+func featureKey(r wire.FeatureDriftRow) string {
 	return fmt.Sprintf("%s/%s/%s", r.Model, r.Feature, r.WindowStart.Format(time.RFC3339))
 }
 
@@ -43,8 +44,8 @@ func (sc scenario) run(t *testing.T, cfg drift.MonitorConfig) result {
 	m := drift.NewMonitor(cfg)
 	rng := rand.New(rand.NewPCG(sc.seed, 1))
 	res := result{
-		features: map[string]drift.FeatureDriftRow{},
-		perf:     map[string]drift.PerformanceRow{},
+		features: map[string]wire.FeatureDriftRow{},
+		perf:     map[string]wire.PerformanceRow{},
 		outcomes: map[time.Time][]outcome{},
 	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)

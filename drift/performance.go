@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/streamlearn/streamlearn/eval"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // aucHistogramBins is the resolution of the AUC fallback beyond
@@ -142,9 +143,9 @@ func (p *performanceAcc) auc() float64 {
 
 // row returns the metrics; predictions is the number of predictions the
 // row's examples could have joined (0: unknown, coverage NaN).
-func (p *performanceAcc) row(predictions int64) PerformanceRow {
+func (p *performanceAcc) row(predictions int64) wire.PerformanceRow {
 	nan := math.NaN()
-	r := PerformanceRow{N: p.n, Positives: p.positives, LabelCoverage: nan, MeanDelaySeconds: nan}
+	r := wire.PerformanceRow{N: p.n, Positives: p.positives, LabelCoverage: nan, MeanDelaySeconds: nan}
 	if predictions > 0 {
 		r.LabelCoverage = float64(p.observed) / float64(predictions)
 	}

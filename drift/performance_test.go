@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestPerformanceRowsAgainstSklearn streams each labelled reference case
@@ -41,8 +42,8 @@ func TestPerformanceRowsAgainstSklearn(t *testing.T) {
 	}
 }
 
-func perfRows(rows []drift.PerformanceRow) map[string]drift.PerformanceRow {
-	out := map[string]drift.PerformanceRow{}
+func perfRows(rows []wire.PerformanceRow) map[string]wire.PerformanceRow {
+	out := map[string]wire.PerformanceRow{}
 	for _, r := range rows {
 		out[fmt.Sprintf("%d/%s", r.Version, r.Segment)] = r
 	}

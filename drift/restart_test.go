@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // collected holds the latest row per key and every alert, as ClickHouse's
 // ReplacingMergeTree tables would.
 type collected struct {
-	features map[string]drift.FeatureDriftRow
-	perf     map[string]drift.PerformanceRow
+	features map[string]wire.FeatureDriftRow
+	perf     map[string]wire.PerformanceRow
 	alerts   []drift.Alert
 }
 
 func newCollected() *collected {
-	return &collected{features: map[string]drift.FeatureDriftRow{}, perf: map[string]drift.PerformanceRow{}}
+	return &collected{features: map[string]wire.FeatureDriftRow{}, perf: map[string]wire.PerformanceRow{}}
 }
 
 func (c *collected) take(m *drift.Monitor) {

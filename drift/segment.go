@@ -9,7 +9,7 @@ import (
 // the segment field.
 const MissingSegment = "__missing__"
 
-// AllVersions is PerformanceRow.Version of the rows over every version of a
+// AllVersions is wire.PerformanceRow.Version of the rows over every version of a
 // model, the rows that segments split.
 const AllVersions int64 = -1
 

@@ -3,6 +3,8 @@ package drift
 import (
 	"fmt"
 	"testing"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestFlagDriftBonferroni(t *testing.T) {
@@ -26,7 +28,7 @@ func TestFlagDriftBonferroni(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows := make([]FeatureDriftRow, len(tt.tests))
+			rows := make([]wire.FeatureDriftRow, len(tt.tests))
 			gotTested := flagDrift(rows, tt.tests, 0.01)
 			var got []bool
 			for _, r := range rows {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // stationary drives a Monitor with perWindow events in each of windows+1
@@ -24,8 +25,8 @@ type stationary struct {
 }
 
 type stationaryResult struct {
-	rows    []drift.FeatureDriftRow // final rows of compared windows
-	flagged map[time.Time][]string  // drifted features per window
+	rows    []wire.FeatureDriftRow // final rows of compared windows
+	flagged map[time.Time][]string // drifted features per window
 	alerts  []drift.Alert
 }
 

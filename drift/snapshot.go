@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // snapshotFormat is the version of the Snapshot encoding.
@@ -100,8 +102,8 @@ type snapshot struct {
 	Segments        []string
 	Seq             uint64
 	Stats           MonitorStats
-	Features        []FeatureDriftRow
-	Performance     []PerformanceRow
+	Features        []wire.FeatureDriftRow
+	Performance     []wire.PerformanceRow
 	Alerts          []Alert
 	Policy          map[string]*policyState
 	External        map[Stream]int64

@@ -27,7 +27,7 @@ type TriggerConfig struct {
 
 // FeatureDriftTrigger raises an alert when, in Consecutive windows in a row,
 // at least MinShare of the model's features tested against their reference
-// drifted (FeatureDriftRow.Drifted). Windows in which no feature had enough
+// drifted (wire.FeatureDriftRow.Drifted). Windows in which no feature had enough
 // values to be tested (MonitorConfig.MinWindowValues) count neither way.
 type FeatureDriftTrigger struct {
 	Disabled bool `yaml:"disabled"`

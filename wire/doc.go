@@ -1,5 +1,5 @@
 // Package wire is streamlearn's contract: every record that crosses a Kafka topic or the HTTP API,
-// in one place, with its JSON field names. Producers, consumers and analysts read these shapes;
+// and every row of the ClickHouse tables analysts query, in one place, with its JSON field names. Producers, consumers and analysts read these shapes;
 // changing a field name here changes the public contract.
 //
 // Topics and their records:
@@ -11,6 +11,10 @@
 //	models       Announcement (key: model)
 //	control      RetrainCommand (key: model)
 //	events.dlq   the original bytes, with the Header* headers
+//
+// ClickHouse tables and their rows (tables.go): predictions PredictionRow, outcomes OutcomeRow,
+// feature_drift FeatureDriftRow, model_performance PerformanceRow, drift_alerts DriftAlertRow,
+// retrain_events RetrainEventRow, model_versions ModelVersionRow.
 //
 // wire imports no stage: every stage imports wire.
 package wire

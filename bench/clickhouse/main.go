@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func run(addr, database string, runs, batches, batch int) error {
 		w.Close()
 	}()
 
-	rows := make([]chsink.PredictionRow, batch)
+	rows := make([]wire.PredictionRow, batch)
 	start := time.Now()
 	var rates []float64
 	for r := range runs {
@@ -55,7 +56,7 @@ func run(addr, database string, runs, batches, batch int) error {
 		for b := range batches {
 			for i := range rows {
 				at := start.Add(time.Duration(i) * time.Millisecond)
-				rows[i] = chsink.PredictionRow{
+				rows[i] = wire.PredictionRow{
 					ID: fmt.Sprintf("r%d-b%d-e%d", r, b, i), Entity: fmt.Sprintf("u-%d", i%1000), Model: "bench", Version: 1,
 					Score: float64(i%1000) / 1000, Route: "champion", Time: at, ScoredAt: at,
 				}

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/streamlearn/streamlearn/drift"
-	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // retrainStepTriggered is the retrain_events step the correlator writes; the learner writes the
@@ -26,7 +26,7 @@ type command struct {
 func (c *Correlator) raise(ctx context.Context, alerts []drift.Alert) error {
 	for _, a := range alerts {
 		c.log.Info("retrain triggered", "model", a.Model, "kind", a.Kind, "alert_id", a.ID, "reason", a.Reason)
-		if err := c.writer.AddDriftAlerts(ctx, chsink.DriftAlertRow{
+		if err := c.writer.AddDriftAlerts(ctx, wire.DriftAlertRow{
 			Time: a.Time, Model: a.Model, Kind: a.Kind, Reason: a.Reason, Value: a.Value, Threshold: a.Threshold,
 			Features: a.Features, AlertID: a.ID,
 		}); err != nil {
@@ -36,7 +36,7 @@ func (c *Correlator) raise(ctx context.Context, alerts []drift.Alert) error {
 		if a.Kind == drift.AlertPerformance {
 			metric = a.Value
 		}
-		if err := c.writer.AddRetrainEvents(ctx, chsink.RetrainEventRow{
+		if err := c.writer.AddRetrainEvents(ctx, wire.RetrainEventRow{
 			Time: a.Time, Model: a.Model, Step: retrainStepTriggered, Reason: a.Kind + ": " + a.Reason,
 			ChampionVersion: a.Version, ChampionMetric: metric, ChallengerMetric: math.NaN(), EventID: a.ID,
 		}); err != nil {

@@ -28,13 +28,13 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Options is what New needs.
 type Options struct {
 	Producer *kgo.Client             // for the control topic
-	Writer   *chsink.Writer          // the rows' destination
+	Writer   Sink                    // the rows' destination (sinks/chsink.Writer)
 	Redis    goredis.UniversalClient // nil: no restart safety
 	KeyBase  string                  // Redis key prefix
 	Group    string                  // the correlator's consumer group
@@ -50,6 +50,19 @@ type Options struct {
 	OnAlert func(drift.Alert)
 }
 
+// Sink buffers the correlator's rows and writes them durably on Flush; the correlator commits
+// offsets only after a Flush succeeded. sinks/chsink.Writer is the ClickHouse one.
+type Sink interface {
+	AddPredictions(context.Context, ...wire.PredictionRow) error
+	AddOutcomes(context.Context, ...wire.OutcomeRow) error
+	AddFeatureDrift(context.Context, ...wire.FeatureDriftRow) error
+	AddPerformance(context.Context, ...wire.PerformanceRow) error
+	AddDriftAlerts(context.Context, ...wire.DriftAlertRow) error
+	AddRetrainEvents(context.Context, ...wire.RetrainEventRow) error
+	Flush(context.Context) error
+	Buffered() int
+}
+
 // Topics names the topics the correlator reads and the one it sends retrain commands to.
 type Topics struct {
 	Events, Predictions, Outcomes, Examples string
@@ -59,7 +72,7 @@ type Topics struct {
 // Correlator is the drift and outcome correlator (see the package comment).
 type Correlator struct {
 	kafkaIO  // the consumer, its admin and the producer (kafka.go)
-	writer   *chsink.Writer
+	writer   Sink
 	monitor  *drift.Monitor
 	state    *stateStore // nil: nothing persisted, windows open at a restart start afresh
 	topics   Topics
@@ -190,40 +203,14 @@ func (c *Correlator) saveAndCommit(ctx context.Context) error {
 }
 
 // addRows hands the monitor's feature drift and performance rows to the writer.
-func (c *Correlator) addRows(ctx context.Context, fd []drift.FeatureDriftRow, perf []drift.PerformanceRow) error {
-	rows := make([]chsink.FeatureDriftRow, len(fd))
-	for i, r := range fd {
-		rows[i] = featureDriftRow(r)
-	}
-	if err := c.writer.AddFeatureDrift(ctx, rows...); err != nil {
+func (c *Correlator) addRows(ctx context.Context, fd []wire.FeatureDriftRow, perf []wire.PerformanceRow) error {
+	if err := c.writer.AddFeatureDrift(ctx, fd...); err != nil {
 		return err
 	}
-	prows := make([]chsink.PerformanceRow, len(perf))
-	for i, r := range perf {
-		prows[i] = performanceRow(r)
-	}
-	return c.writer.AddPerformance(ctx, prows...)
+	return c.writer.AddPerformance(ctx, perf...)
 }
 
-func featureDriftRow(r drift.FeatureDriftRow) chsink.FeatureDriftRow {
-	return chsink.FeatureDriftRow{
-		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Feature: r.Feature, Kind: r.Kind,
-		N: r.N, MissingRate: r.MissingRate, PSI: r.PSI, KS: r.KS, KSPValue: r.KSPValue, JS: r.JS,
-		Wasserstein: r.Wasserstein, Chi2: r.Chi2, Chi2PValue: r.Chi2PValue, LInf: r.LInf,
-		ReferenceStart: r.ReferenceStart, Drifted: r.Drifted, Updated: r.Updated,
-	}
-}
-
-func performanceRow(r drift.PerformanceRow) chsink.PerformanceRow {
-	return chsink.PerformanceRow{
-		WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Model: r.Model, Version: r.Version, Segment: r.Segment,
-		N: r.N, Positives: r.Positives, LabelCoverage: r.LabelCoverage, MeanDelaySeconds: r.MeanDelaySeconds,
-		AUC: r.AUC, LogLoss: r.LogLoss, Brier: r.Brier, ECE: r.ECE, Precision: r.Precision, Recall: r.Recall,
-		MAE: r.MAE, RMSE: r.RMSE, Updated: r.Updated,
-	}
-}
-
-func (c *Correlator) note(fd []drift.FeatureDriftRow, perf []drift.PerformanceRow) {
+func (c *Correlator) note(fd []wire.FeatureDriftRow, perf []wire.PerformanceRow) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status.Rows += int64(len(fd) + len(perf))

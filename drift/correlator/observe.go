@@ -9,7 +9,6 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/sinks/chsink"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
@@ -119,7 +118,7 @@ func (c *Correlator) apply(ctx context.Context, r *Record, d *decoded) error {
 		p := &d.prediction
 		eventTime = p.Time
 		if !written {
-			if err := c.writer.AddPredictions(ctx, chsink.PredictionRow{
+			if err := c.writer.AddPredictions(ctx, wire.PredictionRow{
 				ID: p.ID, Entity: p.Entity, Model: p.Model, Version: p.Version, Score: p.Score,
 				Route: p.Route, Time: p.Time, ScoredAt: p.ScoredAt,
 			}); err != nil {
@@ -132,7 +131,7 @@ func (c *Correlator) apply(ctx context.Context, r *Record, d *decoded) error {
 			break
 		}
 		o := &d.outcome
-		if err := c.writer.AddOutcomes(ctx, chsink.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp}); err != nil {
+		if err := c.writer.AddOutcomes(ctx, wire.OutcomeRow{ID: o.ID, Label: o.Value, Class: o.Class, Time: o.Time, ReceivedAt: r.Timestamp}); err != nil {
 			return err
 		}
 	case c.topics.Examples:
@@ -143,7 +142,7 @@ func (c *Correlator) apply(ctx context.Context, r *Record, d *decoded) error {
 		ex := &d.example
 		eventTime = ex.Time
 		if !written {
-			if err := c.writer.AddOutcomes(ctx, chsink.OutcomeRow{
+			if err := c.writer.AddOutcomes(ctx, wire.OutcomeRow{
 				ID: ex.ID, Label: ex.Label, Class: ex.Class, Time: ex.OutcomeTime, ReceivedAt: r.Timestamp,
 				Model: ex.Model, Version: ex.Version, Score: ex.Score, Joined: true,
 				DelaySeconds: ex.OutcomeTime.Sub(ex.Time).Seconds(),

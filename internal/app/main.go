@@ -33,6 +33,7 @@ import (
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
 	"github.com/streamlearn/streamlearn/sinks/kafkasink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Role is one part of the pipeline a process can run.
@@ -213,16 +214,16 @@ func RedisClient(c config.Redis) (goredis.UniversalClient, error) {
 	return goredis.NewClient(&goredis.Options{Addr: c.Addr, Username: c.Username, Password: pass, DB: c.DB, TLSConfig: tc, PoolSize: c.PoolSize}), nil
 }
 
-func modelVersionRow(v learner.Version) chsink.ModelVersionRow {
+func modelVersionRow(v learner.Version) wire.ModelVersionRow {
 	spec, _ := jsonString(v.Spec)
-	return chsink.ModelVersionRow{
+	return wire.ModelVersionRow{
 		Time: v.CreatedAt, Model: v.Model, Version: v.Version, Parent: v.Parent, Spec: spec,
 		ExamplesFrom: v.From, ExamplesTo: v.To, Examples: v.Examples, AUC: v.Metrics.AUC, LogLoss: v.Metrics.LogLoss, Status: v.Note,
 	}
 }
 
-func retrainEventRow(ev runner.RetrainEvent) chsink.RetrainEventRow {
-	return chsink.RetrainEventRow{
+func retrainEventRow(ev runner.RetrainEvent) wire.RetrainEventRow {
+	return wire.RetrainEventRow{
 		Time: ev.Time, Model: ev.Model, Step: ev.Step, Reason: ev.Reason, EventID: ev.AlertID,
 		ChampionVersion: ev.ChampionVersion, ChallengerVersion: ev.ChallengerVersion,
 		ChampionMetric: ev.ChampionMetric, ChallengerMetric: ev.ChallengerMetric,

@@ -3,6 +3,8 @@ package chsink
 import (
 	"context"
 	"fmt"
+
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // AddPredictions buffers predictions; the next Flush writes them. Like every Add method it blocks
@@ -12,37 +14,37 @@ import (
 // and the rows from the first one that did not fit on are not buffered: the caller must not treat
 // them as written (nor commit the offsets of their sources). With room to spare it buffers the
 // rows even if ctx has ended.
-func (w *Writer) AddPredictions(ctx context.Context, rows ...PredictionRow) error {
+func (w *Writer) AddPredictions(ctx context.Context, rows ...wire.PredictionRow) error {
 	return add(ctx, w, w.predictions, rows)
 }
 
 // AddOutcomes buffers outcomes.
-func (w *Writer) AddOutcomes(ctx context.Context, rows ...OutcomeRow) error {
+func (w *Writer) AddOutcomes(ctx context.Context, rows ...wire.OutcomeRow) error {
 	return add(ctx, w, w.outcomes, rows)
 }
 
 // AddFeatureDrift buffers feature drift statistics; a zero Updated becomes the current time.
-func (w *Writer) AddFeatureDrift(ctx context.Context, rows ...FeatureDriftRow) error {
+func (w *Writer) AddFeatureDrift(ctx context.Context, rows ...wire.FeatureDriftRow) error {
 	return add(ctx, w, w.featureDrift, rows)
 }
 
 // AddPerformance buffers performance windows; a zero Updated becomes the current time.
-func (w *Writer) AddPerformance(ctx context.Context, rows ...PerformanceRow) error {
+func (w *Writer) AddPerformance(ctx context.Context, rows ...wire.PerformanceRow) error {
 	return add(ctx, w, w.performance, rows)
 }
 
 // AddDriftAlerts buffers drift alerts.
-func (w *Writer) AddDriftAlerts(ctx context.Context, rows ...DriftAlertRow) error {
+func (w *Writer) AddDriftAlerts(ctx context.Context, rows ...wire.DriftAlertRow) error {
 	return add(ctx, w, w.driftAlerts, rows)
 }
 
 // AddRetrainEvents buffers retrain events.
-func (w *Writer) AddRetrainEvents(ctx context.Context, rows ...RetrainEventRow) error {
+func (w *Writer) AddRetrainEvents(ctx context.Context, rows ...wire.RetrainEventRow) error {
 	return add(ctx, w, w.retrainEvents, rows)
 }
 
 // AddModelVersions buffers model versions; a zero Updated becomes Time.
-func (w *Writer) AddModelVersions(ctx context.Context, rows ...ModelVersionRow) error {
+func (w *Writer) AddModelVersions(ctx context.Context, rows ...wire.ModelVersionRow) error {
 	return add(ctx, w, w.modelVersions, rows)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 const testCluster = "sl_test"
@@ -44,13 +45,13 @@ func TestClusterDedup(t *testing.T) {
 		}
 		mustAdd(t, w.AddPredictions(ctx, preds...))
 		for i := range n / 2 {
-			mustAdd(t, w.AddOutcomes(ctx, chsink.OutcomeRow{ID: fmt.Sprintf("e-%d", i), Label: float64(round), Time: at,
+			mustAdd(t, w.AddOutcomes(ctx, wire.OutcomeRow{ID: fmt.Sprintf("e-%d", i), Label: float64(round), Time: at,
 				ReceivedAt: at.Add(time.Duration(round) * time.Minute), Model: "fraud", Version: int64(round + 1), Joined: true}))
 		}
 		for f := range 8 {
 			for h := range 12 {
 				start := at.Add(time.Duration(h) * time.Hour)
-				mustAdd(t, w.AddFeatureDrift(ctx, chsink.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour),
+				mustAdd(t, w.AddFeatureDrift(ctx, wire.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour),
 					Model: "fraud", Feature: fmt.Sprintf("f%d", f), Kind: "numeric", N: 100, PSI: float64(round),
 					Updated: at.Add(time.Duration(round) * time.Minute)}))
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -118,10 +119,10 @@ func connTo(t testing.TB, addr, db string) driver.Conn {
 	return conn
 }
 
-func predictions(from, to int, model string, version int64, at time.Time) []chsink.PredictionRow {
-	rows := make([]chsink.PredictionRow, 0, to-from)
+func predictions(from, to int, model string, version int64, at time.Time) []wire.PredictionRow {
+	rows := make([]wire.PredictionRow, 0, to-from)
 	for i := from; i < to; i++ {
-		rows = append(rows, chsink.PredictionRow{
+		rows = append(rows, wire.PredictionRow{
 			ID: fmt.Sprintf("e-%d", i), Entity: fmt.Sprintf("u-%d", i%97), Model: model, Version: version,
 			Score: float64(i%1000) / 1000, Route: "champion",
 			Time: at.Add(time.Duration(i) * time.Millisecond), ScoredAt: at.Add(time.Duration(i)*time.Millisecond + 3*time.Millisecond),

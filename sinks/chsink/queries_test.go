@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 const queriesFile = "../../docs/queries.sql"
@@ -68,7 +69,7 @@ func seedAnalytics(t testing.TB, w *chsink.Writer, now time.Time) {
 			name string
 			auc  float64
 		}{{"", auc}, {"country=DE", auc + 0.05}, {"country=FR", auc - 0.05}} {
-			mustAdd(t, w.AddPerformance(context.Background(), chsink.PerformanceRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Version: version,
+			mustAdd(t, w.AddPerformance(context.Background(), wire.PerformanceRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Version: version,
 				Segment: seg.name, N: 100, Positives: 10, LabelCoverage: 0.5, MeanDelaySeconds: 30, AUC: seg.auc, LogLoss: 0.4, Brier: 0.1, ECE: 0.02}))
 		}
 		for _, f := range []string{"amount", "country"} {
@@ -77,17 +78,17 @@ func seedAnalytics(t testing.TB, w *chsink.Writer, now time.Time) {
 			if drifted {
 				psi = 0.4
 			}
-			mustAdd(t, w.AddFeatureDrift(context.Background(), chsink.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Feature: f,
+			mustAdd(t, w.AddFeatureDrift(context.Background(), wire.FeatureDriftRow{WindowStart: start, WindowEnd: start.Add(time.Hour), Model: "fraud", Feature: f,
 				Kind: "numeric", N: 100, PSI: psi, KS: psi / 2, KSPValue: 0.5, Drifted: drifted}))
 		}
 	}
 	for i, step := range []string{"triggered", "training", "shadow", "promoted"} {
-		mustAdd(t, w.AddRetrainEvents(context.Background(), chsink.RetrainEventRow{Time: promoted.Add(time.Duration(i-3) * 10 * time.Minute), Model: "fraud", Step: step,
+		mustAdd(t, w.AddRetrainEvents(context.Background(), wire.RetrainEventRow{Time: promoted.Add(time.Duration(i-3) * 10 * time.Minute), Model: "fraud", Step: step,
 			Reason: "psi(amount) > 0.2", ChampionVersion: 1, ChallengerVersion: 2, ChampionMetric: 0.70, ChallengerMetric: 0.81, EventID: "r-1"}))
 	}
 	mustAdd(t, w.AddModelVersions(context.Background(),
-		chsink.ModelVersionRow{Time: now.Add(-30 * 24 * time.Hour), Model: "fraud", Version: 1, Examples: 1000, AUC: 0.72, Status: "retired"},
-		chsink.ModelVersionRow{Time: promoted.Add(-20 * time.Minute), Model: "fraud", Version: 2, Parent: 1, Examples: 5000, AUC: 0.82, Status: "champion"},
+		wire.ModelVersionRow{Time: now.Add(-30 * 24 * time.Hour), Model: "fraud", Version: 1, Examples: 1000, AUC: 0.72, Status: "retired"},
+		wire.ModelVersionRow{Time: promoted.Add(-20 * time.Minute), Model: "fraud", Version: 2, Parent: 1, Examples: 5000, AUC: 0.82, Status: "champion"},
 	))
 	for i := range 100 {
 		version := int64(1)
@@ -96,13 +97,13 @@ func seedAnalytics(t testing.TB, w *chsink.Writer, now time.Time) {
 		}
 		at := now.Add(-time.Duration(100-i) * 5 * time.Minute)
 		id := fmt.Sprintf("e-%d", i)
-		mustAdd(t, w.AddPredictions(context.Background(), chsink.PredictionRow{ID: id, Model: "fraud", Version: version, Score: 0.3, Route: "champion", Time: at, ScoredAt: at}))
+		mustAdd(t, w.AddPredictions(context.Background(), wire.PredictionRow{ID: id, Model: "fraud", Version: version, Score: 0.3, Route: "champion", Time: at, ScoredAt: at}))
 		if i%2 == 0 {
-			mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: id, Label: 1, Time: at.Add(time.Duration(i) * time.Second), ReceivedAt: at.Add(time.Duration(i) * time.Second),
+			mustAdd(t, w.AddOutcomes(context.Background(), wire.OutcomeRow{ID: id, Label: 1, Time: at.Add(time.Duration(i) * time.Second), ReceivedAt: at.Add(time.Duration(i) * time.Second),
 				Model: "fraud", Version: version, Score: 0.3, Joined: true, DelaySeconds: float64(i)}))
 		}
 	}
-	mustAdd(t, w.AddDriftAlerts(context.Background(), chsink.DriftAlertRow{Time: now.Add(-time.Hour), Model: "fraud", Kind: "feature", Reason: "psi above threshold",
+	mustAdd(t, w.AddDriftAlerts(context.Background(), wire.DriftAlertRow{Time: now.Add(-time.Hour), Model: "fraud", Kind: "feature", Reason: "psi above threshold",
 		Value: 0.4, Threshold: 0.2, Features: []string{"amount", "country"}, AlertID: "a-1"}))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // Writer buffers rows and writes them to ClickHouse. Its methods are safe for concurrent use.
@@ -29,13 +30,13 @@ type Writer struct {
 	flushing chan struct{} // holds a token while a flush runs: flushes run one at a time
 	kick     chan struct{} // tells Run that BatchRows are buffered
 
-	predictions   *table[PredictionRow]
-	outcomes      *table[OutcomeRow]
-	featureDrift  *table[FeatureDriftRow]
-	performance   *table[PerformanceRow]
-	driftAlerts   *table[DriftAlertRow]
-	retrainEvents *table[RetrainEventRow]
-	modelVersions *table[ModelVersionRow]
+	predictions   *table[wire.PredictionRow]
+	outcomes      *table[wire.OutcomeRow]
+	featureDrift  *table[wire.FeatureDriftRow]
+	performance   *table[wire.PerformanceRow]
+	driftAlerts   *table[wire.DriftAlertRow]
+	retrainEvents *table[wire.RetrainEventRow]
+	modelVersions *table[wire.ModelVersionRow]
 	tables        []buffer
 
 	closeOnce sync.Once
@@ -134,14 +135,14 @@ func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
 		predictions: newTable(db, TablePredictions, predictionColumns, predictionPartition, nil),
 		outcomes:    newTable(db, TableOutcomes, outcomeColumns, outcomePartition, nil),
 		featureDrift: newTable(db, TableFeatureDrift, featureDriftColumns, featureDriftPartition,
-			func(r *FeatureDriftRow) { r.Updated = stamp(r.Updated) }),
+			func(r *wire.FeatureDriftRow) { r.Updated = stamp(r.Updated) }),
 		performance: newTable(db, TableModelPerformance, performanceColumns, performancePartition,
-			func(r *PerformanceRow) { r.Updated = stamp(r.Updated) }),
+			func(r *wire.PerformanceRow) { r.Updated = stamp(r.Updated) }),
 		driftAlerts: newTable(db, TableDriftAlerts, driftAlertColumns, driftAlertPartition,
-			func(r *DriftAlertRow) { r.Features = slices.Clone(r.Features) }), // the caller may reuse its slice
+			func(r *wire.DriftAlertRow) { r.Features = slices.Clone(r.Features) }), // the caller may reuse its slice
 		retrainEvents: newTable(db, TableRetrainEvents, retrainEventColumns, retrainEventPartition, nil),
 		modelVersions: newTable(db, TableModelVersions, modelVersionColumns, nil,
-			func(r *ModelVersionRow) {
+			func(r *wire.ModelVersionRow) {
 				if r.Updated.IsZero() {
 					r.Updated = r.Time
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestOpenTwiceIsNoOp(t *testing.T) {
@@ -86,21 +87,21 @@ func TestRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 22, 10, 0, 0, 123_000_000, time.UTC)
 	sec := at.Truncate(time.Second)
 	hour := at.Truncate(time.Hour)
-	mustAdd(t, w.AddPredictions(context.Background(), chsink.PredictionRow{ID: "e-1", Entity: "u-42", Model: "fraud", Version: 3, Score: 0.25, Route: "shadow",
+	mustAdd(t, w.AddPredictions(context.Background(), wire.PredictionRow{ID: "e-1", Entity: "u-42", Model: "fraud", Version: 3, Score: 0.25, Route: "shadow",
 		Time: at, ScoredAt: at.Add(45 * time.Millisecond)}))
-	mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: "e-1", Label: 1, Class: "yes", Time: at.Add(time.Hour), ReceivedAt: at.Add(time.Hour + 7*time.Millisecond),
+	mustAdd(t, w.AddOutcomes(context.Background(), wire.OutcomeRow{ID: "e-1", Label: 1, Class: "yes", Time: at.Add(time.Hour), ReceivedAt: at.Add(time.Hour + 7*time.Millisecond),
 		Model: "fraud", Version: 3, Score: 0.25, Joined: true, DelaySeconds: 3600.007}))
-	mustAdd(t, w.AddFeatureDrift(context.Background(), chsink.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Feature: "amount", Kind: "numeric",
+	mustAdd(t, w.AddFeatureDrift(context.Background(), wire.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Feature: "amount", Kind: "numeric",
 		N: 1000, MissingRate: 0.01, PSI: 0.3, KS: 0.2, KSPValue: 0.001, JS: 0.05, Wasserstein: 1.5, Chi2: 0, Chi2PValue: 1, LInf: 0.2,
 		ReferenceStart: hour.Add(-24 * time.Hour), Drifted: true, Updated: at}))
-	mustAdd(t, w.AddPerformance(context.Background(), chsink.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Version: 3, Segment: "country=DE",
+	mustAdd(t, w.AddPerformance(context.Background(), wire.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Version: 3, Segment: "country=DE",
 		N: 500, Positives: 50, LabelCoverage: 0.9, MeanDelaySeconds: 60, AUC: 0.8, LogLoss: 0.4, Brier: 0.1, ECE: 0.02,
 		Precision: 0.7, Recall: 0.6, MAE: 0.3, RMSE: 0.35, Updated: at}))
-	mustAdd(t, w.AddDriftAlerts(context.Background(), chsink.DriftAlertRow{Time: at, Model: "fraud", Kind: "feature", Reason: "psi above threshold", Value: 0.3, Threshold: 0.2,
+	mustAdd(t, w.AddDriftAlerts(context.Background(), wire.DriftAlertRow{Time: at, Model: "fraud", Kind: "feature", Reason: "psi above threshold", Value: 0.3, Threshold: 0.2,
 		Features: []string{"amount", "country"}, AlertID: "a-1"}))
-	mustAdd(t, w.AddRetrainEvents(context.Background(), chsink.RetrainEventRow{Time: at, Model: "fraud", Step: "promoted", Reason: "drift", ChampionVersion: 3, ChallengerVersion: 4,
+	mustAdd(t, w.AddRetrainEvents(context.Background(), wire.RetrainEventRow{Time: at, Model: "fraud", Step: "promoted", Reason: "drift", ChampionVersion: 3, ChallengerVersion: 4,
 		ChampionMetric: 0.8, ChallengerMetric: 0.85, EventID: "r-1"}))
-	mustAdd(t, w.AddModelVersions(context.Background(), chsink.ModelVersionRow{Time: at, Model: "fraud", Version: 4, Parent: 3, Spec: `{"kind":"logistic"}`,
+	mustAdd(t, w.AddModelVersions(context.Background(), wire.ModelVersionRow{Time: at, Model: "fraud", Version: 4, Parent: 3, Spec: `{"kind":"logistic"}`,
 		ExamplesFrom: hour.Add(-time.Hour), ExamplesTo: hour, Examples: 12345, AUC: 0.85, LogLoss: 0.38, Status: "champion"}))
 	if got := w.Buffered(); got != 7 {
 		t.Errorf("Buffered = %d, want 7", got)
@@ -226,7 +227,7 @@ func TestFlushConcurrentWithAdd(t *testing.T) {
 			for i := 0; i < perProducer; i += 250 {
 				base := p*perProducer + i
 				mustAdd(t, w.AddPredictions(context.Background(), predictions(base, base+250, "m", 1, at)...))
-				mustAdd(t, w.AddOutcomes(context.Background(), chsink.OutcomeRow{ID: "o", Time: at, ReceivedAt: at})) // one key, many versions
+				mustAdd(t, w.AddOutcomes(context.Background(), wire.OutcomeRow{ID: "o", Time: at, ReceivedAt: at})) // one key, many versions
 			}
 		})
 	}
