@@ -74,36 +74,21 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	for {
-		fetches := c.Client.PollRecords(ctx, c.MaxBatch)
-		if fetches.IsClientClosed() {
-			return nil
-		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
-			}
-		})
+	loop := PollLoop{Client: c.Client, MaxRecords: c.MaxBatch, Logger: log}
+	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		recs := fetches.Records()
-		if len(recs) > 0 {
-			// The batch in flight finishes even when ctx ends meanwhile: stop intake, not work.
-			work, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			stop := context.AfterFunc(ctx, func() {
-				time.AfterFunc(c.ShutdownTimeout, cancel)
-			})
-			err := c.process(work, recs, log)
-			stop()
-			cancel()
-			if err != nil {
-				c.Client.AllowRebalance()
-				return err
-			}
-		}
-		c.Client.AllowRebalance()
-		if ctx.Err() != nil {
+		if len(recs) == 0 {
 			return nil
 		}
-	}
+		// The batch in flight finishes even when ctx ends meanwhile: stop intake, not work.
+		work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() {
+			time.AfterFunc(c.ShutdownTimeout, cancel)
+		})
+		defer stop()
+		return c.process(work, recs, log)
+	})
 }
 
 func (c *Consumer[T]) process(ctx context.Context, recs []*kgo.Record, log *slog.Logger) error {

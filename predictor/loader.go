@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -186,34 +187,19 @@ func (l *Loader) Run(ctx context.Context, cl *kgo.Client, models []string, poll 
 			}
 		}
 	}
-	ticker := time.NewTicker(poll)
-	defer ticker.Stop()
-	changed := make(chan struct{}, 1)
-	go func() {
-		for {
-			fetches := cl.PollFetches(ctx)
-			if ctx.Err() != nil || fetches.IsClientClosed() {
-				return
-			}
-			fetches.EachRecord(func(r *kgo.Record) {
-				var a wire.Announcement
-				if json.Unmarshal(r.Value, &a) == nil {
-					select {
-					case changed <- struct{}{}:
-					default:
-					}
-				}
-			})
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
+	// Poll the models topic; sync on an announcement, and at least every poll interval.
+	lastSync := time.Now()
+	loop := ingest.PollLoop{Client: cl, MaxRecords: 1000, Interval: poll, Logger: log}
+	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
+		announced := false
+		fetches.EachRecord(func(r *kgo.Record) {
+			var a wire.Announcement
+			announced = announced || json.Unmarshal(r.Value, &a) == nil
+		})
+		if ctx.Err() == nil && (announced || time.Since(lastSync) >= poll) {
 			syncAll()
-		case <-changed:
-			syncAll()
+			lastSync = time.Now()
 		}
-	}
+		return nil
+	})
 }

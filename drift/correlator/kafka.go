@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/lease"
 )
 
@@ -39,17 +40,9 @@ func (c *Correlator) AdjustOffsets(ctx context.Context, offs map[string]map[int3
 // Options.Flush, and once more when ctx ends. When the lease is lost (context.Cause is
 // lease.ErrLost) it returns without writing more.
 func (c *Correlator) Run(ctx context.Context) error {
-	// Every poll blocks rebalances until AllowRebalance; a return in between would make the client's
-	// Close, which leaves the group, wait forever.
-	defer c.client.AllowRebalance()
 	lastFlush := time.Now()
-	for {
-		pollCtx, cancel := context.WithTimeout(ctx, c.flush)
-		fetches := c.client.PollRecords(pollCtx, 20000)
-		cancel()
-		if fetches.IsClientClosed() {
-			return nil
-		}
+	loop := ingest.PollLoop{Client: c.client, MaxRecords: 20000, Interval: c.flush, Logger: c.log}
+	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		now := time.Now()
 		if err := c.observeAll(ctx, records(fetches), now); err != nil {
 			return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
@@ -59,30 +52,27 @@ func (c *Correlator) Run(ctx context.Context) error {
 		if errors.Is(context.Cause(ctx), lease.ErrLost) {
 			// Another correlator holds the lease now and reads again from the committed offsets:
 			// write nothing more.
-			return nil
+			return ingest.ErrStop
 		}
 		stopping := ctx.Err() != nil
-		if stopping || time.Since(lastFlush) >= c.flush || c.writer.Buffered() >= 10000 {
-			// A flush under way when ctx ends gives up (its rows stay buffered, its offsets
-			// uncommitted); the last one, while stopping, outlives ctx for up to 30 s. So shutdown
-			// takes one flush's bound, not two, while ClickHouse is down.
-			base := ctx
-			if stopping {
-				base = context.WithoutCancel(ctx)
-			}
-			fctx, fcancel := withTimeout(base, 30*time.Second)
-			err := c.flushAndCommit(ctx, fctx, now)
-			fcancel()
-			if err != nil {
-				return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
-			}
-			lastFlush = time.Now()
-		}
-		c.client.AllowRebalance()
-		if stopping {
+		if !stopping && time.Since(lastFlush) < c.flush && c.writer.Buffered() < 10000 {
 			return nil
 		}
-	}
+		// A flush under way when ctx ends gives up (its rows stay buffered, its offsets
+		// uncommitted); the last one, while stopping, outlives ctx for up to 30 s. So shutdown
+		// takes one flush's bound, not two, while ClickHouse is down.
+		base := ctx
+		if stopping {
+			base = context.WithoutCancel(ctx)
+		}
+		fctx, fcancel := withTimeout(base, 30*time.Second)
+		defer fcancel()
+		if err := c.flushAndCommit(ctx, fctx, now); err != nil {
+			return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
+		}
+		lastFlush = time.Now()
+		return nil
+	})
 }
 
 // records returns the fetched records as the core's Records.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner/runner"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -16,35 +17,36 @@ import (
 // challenger): a restart in the middle starts that retrain again. Commands for other models are
 // theirs to read, in their own groups.
 func runControl(ctx context.Context, cl *kgo.Client, model string, commands chan<- runner.Command, log *slog.Logger) error {
-	// Under BlockRebalanceOnPoll every poll, even one that returned at once, holds off rebalances
-	// until AllowRebalance; without it Close would wait forever to leave the group.
-	defer cl.AllowRebalance()
-	for {
-		fetches := cl.PollRecords(ctx, 1)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return nil
-		}
+	loop := ingest.PollLoop{Client: cl, MaxRecords: 1, Logger: log}
+	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		for _, rec := range fetches.Records() {
 			var cmd wire.RetrainCommand
 			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != wire.CommandRetrain {
 				log.Warn("skip control record", "offset", rec.Offset, "err", err, "command", cmd.Command)
-			} else if cmd.Model == model {
-				done := make(chan struct{})
-				select {
-				case commands <- runner.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
-				case <-ctx.Done():
-					return nil
-				}
-				select {
-				case <-done:
-				case <-ctx.Done():
-					return nil
-				}
+			} else if cmd.Model == model && !handOver(ctx, commands, cmd) {
+				return ingest.ErrStop
 			}
 			if err := cl.CommitRecords(ctx, rec); err != nil && ctx.Err() == nil {
 				log.Warn("commit control offset", "err", err)
 			}
 		}
-		cl.AllowRebalance()
+		return nil
+	})
+}
+
+// handOver gives cmd to the runner and waits until it has been carried out; false when ctx ended
+// first (the command stays uncommitted, so a restart carries it out).
+func handOver(ctx context.Context, commands chan<- runner.Command, cmd wire.RetrainCommand) bool {
+	done := make(chan struct{})
+	select {
+	case commands <- runner.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

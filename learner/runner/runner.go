@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/eval"
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/sinks/kafkasink"
 	"github.com/streamlearn/streamlearn/wire"
@@ -123,20 +124,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		window: newWindow(r.MetricsWindow), lastPublish: time.Now(), note: "online",
 	}
 	defer l.close() // after the final publish
-	for {
-		l.takeCommand(ctx)
-		pollCtx, cancel := context.WithTimeout(ctx, r.PublishInterval)
-		fetches := cl.PollRecords(pollCtx, 10000)
-		cancel()
-		if fetches.IsClientClosed() {
-			break
-		}
+	l.takeCommand(ctx)
+	loop := ingest.PollLoop{Client: cl, MaxRecords: 10000, Interval: r.PublishInterval, Logger: log}
+	err = loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		l.decode(fetches)
 		if err := l.learn(); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
-			break
+			return nil
 		}
 		l.finishRetrain(ctx)
 		if time.Since(l.lastPublish) >= r.PublishInterval {
@@ -144,6 +140,11 @@ func (r *Runner) Run(ctx context.Context) error {
 				log.Error("publish model", "model", l.model, "err", err)
 			}
 		}
+		l.takeCommand(ctx)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// Shutdown: keep what was learned since the last version.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
