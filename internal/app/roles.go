@@ -75,7 +75,7 @@ func (m *Main) learnLeased(kopts []kgo.Opt, r *runner.Runner, leaseKey string) f
 			r.Fence, r.Commands = fence, commands
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return r.Run(gctx) })
-			g.Go(func() error { return runControl(gctx, ctl, model, commands, m.Logger) })
+			g.Go(func() error { return runner.RunControl(gctx, ctl, model, commands, m.Logger) })
 			return g.Wait()
 		})
 	}

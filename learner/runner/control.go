@@ -1,4 +1,4 @@
-package app
+package runner
 
 import (
 	"context"
@@ -8,15 +8,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/ingest"
-	"github.com/streamlearn/streamlearn/learner/runner"
 	"github.com/streamlearn/streamlearn/wire"
 )
 
-// runControl hands the retrain commands of the control topic for model to its runner, one at a
+// RunControl hands the retrain commands of the control topic for model to its runner, one at a
 // time, and commits a command only once the runner has carried it out (promoted or rejected the
 // challenger): a restart in the middle starts that retrain again. Commands for other models are
 // theirs to read, in their own groups.
-func runControl(ctx context.Context, cl *kgo.Client, model string, commands chan<- runner.Command, log *slog.Logger) error {
+func RunControl(ctx context.Context, cl *kgo.Client, model string, commands chan<- Command, log *slog.Logger) error {
 	loop := ingest.PollLoop{Client: cl, MaxRecords: 1, Logger: log}
 	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		for _, rec := range fetches.Records() {
@@ -36,10 +35,10 @@ func runControl(ctx context.Context, cl *kgo.Client, model string, commands chan
 
 // handOver gives cmd to the runner and waits until it has been carried out; false when ctx ended
 // first (the command stays uncommitted, so a restart carries it out).
-func handOver(ctx context.Context, commands chan<- runner.Command, cmd wire.RetrainCommand) bool {
+func handOver(ctx context.Context, commands chan<- Command, cmd wire.RetrainCommand) bool {
 	done := make(chan struct{})
 	select {
-	case commands <- runner.Command{RetrainCommand: cmd, Done: func() { close(done) }}:
+	case commands <- Command{RetrainCommand: cmd, Done: func() { close(done) }}:
 	case <-ctx.Done():
 		return false
 	}
