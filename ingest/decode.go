@@ -141,12 +141,8 @@ func decodeObject(b []byte, lim Limits, dst any) error {
 		}
 		return invalid(ReasonNotObject, "record is JSON but not an object")
 	}
-	if err := json.Unmarshal(trimmed, dst); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return invalid(ReasonBadJSON, "not valid JSON at byte %d: %v", se.Offset, err)
-		}
-		return invalid(ReasonBadJSON, "%v", err)
+	if err := wire.Unmarshal(trimmed, dst); err != nil {
+		return invalid(ReasonBadJSON, "not valid JSON: %v", err)
 	}
 	return nil
 }
@@ -158,7 +154,7 @@ func decodeID(r json.RawMessage, lim Limits) (string, error) {
 		return "", invalid(ReasonMissingID, `"id" is required`)
 	}
 	var id string
-	if err := json.Unmarshal(r, &id); err != nil {
+	if err := wire.Unmarshal(r, &id); err != nil {
 		return "", invalid(ReasonBadID, `"id" must be a string, got %s`, jsonKind(r))
 	}
 	if id == "" {
@@ -175,10 +171,10 @@ func decodeEntity(r json.RawMessage, lim Limits) (string, error) {
 		return "", nil
 	}
 	var e string
-	if err := json.Unmarshal(r, &e); err != nil {
+	if err := wire.Unmarshal(r, &e); err != nil {
 		// Numeric entity ids are common (user 42): accept integers, keep their text.
 		var n json.Number
-		if json.Unmarshal(r, &n) == nil {
+		if wire.Unmarshal(r, &n) == nil {
 			if _, ierr := n.Int64(); ierr == nil {
 				return n.String(), nil
 			}
@@ -202,7 +198,7 @@ func decodeTime(r json.RawMessage, now time.Time, lim Limits) (time.Time, error)
 	switch r[0] {
 	case '"':
 		var s string
-		if err := json.Unmarshal(r, &s); err != nil {
+		if err := wire.Unmarshal(r, &s); err != nil {
 			return time.Time{}, invalid(ReasonBadTime, `"time": %v`, err)
 		}
 		parsed, err := time.Parse(time.RFC3339Nano, s)
@@ -212,7 +208,7 @@ func decodeTime(r json.RawMessage, now time.Time, lim Limits) (time.Time, error)
 		t = parsed
 	default:
 		var n json.Number
-		if err := json.Unmarshal(r, &n); err != nil {
+		if err := wire.Unmarshal(r, &n); err != nil {
 			return time.Time{}, invalid(ReasonBadTime, `"time" must be an RFC 3339 string or unix milliseconds, got %s`, jsonKind(r))
 		}
 		ms, err := strconv.ParseFloat(n.String(), 64)
@@ -239,7 +235,7 @@ func decodeFields(r json.RawMessage, lim Limits) (map[string]any, error) {
 		return nil, invalid(ReasonBadFields, `"fields" must be an object, got %s`, jsonKind(r))
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(r, &raw); err != nil {
+	if err := wire.Unmarshal(r, &raw); err != nil {
 		return nil, invalid(ReasonBadFields, `"fields": %v`, err)
 	}
 	if len(raw) > lim.MaxFields {
@@ -267,7 +263,7 @@ func decodeScalar(r json.RawMessage, lim Limits) (any, error) {
 	switch r[0] {
 	case '"':
 		var s string
-		if err := json.Unmarshal(r, &s); err != nil {
+		if err := wire.Unmarshal(r, &s); err != nil {
 			return nil, err
 		}
 		if len(s) > lim.MaxStringBytes {
@@ -276,7 +272,7 @@ func decodeScalar(r json.RawMessage, lim Limits) (any, error) {
 		return s, nil
 	case 't', 'f':
 		var b bool
-		if err := json.Unmarshal(r, &b); err != nil {
+		if err := wire.Unmarshal(r, &b); err != nil {
 			return nil, err
 		}
 		return b, nil

@@ -2,7 +2,6 @@ package correlator
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 
 	"github.com/streamlearn/streamlearn/drift"
@@ -45,7 +44,7 @@ func (c *Correlator) raise(ctx context.Context, alerts []drift.Alert) error {
 		if c.onAlert != nil {
 			c.onAlert(a)
 		}
-		b, err := json.Marshal(a.Command())
+		b, err := wire.Marshal(a.Command())
 		if err != nil {
 			c.log.Error("encode retrain command", "alert_id", a.ID, "err", err)
 			continue

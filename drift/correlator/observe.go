@@ -2,7 +2,6 @@ package correlator
 
 import (
 	"context"
-	"encoding/json"
 	"runtime"
 	"sync"
 	"time"
@@ -80,12 +79,12 @@ func (c *Correlator) decode(r *Record, now time.Time) decoded {
 		d.event, err = ingest.DecodeEvent(r.Value, now, c.limits)
 		d.ok = err == nil
 	case c.topics.Predictions:
-		d.ok = json.Unmarshal(r.Value, &d.prediction) == nil && d.prediction.ID != ""
+		d.ok = wire.Unmarshal(r.Value, &d.prediction) == nil && d.prediction.ID != ""
 	case c.topics.Outcomes:
 		d.outcome, err = ingest.DecodeOutcome(r.Value, now, c.limits)
 		d.ok = err == nil
 	case c.topics.Examples:
-		d.ok = json.Unmarshal(r.Value, &d.example) == nil && d.example.ID != ""
+		d.ok = wire.Unmarshal(r.Value, &d.example) == nil && d.example.ID != ""
 		if d.ok {
 			d.segments = exampleSegments(c.segments, d.example.Features)
 		}

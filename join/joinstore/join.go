@@ -5,7 +5,6 @@ package joinstore
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -68,7 +67,7 @@ func (j *Store) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Examp
 	payloads := make([][]byte, len(ps))
 	ids := make([]string, len(ps))
 	for i, p := range ps {
-		b, err := json.Marshal(p)
+		b, err := wire.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("encode pending %s: %w", p.ID, err)
 		}
@@ -84,7 +83,7 @@ func (j *Store) AddPending(ctx context.Context, ps []wire.Pending) ([]wire.Examp
 			continue
 		}
 		var oc wire.Outcome
-		if err := json.Unmarshal([]byte(o), &oc); err != nil {
+		if err := wire.Unmarshal([]byte(o), &oc); err != nil {
 			return nil, fmt.Errorf("decode waiting outcome %s: %w", ids[i], err)
 		}
 		out = append(out, join.Pair(ps[i], oc))
@@ -97,7 +96,7 @@ func (j *Store) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Exam
 	payloads := make([][]byte, len(os))
 	ids := make([]string, len(os))
 	for i, o := range os {
-		b, err := json.Marshal(o)
+		b, err := wire.Marshal(o)
 		if err != nil {
 			return nil, fmt.Errorf("encode outcome %s: %w", o.ID, err)
 		}
@@ -113,7 +112,7 @@ func (j *Store) AddOutcomes(ctx context.Context, os []wire.Outcome) ([]wire.Exam
 			continue
 		}
 		var pending wire.Pending
-		if err := json.Unmarshal([]byte(p), &pending); err != nil {
+		if err := wire.Unmarshal([]byte(p), &pending); err != nil {
 			return nil, fmt.Errorf("decode pending %s: %w", ids[i], err)
 		}
 		out = append(out, join.Pair(pending, os[i]))
@@ -287,7 +286,7 @@ func (j *Store) SweepExpired(ctx context.Context, now time.Time, limit int) ([]w
 			// An undecodable entry is acked too, so it does not come back forever.
 			ids = append(ids, vals[i])
 			var p wire.Pending
-			if err := json.Unmarshal([]byte(vals[i+1]), &p); err != nil {
+			if err := wire.Unmarshal([]byte(vals[i+1]), &p); err != nil {
 				continue
 			}
 			out = append(out, wire.Example{Pending: p, Label: *j.implicit, OutcomeTime: p.ScoredAt.Add(j.horizon), Implicit: true})

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,7 +19,7 @@ func RunControl(ctx context.Context, cl *kgo.Client, model string, commands chan
 	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		for _, rec := range fetches.Records() {
 			var cmd wire.RetrainCommand
-			if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != wire.CommandRetrain {
+			if err := wire.Unmarshal(rec.Value, &cmd); err != nil || cmd.Command != wire.CommandRetrain {
 				log.Warn("skip control record", "offset", rec.Offset, "err", err, "command", cmd.Command)
 			} else if cmd.Model == model && !handOver(ctx, commands, cmd) {
 				return ingest.ErrStop

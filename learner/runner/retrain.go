@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -156,7 +155,7 @@ func (r *Runner) replay(ctx context.Context, from time.Time, upto map[int32]int6
 				done[rec.Partition] = true
 			}
 			var ex wire.Example
-			if json.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) {
+			if wire.Unmarshal(rec.Value, &ex) != nil || ex.Time.Before(from) {
 				return
 			}
 			exs = append(exs, ex)

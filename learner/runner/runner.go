@@ -5,7 +5,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,7 +219,7 @@ func (l *learning) decode(fetches kgo.Fetches) {
 			return
 		}
 		var ex wire.Example
-		if err := json.Unmarshal(rec.Value, &ex); err != nil {
+		if err := wire.Unmarshal(rec.Value, &ex); err != nil {
 			l.log.Warn("skip undecodable example", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 			return
 		}

@@ -2,7 +2,6 @@ package kafkasink
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,7 +14,7 @@ import (
 // learner; promoted or rolled back over HTTP or the CLI) is announced. The registry is the truth:
 // predictors also poll it, so a lost announcement only delays a swap.
 func Announce(ctx context.Context, cl *kgo.Client, topic string, a wire.Announcement) error {
-	b, err := json.Marshal(a)
+	b, err := wire.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode announcement: %w", err)
 	}

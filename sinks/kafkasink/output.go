@@ -4,7 +4,6 @@ package kafkasink
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,7 +22,7 @@ type Output struct {
 func (o *Output) Predictions(ctx context.Context, ps []wire.Prediction) error {
 	recs := make([]*kgo.Record, len(ps))
 	for i := range ps {
-		b, err := json.Marshal(&ps[i])
+		b, err := wire.Marshal(&ps[i])
 		if err != nil {
 			return fmt.Errorf("encode prediction %s: %w", ps[i].ID, err)
 		}
@@ -39,7 +38,7 @@ func (o *Output) Predictions(ctx context.Context, ps []wire.Prediction) error {
 func (o *Output) Examples(ctx context.Context, exs []wire.Example) error {
 	recs := make([]*kgo.Record, len(exs))
 	for i := range exs {
-		b, err := json.Marshal(&exs[i])
+		b, err := wire.Marshal(&exs[i])
 		if err != nil {
 			return fmt.Errorf("encode example %s: %w", exs[i].ID, err)
 		}
