@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what streamlearn's tests and demo need from Debian's packages: redis-server,
-# clickhouse-server (+ client), kcat and prometheus (for promtool, which checks and unit-tests the
-# alert rules). Nothing is downloaded from anywhere else.
+# clickhouse-server (+ client), kcat, prometheus (for promtool, which checks and unit-tests the
+# alert rules) and chromium (headless, for the web console's browser tests). Nothing is downloaded from anywhere else.
 set -euo pipefail
 
 need=()
@@ -9,6 +9,7 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server clickhouse-client)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/streamlearn/streamlearn/internal/console"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
 	"github.com/streamlearn/streamlearn/predictor"
 )
@@ -69,6 +70,23 @@ func (m *Main) registerOps(mux *routeMux, ready *readiness, api bool) {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		predictor.WriteJSON(w, http.StatusOK, m.Status())
 	})
+}
+
+// console returns the web console of the API server: it samples this process's metrics, reads
+// ClickHouse where this process writes to it (the correlate or learn role) and the dead-letter topic.
+func (m *Main) console() (*console.Console, error) {
+	kopts, err := m.Config.Kafka.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
+	opts := console.Options{
+		Gatherer: m.Registry, Kafka: m.producer, KafkaOpts: kopts, DeadLetterTopic: m.Config.Kafka.Topics.DeadLetter,
+		Model: m.Config.Model.Name, Logger: m.Logger,
+	}
+	if m.writer != nil {
+		opts.ClickHouse, opts.Database = m.writer.Conn(), m.writer.Database()
+	}
+	return console.New(opts), nil
 }
 
 // readyBody is the answer of /readyz. Problems names what keeps the process from being ready:

@@ -23,6 +23,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/drift/correlator"
 	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/console"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/internal/secrets"
 	"github.com/streamlearn/streamlearn/internal/telemetry"
@@ -243,8 +244,13 @@ func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API, addr string) (*h
 	}
 	ready := newReadiness(m.Logger, m.components()...)
 	mux := newRouteMux()
+	var cons *console.Console
 	if api != nil {
 		api.Register(mux)
+		if cons, err = m.console(); err != nil {
+			return nil, err
+		}
+		cons.Register(mux)
 	}
 	m.registerOps(mux, ready, api != nil)
 	m.routes = mux.patterns
@@ -265,6 +271,9 @@ func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API, addr string) (*h
 	srv.RegisterOnShutdown(stopReady)
 	ready.refresh(readyCtx)
 	g.Go(func() error { ready.run(readyCtx); return nil })
+	if cons != nil {
+		g.Go(func() error { return cons.Run(readyCtx) })
+	}
 	g.Go(func() error {
 		var err error
 		if cfg.TLSCertFile != "" {
