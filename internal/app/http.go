@@ -74,14 +74,14 @@ func (m *Main) registerOps(mux *routeMux, ready *readiness, api bool) {
 
 // console returns the web console of the API server: it samples this process's metrics, reads
 // ClickHouse where this process writes to it (the correlate or learn role) and the dead-letter topic.
-func (m *Main) console() (*console.Console, error) {
+func (m *Main) console(auth bool) (*console.Console, error) {
 	kopts, err := m.Config.Kafka.ClientOpts()
 	if err != nil {
 		return nil, err
 	}
 	opts := console.Options{
 		Gatherer: m.Registry, Kafka: m.producer, KafkaOpts: kopts, DeadLetterTopic: m.Config.Kafka.Topics.DeadLetter,
-		Model: m.Config.Model.Name, Logger: m.Logger,
+		Model: m.Config.Model.Name, AuthRequired: auth, Logger: m.Logger,
 	}
 	if m.writer != nil {
 		opts.ClickHouse, opts.Database = m.writer.Conn(), m.writer.Database()

@@ -247,7 +247,7 @@ func (m *Main) serveHTTP(g *errgroup.Group, api *predictor.API, addr string) (*h
 	var cons *console.Console
 	if api != nil {
 		api.Register(mux)
-		if cons, err = m.console(); err != nil {
+		if cons, err = m.console(len(tokens) > 0); err != nil {
 			return nil, err
 		}
 		cons.Register(mux)

@@ -48,6 +48,9 @@ type Options struct {
 	DeadLetterTopic string
 	// Model is the model the pages show first.
 	Model string
+	// AuthRequired tells the pages that the /v1 routes want a bearer token, so that they ask for
+	// it before their first call.
+	AuthRequired bool
 	// SampleInterval is how often Run samples the metrics (default DefaultSampleInterval); Samples
 	// how many samples the overview keeps (default DefaultSamples).
 	SampleInterval time.Duration
@@ -99,12 +102,14 @@ type Mux interface {
 // Register adds the console's routes to mux:
 //
 //	GET /ui/                                      the pages and their scripts
+//	GET /ui/session.json                          what the pages need first: whether to ask for a token
 //	GET /v1/console/overview                      rates and gauges sampled from the metrics
 //	GET /v1/console/models/{model}/performance    windowed AUC and logloss per version (ClickHouse)
 //	GET /v1/console/drift                         feature × window drift statistics, alerts, retrains
 //	GET /v1/console/deadletters                   the latest dead letters per reason
 func (c *Console) Register(mux Mux) {
 	mux.Handle("GET /ui/", http.HandlerFunc(c.serveStatic))
+	mux.Handle("GET /ui/session.json", http.HandlerFunc(c.session))
 	mux.Handle("GET /v1/console/overview", http.HandlerFunc(c.overview))
 	mux.Handle("GET /v1/console/models/{model}/performance", http.HandlerFunc(c.performance))
 	mux.Handle("GET /v1/console/drift", http.HandlerFunc(c.drift))
@@ -120,6 +125,17 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-cache")
 	c.static.ServeHTTP(w, r)
+}
+
+// Session is the answer of GET /ui/session.json, the one console route outside /v1 with data: it
+// tells nothing a caller without a token could misuse.
+type Session struct {
+	AuthRequired bool   `json:"auth_required"`
+	Model        string `json:"model"`
+}
+
+func (c *Console) session(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Session{AuthRequired: c.opts.AuthRequired, Model: c.opts.Model})
 }
 
 // Run samples the metrics every SampleInterval until ctx ends.

@@ -85,6 +85,9 @@ func (c *Console) performance(w http.ResponseWriter, r *http.Request) {
 type DriftCell struct {
 	Feature     string `json:"feature"`
 	Window      int64  `json:"window"` // window start, unix seconds
+	// Reference is the start of the window this one is compared with; a reference window is
+	// compared with nothing, so its statistics are null.
+	Reference int64 `json:"reference"`
 	N           int64  `json:"n"`
 	PSI         num    `json:"psi"`
 	KS          num    `json:"ks"`
@@ -154,7 +157,7 @@ func (c *Console) drift(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) driftCells(ctx context.Context, out *Drift, windows int) error {
 	t := c.table("feature_drift")
-	q := fmt.Sprintf(`SELECT feature, toUnixTimestamp(window_start) AS ws, n, psi, ks, ks_pvalue, js, wasserstein, chi2, missing_rate, drifted
+	q := fmt.Sprintf(`SELECT feature, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(reference_start) AS rs, n, psi, ks, ks_pvalue, js, wasserstein, chi2, missing_rate, drifted
 		FROM %s FINAL WHERE model = ? AND window_start >= (SELECT min(w) FROM (SELECT DISTINCT window_start AS w FROM %s WHERE model = ? ORDER BY w DESC LIMIT %d))
 		ORDER BY window_start, feature LIMIT %d`, t, t, windows, maxRows)
 	rows, err := c.opts.ClickHouse.Query(ctx, q, out.Model, out.Model)
@@ -166,14 +169,14 @@ func (c *Console) driftCells(ctx context.Context, out *Drift, windows int) error
 	for rows.Next() {
 		var (
 			cell                                    DriftCell
-			ws                                      uint32
+			ws, rs                                  uint32
 			psi, ks, ksp, js, wd, chi2, missingRate float64
 			drifted                                 uint8
 		)
-		if err := rows.Scan(&cell.Feature, &ws, &cell.N, &psi, &ks, &ksp, &js, &wd, &chi2, &missingRate, &drifted); err != nil {
+		if err := rows.Scan(&cell.Feature, &ws, &rs, &cell.N, &psi, &ks, &ksp, &js, &wd, &chi2, &missingRate, &drifted); err != nil {
 			return err
 		}
-		cell.Window, cell.Drifted = int64(ws), drifted == 1
+		cell.Window, cell.Reference, cell.Drifted = int64(ws), int64(rs), drifted == 1
 		cell.PSI, cell.KS, cell.KSPValue, cell.JS, cell.Wasserstein, cell.Chi2, cell.MissingRate = num(psi), num(ks), num(ksp), num(js), num(wd), num(chi2), num(missingRate)
 		out.Cells = append(out.Cells, cell)
 		if !features[cell.Feature] {

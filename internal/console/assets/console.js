@@ -253,9 +253,12 @@
           filled++;
           if (c.drifted) drifted.add(f);
           cell.dataset.value = c[stat] === null ? "" : c[stat];
+          cell.dataset.reference = c.reference;
           cell.style.background = colour(stat, c[stat]);
           cell.title = f + " @ " + fmtTime(w) + "\nn " + c.n + "\nPSI " + fmt(c.psi) + "\nKS " + fmt(c.ks) + " (p " + fmt(c.ks_pvalue) + ")\nJS " + fmt(c.js) +
-            "\nWasserstein " + fmt(c.wasserstein) + "\nchi² " + fmt(c.chi2) + "\nmissing " + fmt(c.missing_rate) + (c.drifted ? "\nDRIFTED" : "");
+            "\nWasserstein " + fmt(c.wasserstein) + "\nchi² " + fmt(c.chi2) + "\nmissing " + fmt(c.missing_rate) +
+            (c.reference === w ? "\n(reference window)" : "\nreference " + fmtTime(c.reference)) +
+            (c[stat] === null ? "\nno " + stat + ": the reference is still open, or no values" : "") + (c.drifted ? "\nDRIFTED" : "");
           cell.addEventListener("click", () => { $("#drift-cell").textContent = cell.title.replace(/\n/g, " · ") + " (histograms are not in the drift tables)"; });
         }
         hm.append(cell);
@@ -351,10 +354,23 @@
     if (pages[page].every) state.timer = setInterval(() => { if (!document.hidden) refresh(page); }, pages[page].every);
   }
 
+  async function start() {
+    try {
+      const resp = await fetch("session.json", { credentials: "same-origin" });
+      const s = await resp.json();
+      state.session = s;
+      state.model = s.model || "";
+      if (s.auth_required && !token()) await askToken();
+    } catch (e) {
+      status("session: " + e.message, true);
+    }
+    show();
+  }
+
   window.addEventListener("hashchange", show);
   $("#drift-reload").addEventListener("click", () => refresh("drift"));
   $("#drift-stat").addEventListener("change", () => refresh("drift"));
   $("#dlq-reload").addEventListener("click", () => refresh("deadletters"));
   $("#entity-form").addEventListener("submit", (ev) => entity(ev).catch((e) => status(e.message, true)));
-  show();
+  start();
 })();
