@@ -66,6 +66,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// The answers carry only documented properties.
 	for _, c := range []struct{ path, schema string }{
 		{"/v1/status", "Status"}, {"/healthz", "Health"}, {"/readyz", "Readiness"}, {"/v1/models", "ModelList"},
+		{"/ui/session.json", "ConsoleSession"}, {"/v1/console/overview", "ConsoleOverview"}, {"/v1/console/drift", "ConsoleDrift"},
+		{"/v1/console/deadletters", "ConsoleDeadLetters"}, {"/v1/console/models/default/performance", "ConsolePerformance"},
 	} {
 		var got map[string]json.RawMessage
 		getJSON(t, base+c.path, &got)

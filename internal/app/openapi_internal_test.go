@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/internal/console"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/wire"
@@ -69,6 +70,17 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Status":          reflect.TypeFor[Status](),
 		"Readiness":       reflect.TypeFor[readyBody](),
 		"Error":           reflect.TypeFor[predictor.Error](),
+
+		"ConsoleSession":            reflect.TypeFor[console.Session](),
+		"ConsoleOverview":           reflect.TypeFor[console.Overview](),
+		"ConsolePerformance":        reflect.TypeFor[console.Performance](),
+		"ConsoleVersionPerformance": reflect.TypeFor[console.VersionPerformance](),
+		"ConsoleDrift":              reflect.TypeFor[console.Drift](),
+		"ConsoleDriftCell":          reflect.TypeFor[console.DriftCell](),
+		"ConsoleDriftAlert":         reflect.TypeFor[console.DriftAlert](),
+		"ConsoleRetrainStep":        reflect.TypeFor[console.RetrainStep](),
+		"ConsoleDeadLetters":        reflect.TypeFor[console.DeadLetters](),
+		"ConsoleDeadLetter":         reflect.TypeFor[console.DeadLetter](),
 	}
 	for name, typ := range types {
 		s, ok := doc.Components.Schemas[name]

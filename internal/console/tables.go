@@ -83,20 +83,20 @@ func (c *Console) performance(w http.ResponseWriter, r *http.Request) {
 
 // DriftCell is one feature in one window of feature_drift.
 type DriftCell struct {
-	Feature     string `json:"feature"`
-	Window      int64  `json:"window"` // window start, unix seconds
+	Feature string `json:"feature"`
+	Window  int64  `json:"window"` // window start, unix seconds
 	// Reference is the start of the window this one is compared with; a reference window is
 	// compared with nothing, so its statistics are null.
-	Reference int64 `json:"reference"`
-	N           int64  `json:"n"`
-	PSI         num    `json:"psi"`
-	KS          num    `json:"ks"`
-	KSPValue    num    `json:"ks_pvalue"`
-	JS          num    `json:"js"`
-	Wasserstein num    `json:"wasserstein"`
-	Chi2        num    `json:"chi2"`
-	MissingRate num    `json:"missing_rate"`
-	Drifted     bool   `json:"drifted"`
+	Reference   int64 `json:"reference"`
+	N           int64 `json:"n"`
+	PSI         num   `json:"psi"`
+	KS          num   `json:"ks"`
+	KSPValue    num   `json:"ks_pvalue"`
+	JS          num   `json:"js"`
+	Wasserstein num   `json:"wasserstein"`
+	Chi2        num   `json:"chi2"`
+	MissingRate num   `json:"missing_rate"`
+	Drifted     bool  `json:"drifted"`
 }
 
 // DriftAlert is a drift_alerts row.
