@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 	segkafka "github.com/segmentio/kafka-go"
 
+	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 )
 
@@ -172,6 +174,15 @@ type heatmapDrawn struct {
 	Drifted  []string `json:"drifted"`
 }
 
+// consoleStream is the running binary the browser test drives, with what was published to it.
+type consoleStream struct {
+	cfg         config.Config
+	base, model string
+	evs         []synth.Event
+	bad         map[string][]string // dead letters sent, by reason
+	driftWindow int64               // the window of the drift point, unix seconds
+}
+
 // TestConsoleInBrowser drives the console in headless chromium against the whole binary with a
 // drifting stream running: each page loads without console warnings or errors, its charts are
 // drawn from the stream's data, the drift grid marks the drifted feature after the drift point
@@ -179,40 +190,58 @@ type heatmapDrawn struct {
 // origin cannot roll back.
 func TestConsoleInBrowser(t *testing.T) {
 	b := newBrowser(t) // first: without chromium the test skips (fails under CI) before starting anything
+	s := startConsoleStream(t)
+	consoleOverview(t, b, s)
+	version := consoleModels(t, b, s)
+	consoleDrift(t, b, s)
+	consoleDeadLetters(t, b, s)
+	consoleEntity(t, b, s, version)
+	if msgs := b.messages(); len(msgs) > 0 {
+		t.Errorf("the console wrote to the browser console:\n%s", strings.Join(msgs, "\n"))
+	}
+	consoleCrossOrigin(t, b, s)
+}
+
+// startConsoleStream starts the binary with a token and publishes a drifting stream with its
+// outcomes and a few records for the dead-letter topic; it returns once the drift is in
+// ClickHouse with an alert and the learner has published two versions.
+func startConsoleStream(t *testing.T) *consoleStream {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.HTTP.AuthToken = consoleToken
 	cfg.Drift.Trigger.FeatureDrift.MinEvents = 200
 	cfg.Drift.Trigger.Performance.MinExamples = 200
 	r := start(t, cfg)
-	base := "http://" + r.HTTPAddr
-	model := cfg.Model.Name
-
+	s := &consoleStream{cfg: cfg, base: "http://" + r.HTTPAddr, model: cfg.Model.Name,
+		bad: map[string][]string{"bad_json": {"{not json", "[1,2", "nope"}, "missing_id": {`{"entity": "u-1"}`, `{"fields": {"a": 1}}`}}}
 	const driftAt = 1800 // window 6 of 12
-	evs := driftStream(3600, driftAt, 21)
-	for i := 0; i < len(evs); i += 600 {
-		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs[i:i+600])...)
-		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs[i:i+600])...)
+	s.evs = driftStream(3600, driftAt, 21)
+	for i := 0; i < len(s.evs); i += 600 {
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(s.evs[i:i+600])...)
+		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(s.evs[i:i+600])...)
 	}
-	bad := map[string][]string{"bad_json": {"{not json", "[1,2", "nope"}, "missing_id": {`{"entity": "u-1"}`, `{"fields": {"a": 1}}`}}
 	var badMsgs []segkafka.Message
-	for _, vs := range bad {
+	for _, vs := range s.bad {
 		for _, v := range vs {
 			badMsgs = append(badMsgs, segkafka.Message{Key: []byte("bad"), Value: []byte(v)})
 		}
 	}
 	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, badMsgs...)
-	driftWindow := evs[driftAt].Time.Truncate(cfg.Drift.Window).Unix()
+	s.driftWindow = s.evs[driftAt].Time.Truncate(cfg.Drift.Window).Unix()
 
 	conn := chConn(t, cfg)
 	db := cfg.ClickHouse.Database
 	waitFor(t, 40*time.Second, "drifted amount rows, an alert and two published versions", func() bool {
-		c, _, _ := champion(t, base, model)
+		c, _, _ := champion(t, s.base, s.model)
 		return countWhere(t, conn, db, "feature_drift", "feature = 'amount' AND drifted = 1") > 0 &&
 			countWhere(t, conn, db, "drift_alerts", "1") > 0 && c >= 2
 	})
+	return s
+}
 
-	// Overview: the token is asked for once, then the charts fill from the metrics.
-	b.do(t, "open the console", chromedp.Navigate(base+"/ui/#overview"), chromedp.WaitVisible("#token-input"),
+// consoleOverview: the token is asked for once, then the charts fill from the metrics.
+func consoleOverview(t *testing.T, b *browser, s *consoleStream) {
+	b.do(t, "open the console", chromedp.Navigate(s.base+"/ui/#overview"), chromedp.WaitVisible("#token-input"),
 		chromedp.SendKeys("#token-input", consoleToken), chromedp.Click("#token-ok"))
 	b.poll(t, "overview drawn", `slConsole.drawn.overview && slConsole.drawn.overview.events_total >= 3600 &&
 		slConsole.charts["chart-rates"].data[1].some(v => v > 0) && slConsole.drawn.sparklines["events/s"] >= 2`)
@@ -229,7 +258,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.poll(t, "dead-letter rates", `Object.keys(slConsole.drawn.overview.dead_letters_total).length === 2`)
 	b.screenshot(t, "overview")
 
-	// Models: windowed AUC per version from ClickHouse, then a rollback through the page.
+}
+
+// consoleModels: windowed AUC per version from ClickHouse, then a rollback through the page; it
+// returns the version rolled back to.
+func consoleModels(t *testing.T, b *browser, s *consoleStream) int64 {
+	base, model, evs := s.base, s.model, s.evs
 	b.do(t, "models page", chromedp.Navigate(base+"/ui/#models"))
 	b.poll(t, "models drawn", `slConsole.drawn.models && slConsole.drawn.performance && slConsole.drawn.performance.windows > 0`)
 	auc := evalJS[[][]*float64](t, b, `slConsole.charts["chart-auc"].data`)
@@ -267,8 +301,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := json.Unmarshal(body, &sc); err != nil || sc.Version != change.Version {
 		t.Fatalf("/v1/score after the rollback: %s; want version %d", body, change.Version)
 	}
+	// The page shows it too, once it has reloaded the models.
+	b.poll(t, "models page shows the rollback", fmt.Sprintf(`slConsole.drawn.models.models.some(m => m.model === %q && m.serving === %d && m.champion === %d)`,
+		model, change.Version, change.Version))
+	return change.Version
+}
 
-	// Drift: the grid has a value in every cell it fills, and marks amount drifted only from the drift.
+// consoleDrift: the grid has a value in the cells it fills, and marks amount drifted only from
+// the drift point.
+func consoleDrift(t *testing.T, b *browser, s *consoleStream) {
+	base, driftWindow := s.base, s.driftWindow
 	b.do(t, "drift page", chromedp.Navigate(base+"/ui/#drift"))
 	b.poll(t, "heatmap drawn", `slConsole.drawn.heatmap && slConsole.drawn.heatmap.filled > 0 && slConsole.drawn.drift`)
 	hm := evalJS[heatmapDrawn](t, b, `slConsole.drawn.heatmap`)
@@ -307,7 +349,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.screenshot(t, "drift")
 
-	// Dead letters: the records sent, by reason, with their headers.
+}
+
+// consoleDeadLetters: the records sent, by reason, with their headers.
+func consoleDeadLetters(t *testing.T, b *browser, s *consoleStream) {
+	base, bad, cfg := s.base, s.bad, s.cfg
 	b.do(t, "dead letters page", chromedp.Navigate(base+"/ui/#deadletters"))
 	b.poll(t, "dead letters drawn", `slConsole.drawn.deadletters`)
 	got := evalJS[map[string]int](t, b, `slConsole.drawn.deadletters.reasons`)
@@ -321,7 +367,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.screenshot(t, "deadletters")
 
-	// Entity: its features and a live score with contributions, from the rolled-back version.
+}
+
+// consoleEntity: an entity's features and a live score with contributions, from version.
+func consoleEntity(t *testing.T, b *browser, s *consoleStream, version int64) {
+	base, evs := s.base, s.evs
 	b.do(t, "entity page", chromedp.Navigate(base+"/ui/#entity"), chromedp.WaitVisible("#entity-id"),
 		chromedp.SendKeys("#entity-id", evs[0].Entity), chromedp.Click(`#entity-form button[type="submit"]`))
 	b.poll(t, "entity drawn", `slConsole.drawn.entity`)
@@ -331,16 +381,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		Contributions int   `json:"contributions"`
 	}](t, b, `slConsole.drawn.entity`)
 	bars := evalJS[int](t, b, `document.querySelectorAll("#entity-contrib .bar").length`)
-	if ent.Features == 0 || ent.Contributions == 0 || bars != ent.Contributions || ent.Version != change.Version {
-		t.Errorf("entity page %+v, %d bars; want features, contributions and version %d", ent, bars, change.Version)
+	if ent.Features == 0 || ent.Contributions == 0 || bars != ent.Contributions || ent.Version != version {
+		t.Errorf("entity page %+v, %d bars; want features, contributions and version %d", ent, bars, version)
 	}
 	b.screenshot(t, "entity")
-	if msgs := b.messages(); len(msgs) > 0 {
-		t.Errorf("the console wrote to the browser console:\n%s", strings.Join(msgs, "\n"))
-	}
+}
 
-	// A page of another origin, with the token, cannot roll back: neither a simple POST nor a
-	// preflighted one.
+// consoleCrossOrigin: a page of another origin, with the token, cannot roll back: neither a
+// simple POST nor a preflighted one.
+func consoleCrossOrigin(t *testing.T, b *browser, s *consoleStream) {
+	base, model := s.base, s.model
 	champ, _, _ := champion(t, base, model)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><script>
