@@ -60,6 +60,7 @@ func Run(ctx context.Context, m *app.Main, opts Options, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "streamlearn demo: Kafka %s, HTTP http://%s, ClickHouse %s, Redis %s\n",
 		m.KafkaAddr, m.HTTPAddr, strings.Join(m.Config.ClickHouse.Addr, ","), m.Config.Redis.Addr)
+	fmt.Fprintf(w, "console: %s\n", ConsoleURL(m))
 	fmt.Fprintf(w, "producing %d events/s; the data drifts at event %d (event time %s); Ctrl-C stops\n\n",
 		opts.Rate, opts.Synth.DriftAt, opts.Synth.Start.Add(time.Duration(opts.Synth.DriftAt)*opts.Synth.Step).Format(time.RFC3339))
 	var produced atomic.Int64
@@ -159,4 +160,21 @@ func progress(ctx context.Context, m *app.Main, opts Options, produced *atomic.I
 			now.Sub(start).Truncate(time.Second), rate, sent, scored, dlq,
 			fmt.Sprintf("v%d", st.ServingVersion), st.ProgressiveAUC, st.WindowAUC, driftText)
 	}
+}
+
+// ConsoleURL is the address of the web console the process serves (a wildcard listen address is
+// shown as the loopback one, which a browser on this machine can open).
+func ConsoleURL(m *app.Main) string {
+	scheme := "http"
+	if m.Config.HTTP.TLSCertFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(m.HTTPAddr)
+	if err != nil {
+		return scheme + "://" + m.HTTPAddr + "/ui/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/ui/"
 }
