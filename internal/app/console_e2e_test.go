@@ -215,8 +215,8 @@ func startConsoleStream(t *testing.T) *consoleStream {
 	s := &consoleStream{cfg: cfg, base: "http://" + r.HTTPAddr, model: cfg.Model.Name,
 		bad: map[string][]string{"bad_json": {"{not json", "[1,2", "nope"}, "missing_id": {`{"entity": "u-1"}`, `{"fields": {"a": 1}}`}}}
 	const driftAt = 1800 // window 6 of 12
-	s.evs = driftStream(3600, driftAt, 21)
-	for i := 0; i < len(s.evs); i += 600 {
+	s.evs = driftStream(3600+liveEvents, driftAt, 21)
+	for i := 0; i < 3600; i += 600 {
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(s.evs[i:i+600])...)
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(s.evs[i:i+600])...)
 	}
@@ -239,12 +239,43 @@ func startConsoleStream(t *testing.T) *consoleStream {
 	return s
 }
 
-// consoleOverview: the token is asked for once, then the charts fill from the metrics.
+// liveEvents are published while the overview is open, 100 every 200 ms, so that it shows a live rate.
+const liveEvents = 3000
+
+// trickle publishes the live events until stop is closed or they run out.
+func trickle(s *consoleStream, stop <-chan struct{}) error {
+	w := &segkafka.Writer{Addr: segkafka.TCP(s.cfg.Kafka.Brokers...), Topic: s.cfg.Kafka.Topics.Events, Balancer: &segkafka.Hash{}, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for i := 3600; i < len(s.evs); i += 100 {
+		if err := w.WriteMessages(context.Background(), eventMessages(s.evs[i:i+100])...); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// consoleOverview: the token is asked for once, then the charts fill from the metrics, live.
 func consoleOverview(t *testing.T, b *browser, s *consoleStream) {
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- trickle(s, stop) }()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Errorf("publish live events: %v", err)
+		}
+	}()
 	b.do(t, "open the console", chromedp.Navigate(s.base+"/ui/#overview"), chromedp.WaitVisible("#token-input"),
 		chromedp.SendKeys("#token-input", consoleToken), chromedp.Click("#token-ok"))
-	b.poll(t, "overview drawn", `slConsole.drawn.overview && slConsole.drawn.overview.events_total >= 3600 &&
-		slConsole.charts["chart-rates"].data[1].some(v => v > 0) && slConsole.drawn.sparklines["events/s"] >= 2`)
+	// Live: the latest rate the page drew is above zero while events flow, and the total grows.
+	b.poll(t, "overview drawn, live", `slConsole.drawn.overview && slConsole.drawn.overview.events_total > 3600 &&
+		slConsole.charts["chart-rates"].data[1].at(-1) > 0 && slConsole.drawn.sparklines["events/s"] >= 2`)
 	rates := evalJS[[][]*float64](t, b, `slConsole.charts["chart-rates"].data`)
 	if len(rates) != 3 || len(rates[0]) < 2 {
 		t.Fatalf("chart-rates data: %d columns", len(rates))
@@ -277,6 +308,11 @@ func consoleModels(t *testing.T, b *browser, s *consoleStream) int64 {
 	}
 	if finite == 0 {
 		t.Errorf("chart-auc holds no AUC in (0, 1]: %d columns", len(auc))
+	}
+	// The registry's versions, each with its progressive AUC when published.
+	prog := evalJS[[][]*float64](t, b, `slConsole.charts["chart-progressive"].data`)
+	if n := evalJS[int](t, b, `slConsole.drawn.models.models.find(m => m.model === "`+model+`").versions`); len(prog) != 3 || len(prog[0]) != n || n < 2 || prog[1][n-1] == nil || *prog[1][n-1] <= 0.5 {
+		t.Errorf("chart-progressive data %v for %d versions; want each version's AUC, the latest above 0.5", prog, n)
 	}
 	b.screenshot(t, "models")
 	before, _, _ := champion(t, base, model)

@@ -91,7 +91,7 @@
     }
     if (old) old.destroy();
     const series = [{}].concat(names.map((n, i) => Object.assign({ label: n, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }, (extra.series || {})[n] || {})));
-    const opts = { width, height: extra.height || 200, series, scales: extra.scales || { x: { time: extra.time !== false } }, axes: extra.axes, legend: { live: true } };
+    const opts = { width, height: extra.height || 200, series, scales: extra.scales || { x: { time: extra.time !== false } }, axes: extra.axes || [{}, { size: 64 }], legend: { live: true } };
     const u = new uPlot(opts, data, host);
     u._key = key;
     state.charts[id] = u;
@@ -164,9 +164,16 @@
     const box = $("#models-list");
     box.replaceChildren();
     for (const m of list.models) box.append(modelPanel(m));
-    const model = state.model || (list.models[0] && list.models[0].model);
+    const chosen = list.models.find((m) => m.model === state.model) || list.models[0];
     state.drawn.models = { models: list.models.map((m) => ({ model: m.model, serving: m.serving_version, champion: m.champion, versions: m.versions.length })) };
-    if (!model) return;
+    if (!chosen) return;
+    const model = chosen.model;
+    $("#models-chosen").textContent = model;
+    const vs = chosen.versions.filter((v) => v.created_at).slice().reverse(); // oldest first
+    plot("chart-progressive", ["progressive AUC", "progressive logloss"],
+      [vs.map((v) => Date.parse(v.created_at) / 1000), vs.map((v) => (v.metrics.n ? v.metrics.auc : null)), vs.map((v) => (v.metrics.n ? v.metrics.logloss : null))],
+      { series: { "progressive AUC": { points: { show: true } }, "progressive logloss": { points: { show: true } } } });
+    state.drawn.progressive = { model, versions: vs.length };
     const [perf, hist] = await Promise.all([
       api("/v1/console/models/" + encodeURIComponent(model) + "/performance").catch((e) => ({ error: e.message, versions: [] })),
       api("/v1/models/" + encodeURIComponent(model) + "/history"),
@@ -179,7 +186,8 @@
 
   function modelPanel(m) {
     const route = m.route ? m.route + (m.share ? " " + Math.round(m.share * 100) + "%" : "") : "not routed";
-    const head = el("h3", {}, m.model, el("span", { class: "tag", text: route }), m.pinned ? el("span", { class: "tag pinned", text: "pinned" }) : "",
+    const head = el("h3", {}, el("a", { href: "#models", class: "model-name", "data-model": m.model, onclick: (ev) => { ev.preventDefault(); state.model = m.model; refresh("models"); } }, m.model),
+      el("span", { class: "tag", text: route }), m.pinned ? el("span", { class: "tag pinned", text: "pinned" }) : "",
       " serving v" + m.serving_version + ", champion v" + m.champion + " ",
       el("button", { class: "danger", "data-action": "rollback", "data-model": m.model, onclick: () => change(m.model, "rollback") }, "Roll back"), " ",
       el("button", { "data-action": "pin", "data-model": m.model, onclick: () => change(m.model, m.pinned ? "unpin" : "pin", m.champion) }, m.pinned ? "Unpin" : "Pin"));
