@@ -200,6 +200,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the console wrote to the browser console:\n%s", strings.Join(msgs, "\n"))
 	}
 	consoleCrossOrigin(t, b, s)
+	consoleUnpin(t, b, s)
+}
+
+// consoleUnpin: the pin button of a pinned model (a rollback pins) unpins it, once confirmed.
+func consoleUnpin(t *testing.T, b *browser, s *consoleStream) {
+	if _, _, pinned := champion(t, s.base, s.model); !pinned {
+		t.Fatal("the model is not pinned after the rollback")
+	}
+	b.do(t, "unpin", chromedp.Navigate(s.base+"/ui/#models"), chromedp.WaitVisible(fmt.Sprintf(`button[data-action="pin"][data-model=%q]`, s.model)),
+		chromedp.Evaluate[chromedp.Void](`delete slConsole.drawn.lastChange`),
+		chromedp.Click(fmt.Sprintf(`button[data-action="pin"][data-model=%q]`, s.model)), chromedp.WaitVisible("#confirm-ok"), chromedp.Click("#confirm-ok"))
+	b.poll(t, "unpin answered", `slConsole.drawn.lastChange`)
+	if res := evalJS[map[string]any](t, b, `slConsole.drawn.lastChange`); res["pinned"] != false || res["error"] != nil {
+		t.Errorf("unpin from the page: %v", res)
+	}
+	if _, _, pinned := champion(t, s.base, s.model); pinned {
+		t.Error("the model is still pinned after unpinning it in the page")
+	}
 }
 
 // startConsoleStream starts the binary with a token and publishes a drifting stream with its
@@ -315,7 +333,16 @@ func consoleModels(t *testing.T, b *browser, s *consoleStream) int64 {
 		t.Errorf("chart-progressive data %v for %d versions; want each version's AUC, the latest above 0.5", prog, n)
 	}
 	b.screenshot(t, "models")
+	// Cancelled, a promotion sends nothing.
 	before, _, _ := champion(t, base, model)
+	b.do(t, "promote, then cancel", chromedp.Click(fmt.Sprintf(`button[data-action="promote"][data-model=%q][data-version="1"]`, model)),
+		chromedp.WaitVisible("#confirm-cancel"), chromedp.Click("#confirm-cancel"))
+	if evalJS[bool](t, b, `!!slConsole.drawn.lastChange`) {
+		t.Fatal("a cancelled promotion was sent")
+	}
+	if _, _, pinned := champion(t, base, model); pinned {
+		t.Fatal("a cancelled promotion pinned the model")
+	}
 	b.do(t, "roll back", chromedp.Click(fmt.Sprintf(`button[data-action="rollback"][data-model=%q]`, model)),
 		chromedp.WaitVisible("#confirm-ok"), chromedp.Click("#confirm-ok"))
 	b.poll(t, "rollback answered", `slConsole.drawn.lastChange`)
