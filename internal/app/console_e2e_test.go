@@ -420,6 +420,9 @@ func consoleDeadLetters(t *testing.T, b *browser, s *consoleStream) {
 	b.do(t, "dead letters page", chromedp.Navigate(base+"/ui/#deadletters"))
 	b.poll(t, "dead letters drawn", `slConsole.drawn.deadletters`)
 	got := evalJS[map[string]int](t, b, `slConsole.drawn.deadletters.reasons`)
+	if !evalJS[bool](t, b, `slConsole.drawn.deadletters.complete && slConsole.drawn.deadletters.total === 5`) {
+		t.Errorf("dead letters: %v", evalJS[map[string]any](t, b, `slConsole.drawn.deadletters`))
+	}
 	for reason, vs := range bad {
 		if got[reason] != len(vs) {
 			t.Errorf("dead letters by reason %v, want %d %s", got, len(vs), reason)

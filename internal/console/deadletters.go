@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/wire"
 )
+
+// readBound bounds the reading of the records once their offsets are known.
+const readBound = 3 * time.Second
 
 // maxShownValue bounds the bytes of a dead letter's value the console shows.
 const maxShownValue = 4 << 10
@@ -32,10 +36,14 @@ type DeadLetter struct {
 // DeadLetters is the answer of GET /v1/console/deadletters: the latest records of each reason,
 // newest first, among the last Scanned records of the topic.
 type DeadLetters struct {
-	Topic   string                  `json:"topic"`
-	Scanned int                     `json:"scanned"`
-	Total   int64                   `json:"total"` // records on the topic now
-	Reasons map[string][]DeadLetter `json:"reasons"`
+	Topic   string `json:"topic"`
+	Scanned int    `json:"scanned"`
+	Total   int64  `json:"total"` // records on the topic now
+	// Complete is false when the read stopped at its time bound before reaching the end of every
+	// partition (a partition that ends with transaction markers, a slow broker): the records are
+	// those read by then.
+	Complete bool                    `json:"complete"`
+	Reasons  map[string][]DeadLetter `json:"reasons"`
 }
 
 func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +95,7 @@ func (c *Console) readDeadLetters(ctx context.Context, n int) (DeadLetters, erro
 		last[e.Partition] = e.Offset - 1
 	})
 	if len(from) == 0 {
+		out.Complete = true
 		return out, nil
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, c.opts.KafkaOpts...),
@@ -96,10 +105,15 @@ func (c *Console) readDeadLetters(ctx context.Context, n int) (DeadLetters, erro
 	}
 	defer cl.Close()
 	var recs []*kgo.Record
+	rctx, cancel := context.WithTimeout(ctx, readBound)
+	defer cancel()
 	for len(last) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return out, fmt.Errorf("read %s: %w", topic, ctx.Err())
+		fs := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			if ctx.Err() != nil {
+				return out, fmt.Errorf("read %s: %w", topic, ctx.Err())
+			}
+			break // the read's own bound: answer with what was read
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
@@ -113,7 +127,7 @@ func (c *Console) readDeadLetters(ctx context.Context, n int) (DeadLetters, erro
 			}
 		})
 	}
-	out.Scanned = len(recs)
+	out.Scanned, out.Complete = len(recs), len(last) == 0
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Timestamp.After(recs[j].Timestamp) })
 	for _, r := range recs {
 		d := deadLetter(r)

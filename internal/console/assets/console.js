@@ -292,7 +292,7 @@
   async function deadLetters() {
     const n = $("#dlq-n").value || 20;
     const d = await api("/v1/console/deadletters?n=" + encodeURIComponent(n));
-    $("#dlq-summary").textContent = d.total + " records on " + d.topic + "; the latest " + d.scanned + " read";
+    $("#dlq-summary").textContent = d.total + " records on " + d.topic + "; the latest " + d.scanned + " read" + (d.complete ? "" : " (stopped at the time bound: not all partitions read to their end)");
     const box = $("#dlq");
     box.replaceChildren();
     const reasons = Object.keys(d.reasons).sort();
@@ -305,7 +305,7 @@
         el("table", {}, el("tr", {}, ...["produced", "partition:offset", "key", "headers", "value"].map((t) => el("th", { text: t }))), ...rows)));
     }
     if (!reasons.length) box.append(el("p", { text: "No dead letters." }));
-    state.drawn.deadletters = { reasons: Object.fromEntries(reasons.map((r) => [r, d.reasons[r].length])), total: d.total };
+    state.drawn.deadletters = { reasons: Object.fromEntries(reasons.map((r) => [r, d.reasons[r].length])), total: d.total, complete: d.complete };
   }
 
   // ---- entity
