@@ -91,7 +91,8 @@
     }
     if (old) old.destroy();
     const series = [{}].concat(names.map((n, i) => Object.assign({ label: n, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }, (extra.series || {})[n] || {})));
-    const opts = { width, height: extra.height || 200, series, scales: extra.scales || { x: { time: extra.time !== false } }, axes: extra.axes || [{}, { size: 64 }], legend: { live: true } };
+    const opts = { width, height: extra.height || 200, series, scales: extra.scales || { x: { time: extra.time !== false } }, axes: extra.axes || [{}, { size: 64 }], legend: { live: true },
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC") }; // UTC, like the tables
     const u = new uPlot(opts, data, host);
     u._key = key;
     state.charts[id] = u;
