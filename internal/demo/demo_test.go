@@ -57,7 +57,9 @@ func TestDemoPrintsConsoleURL(t *testing.T) {
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
 	sc := synth.DefaultConfig()
-	go func() { done <- demo.Run(ctx, app.New(cfg), demo.Options{Rate: 100, Synth: sc, Interval: time.Second}, out) }()
+	go func() {
+		done <- demo.Run(ctx, app.New(cfg), demo.Options{Rate: 100, Synth: sc, Interval: time.Second}, out)
+	}()
 
 	re := regexp.MustCompile(`(?m)^console: (http://127\.0\.0\.1:[0-9]+/ui/)$`)
 	deadline := time.Now().Add(60 * time.Second)
