@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what streamlearn's tests and demo need from Debian's packages: redis-server,
 # clickhouse-server (+ client), kcat, prometheus (for promtool, which checks and unit-tests the
-# alert rules) and chromium (headless, for the web console's browser tests). Nothing is downloaded from anywhere else.
+# alert rules), chromium (headless, for the web console's browser tests) and zookeeper (the keeper
+# of ClickHouse's replicated tables in sinks/chsink's tests; it brings a headless JRE). Nothing is
+# downloaded from anywhere else.
 set -euo pipefail
 
 need=()
@@ -10,6 +12,7 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -58,6 +58,9 @@ func printCheck(w io.Writer, role string, cfg config.Config) {
 	ch := strings.Join(cfg.ClickHouse.Addr, ",")
 	if cfg.ClickHouse.Cluster != "" {
 		ch = fmt.Sprintf("cluster %s via %s", cfg.ClickHouse.Cluster, ch)
+		if cfg.ClickHouse.Replicated {
+			ch = "replicated " + ch
+		}
 	}
 	models := make([]string, 0, 1+len(cfg.Challengers))
 	for _, m := range cfg.Models() {

@@ -146,8 +146,17 @@ func lookBinary(names ...string) (string, error) {
 }
 
 func startProcess(bin string, dir string, args ...string) (*exec.Cmd, error) {
+	return startProcessEnv(bin, dir, nil, args...)
+}
+
+// startProcessEnv starts bin in dir with env added to this process's environment, its output in
+// dir/stdout.log.
+func startProcessEnv(bin string, dir string, env []string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
 	if err != nil {
 		return nil, err

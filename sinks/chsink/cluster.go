@@ -2,10 +2,12 @@ package chsink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -16,10 +18,17 @@ import (
 // host over its own connection: the local tables, the Distributed tables and schema_migrations
 // (which stays local: each host records what it has applied, so a host added later is migrated
 // by the next Open). Every step is idempotent, so concurrent Opens and a retry after a crash on
-// any host are safe.
+// any host are safe. With clickhouse.replicated the local tables are replicated: each replica
+// creates its own table at the shard's ZooKeeper path, and a column added on one replica reaches
+// the others through ZooKeeper (addColumn then finds it there and does nothing).
 
 // migrateHost migrates one server and checks that its tables are laid out as sc says.
 func migrateHost(ctx context.Context, conn driver.Conn, sc schema, logger *slog.Logger) error {
+	if sc.replicated {
+		if err := checkKeeper(ctx, conn); err != nil {
+			return err
+		}
+	}
 	if err := migrate(ctx, conn, sc, migrations, logger); err != nil {
 		return err
 	}
@@ -101,6 +110,44 @@ func checkLayout(ctx context.Context, conn driver.Conn, sc schema) error {
 			return fmt.Errorf("table %s.%s has engine %s, but clickhouse.cluster is %q: a database is either on one server or on a cluster; use another database",
 				sc.db, t, engines[t], sc.cluster)
 		}
+		if sc.cluster == "" {
+			continue
+		}
+		local := t + localSuffix
+		if replicated := strings.HasPrefix(engines[local], "Replicated"); replicated != sc.replicated {
+			return fmt.Errorf("table %s.%s has engine %s, but clickhouse.replicated is %t: a database's tables are either all replicated or none; use another database",
+				sc.db, local, engines[local], sc.replicated)
+		}
+	}
+	return nil
+}
+
+// checkKeeper fails unless the server has a ZooKeeper and the {shard} and {replica} macros that
+// replicated tables need: without them CREATE fails with an error that names neither the
+// setting nor the host.
+func checkKeeper(ctx context.Context, conn driver.Conn) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n); err != nil {
+		return fmt.Errorf("clickhouse.replicated: the server has no working ZooKeeper (its <zookeeper> config section): %w", err)
+	}
+	rows, err := conn.Query(ctx, "SELECT macro FROM system.macros WHERE macro IN ('shard', 'replica')")
+	if err != nil {
+		return fmt.Errorf("read system.macros: %w", err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return fmt.Errorf("read system.macros: %w", err)
+		}
+		have[m] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read system.macros: %w", err)
+	}
+	if !have["shard"] || !have["replica"] {
+		return errors.New("clickhouse.replicated: the server lacks the shard and replica macros (its <macros> config section) that replicated tables' paths use")
 	}
 	return nil
 }

@@ -23,6 +23,11 @@ type Config struct {
 	// insert_distributed_sync=1. Addr then needs only one host of the cluster. No ZooKeeper is
 	// needed (Open does not use ON CLUSTER). Default "": a single server.
 	Cluster string `yaml:"cluster"`
+	// Replicated, with Cluster, makes each <table>_local a ReplicatedReplacingMergeTree at the
+	// ZooKeeper path /clickhouse/tables/{shard}/<database>/<table>_local, replica {replica}: every
+	// host needs a <zookeeper> section and the shard and replica macros, and the cluster's shards
+	// internal_replication. Open checks both on every host. Default false.
+	Replicated bool `yaml:"replicated"`
 	// Username and Password authenticate; the password is never logged. Default user "default".
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
@@ -111,6 +116,9 @@ func (c Config) Validate() error {
 	if c.Cluster != "" && !clusterName.MatchString(c.Cluster) {
 		errs = append(errs, fmt.Errorf("clickhouse.cluster: %q is not a cluster name ([A-Za-z0-9_.-]+)", c.Cluster))
 	}
+	if c.Replicated && c.Cluster == "" {
+		errs = append(errs, errors.New("clickhouse.replicated: needs clickhouse.cluster (replicas are the hosts of a cluster's shards)"))
+	}
 	if c.Password != "" && c.PasswordFile != "" {
 		errs = append(errs, errors.New("clickhouse.password, clickhouse.password_file: set one, not both"))
 	}
@@ -144,6 +152,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("addr", c.Addr),
 		slog.String("database", c.Database),
 		slog.String("cluster", c.Cluster),
+		slog.Bool("replicated", c.Replicated),
 		slog.String("username", c.Username),
 		slog.Bool("password_set", c.Password != "" || c.PasswordFile != ""),
 		slog.String("password_file", c.PasswordFile),

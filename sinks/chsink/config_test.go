@@ -26,6 +26,8 @@ func TestValidate(t *testing.T) {
 		{"database not an identifier", func(c *chsink.Config) { c.Database = "a; DROP TABLE x" }, "clickhouse.database"},
 		{"a cluster", func(c *chsink.Config) { c.Cluster = "sl-prod.eu_1" }, ""},
 		{"cluster name with a quote", func(c *chsink.Config) { c.Cluster = "x', 'y" }, "clickhouse.cluster"},
+		{"replicated cluster", func(c *chsink.Config) { c.Cluster, c.Replicated = "sl", true }, ""},
+		{"replicated without a cluster", func(c *chsink.Config) { c.Replicated = true }, "clickhouse.replicated: needs clickhouse.cluster"},
 		{"empty address", func(c *chsink.Config) { c.Addr = []string{""} }, "clickhouse.addr[0]"},
 		{"ca file without tls", func(c *chsink.Config) { c.TLSCAFile = "ca.pem" }, "clickhouse.tls_ca_file"},
 		{"negative batch", func(c *chsink.Config) { c.BatchRows = -1 }, "clickhouse.batch_rows"},

@@ -17,9 +17,18 @@ func MigrateAddingColumn(ctx context.Context, conn driver.Conn, db, table, colum
 
 // MigrateClusterAddingColumn is MigrateAddingColumn on one host of a cluster ("": a single server).
 func MigrateClusterAddingColumn(ctx context.Context, conn driver.Conn, db, cluster, table, column, typ string) error {
+	return migrateAddingColumn(ctx, conn, schema{db: db, cluster: cluster}, table, column, typ)
+}
+
+// MigrateReplicatedAddingColumn is MigrateAddingColumn on one replica of a replicated cluster.
+func MigrateReplicatedAddingColumn(ctx context.Context, conn driver.Conn, db, cluster, table, column, typ string) error {
+	return migrateAddingColumn(ctx, conn, schema{db: db, cluster: cluster, replicated: true}, table, column, typ)
+}
+
+func migrateAddingColumn(ctx context.Context, conn driver.Conn, sc schema, table, column, typ string) error {
 	ms := append(slices.Clone(migrations), migration{version: 1000, name: "test: add column",
 		steps: []step{addColumn{table: table, column: column, typ: typ}}})
-	return migrate(ctx, conn, schema{db: db, cluster: cluster}, ms, slog.New(slog.DiscardHandler))
+	return migrate(ctx, conn, sc, ms, slog.New(slog.DiscardHandler))
 }
 
 // ShardKeys returns, for each table the migrations create, its cluster sharding key and its body.

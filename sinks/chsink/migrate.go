@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -16,9 +17,31 @@ type migration struct {
 }
 
 // schema says where the tables are: database db, on one server (cluster "") or on one host of a
-// cluster, where each table is a local table with a Distributed table of the same name over it.
+// cluster, where each table is a local table with a Distributed table of the same name over it;
+// replicated makes the local tables ReplicatedReplacingMergeTree.
 type schema struct {
 	db, cluster string
+	replicated  bool
+}
+
+// replicaPath is the ZooKeeper path of a replicated local table; ClickHouse expands {shard}.
+// 18.16 has no {database} or {table} macros, so they are spelled out.
+func (s schema) replicaPath(local string) string {
+	return "/clickhouse/tables/{shard}/" + s.db + "/" + local
+}
+
+// localBody returns a table's body for its local table: the ReplacingMergeTree made replicated
+// when s says so.
+func (s schema) localBody(local, body string) (string, error) {
+	if !s.replicated {
+		return body, nil
+	}
+	const engine = "ENGINE = ReplacingMergeTree("
+	if strings.Count(body, engine) != 1 {
+		return "", fmt.Errorf("table %s: body has no single %s…): cannot make it replicated", local, engine)
+	}
+	return strings.Replace(body, engine, fmt.Sprintf("ENGINE = ReplicatedReplacingMergeTree('%s', '{replica}', ",
+		s.replicaPath(local)), 1), nil
 }
 
 // localSuffix names a table's local part in cluster mode.
@@ -51,7 +74,11 @@ func (c createTable) apply(ctx context.Context, conn driver.Conn, s schema) erro
 		return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, c.name, c.body))
 	}
 	local := c.name + localSuffix
-	if err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, local, c.body)); err != nil {
+	body, err := s.localBody(local, c.body)
+	if err != nil {
+		return err
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s", s.db, local, body)); err != nil {
 		return err
 	}
 	return conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s ENGINE = Distributed('%s', '%s', '%s', %s)",

@@ -62,7 +62,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
-	sc := schema{db: cfg.Database, cluster: cfg.Cluster}
+	sc := schema{db: cfg.Database, cluster: cfg.Cluster, replicated: cfg.Replicated}
 	if sc.cluster == "" {
 		err = migrateHost(ctx, conn, sc, logger)
 	} else {
