@@ -23,7 +23,7 @@ HELM_VERSION ?= v3.22.0
 HELM := bin/helm-$(HELM_VERSION)
 deploy-check: $(HELM)
 	$(HELM) lint --strict deploy/helm/streamlearn --set secrets.apiToken=lint
-	$(HELM) lint --strict deploy/helm/streamlearn --set secrets.existingSecret=sl --set serviceMonitor.enabled=true
+	$(HELM) lint --strict deploy/helm/streamlearn --set secrets.existingSecret=sl --set serviceMonitor.enabled=true --set autoscaling.enabled=true
 	$(HELM) template sl deploy/helm/streamlearn --set secrets.apiToken=t > /dev/null
 	HELM=$(abspath $(HELM)) $(GO) test -count=1 -run 'TestCompose|TestHelm' -v ./deploy/
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -212,13 +213,7 @@ func writeYAML(t *testing.T, v any) string {
 // it) and runs `streamlearn check` on every Deployment's args with the rendered ConfigMap; every
 // Deployment has probes on /healthz and /readyz and a PodDisruptionBudget.
 func TestHelmTemplate(t *testing.T) {
-	helm := os.Getenv("HELM")
-	if helm == "" {
-		var err error
-		if helm, err = exec.LookPath("helm"); err != nil {
-			t.Skip("helm not installed: `make deploy-check` renders the chart with it")
-		}
-	}
+	helm := helmBinary(t)
 	out, err := exec.Command(helm, "template", "sl", "helm/streamlearn", "--set", "secrets.apiToken=t",
 		"--set", "serviceMonitor.enabled=true").Output()
 	if err != nil {
@@ -251,6 +246,93 @@ func TestHelmTemplate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelmAutoscaling renders the chart with autoscaling on: an HPA for ingest on the score group's
+// consumer lag and one for predictor on CPU, each aimed at its role's Deployment, which then has
+// no replicas field of its own; learner and drift keep theirs and get none.
+func TestHelmAutoscaling(t *testing.T) {
+	helm := helmBinary(t)
+	out, err := exec.Command(helm, "template", "sl", "helm/streamlearn", "--set", "secrets.apiToken=t",
+		"--set", "autoscaling.enabled=true", "--set", "config.kafka.group=shop").Output()
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	type hpa struct {
+		Spec struct {
+			ScaleTargetRef struct{ Kind, Name string } `yaml:"scaleTargetRef"`
+			MinReplicas    int                         `yaml:"minReplicas"`
+			Metrics        []struct {
+				Type     string
+				External struct {
+					Metric struct {
+						Name     string
+						Selector struct {
+							MatchLabels map[string]string `yaml:"matchLabels"`
+						}
+					}
+				}
+				Resource struct{ Name string }
+			}
+		}
+	}
+	hpas := map[string]hpa{}
+	replicas := map[string]bool{}
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	for {
+		var obj struct {
+			Kind     string
+			Metadata struct{ Name string }
+			Spec     map[string]any
+		}
+		err := dec.Decode(&obj)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("rendered chart: %v", err)
+		}
+		b, _ := yaml.Marshal(obj)
+		switch obj.Kind {
+		case "HorizontalPodAutoscaler":
+			var h hpa
+			if err := yaml.Unmarshal(b, &h); err != nil {
+				t.Fatal(err)
+			}
+			hpas[obj.Metadata.Name] = h
+		case "Deployment":
+			_, replicas[obj.Metadata.Name] = obj.Spec["replicas"]
+		}
+	}
+	ingest, predictor := hpas["sl-streamlearn-ingest"], hpas["sl-streamlearn-predictor"]
+	if len(hpas) != 2 || ingest.Spec.ScaleTargetRef.Name != "sl-streamlearn-ingest" || predictor.Spec.ScaleTargetRef.Name != "sl-streamlearn-predictor" {
+		t.Fatalf("HPAs %+v, want ingest and predictor aimed at their Deployments", hpas)
+	}
+	if m := ingest.Spec.Metrics; len(m) != 1 || m[0].Type != "External" || m[0].External.Metric.Name != "streamlearn_kafka_consumer_lag" ||
+		m[0].External.Metric.Selector.MatchLabels["group"] != "shop-score" {
+		t.Errorf("ingest HPA metrics %+v, want the consumer lag of group shop-score", m)
+	}
+	if m := predictor.Spec.Metrics; len(m) != 1 || m[0].Type != "Resource" || m[0].Resource.Name != "cpu" {
+		t.Errorf("predictor HPA metrics %+v, want CPU", m)
+	}
+	want := map[string]bool{"sl-streamlearn-ingest": false, "sl-streamlearn-predictor": false, "sl-streamlearn-learner": true, "sl-streamlearn-drift": true}
+	if !maps.Equal(replicas, want) {
+		t.Errorf("Deployments with a replicas field: %v, want %v", replicas, want)
+	}
+}
+
+// helmBinary returns HELM, or helm on PATH; without either the test is skipped (`make
+// deploy-check` builds helm from the Go module proxy and sets HELM).
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	if helm := os.Getenv("HELM"); helm != "" {
+		return helm
+	}
+	helm, err := exec.LookPath("helm")
+	if err != nil {
+		t.Skip("helm not installed: `make deploy-check` renders the chart with it")
+	}
+	return helm
 }
 
 type container struct {
