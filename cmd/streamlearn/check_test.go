@@ -30,6 +30,8 @@ func TestCheck(t *testing.T) {
 	unknown := file("unknown.yaml", "kafka:\n  brokerz: [a:1]\n")
 	cluster := file("cluster.yaml", "clickhouse:\n  addr: [ch-1:9000, ch-2:9000]\n  cluster: streamlearn\n")
 	badCluster := file("bad-cluster.yaml", "clickhouse:\n  cluster: \"a'b\"\n")
+	replicated := file("replicated.yaml", "clickhouse:\n  addr: [ch-1:9000]\n  cluster: streamlearn\n  replicated: true\n")
+	replicatedAlone := file("replicated-alone.yaml", "clickhouse:\n  replicated: true\n")
 	env := file("env.yaml", "redis:\n  addr: ${CHECK_TEST_UNSET_VAR}\n")
 	tests := []struct {
 		name string
@@ -45,6 +47,8 @@ func TestCheck(t *testing.T) {
 		{"embedded broker", []string{"predictor", "--embedded-kafka", "127.0.0.1:0"}, true, []string{"embedded 127.0.0.1:0"}},
 		{"clickhouse cluster", []string{"drift", "--config", cluster}, true, []string{"clickhouse: cluster streamlearn via ch-1:9000,ch-2:9000"}},
 		{"bad cluster name", []string{"--config", badCluster}, false, []string{"clickhouse.cluster"}},
+		{"replicated cluster", []string{"drift", "--config", replicated}, true, []string{"clickhouse: replicated cluster streamlearn via ch-1:9000"}},
+		{"replicated without a cluster", []string{"--config", replicatedAlone}, false, []string{"clickhouse.replicated: needs clickhouse.cluster"}},
 		{"bad fields", []string{"--config", bad}, false, []string{"redis.db", "log.level"}},
 		{"bad flags", []string{"--config", example, "--device", "gpu", "--log-level", "loud"}, false, []string{"learner.device", "log.level"}},
 		{"unknown key", []string{"--config", unknown}, false, []string{"brokerz"}},
