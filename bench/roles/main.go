@@ -33,6 +33,7 @@ type options struct {
 	procs          int
 	dir            string
 	windows        string
+	memoryOnly     bool
 	// pids of the servers (Redis, ClickHouse) whose CPU time each phase also reports; 0: not read.
 	redisPID, chPID int
 }
@@ -57,6 +58,7 @@ func main() {
 	flag.StringVar(&o.windows, "windows", "", "aggregate windows, comma-separated (e.g. 5m,1h,24h,7d): count and mean of every numeric field over each; empty: the default aggregates (1h, 24h)")
 	flag.IntVar(&o.redisPID, "redis-pid", 0, "pid of redis-server, to report its CPU time per phase (0: not)")
 	flag.IntVar(&o.chPID, "clickhouse-pid", 0, "pid of clickhouse-server, to report its CPU time per phase (0: not)")
+	flag.BoolVar(&o.memoryOnly, "memory-only", false, "stop each run after the score phase and the Redis measurement")
 	runs := flag.Int("runs", 3, "runs; medians are reported")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "streamlearn-bench-roles-")
@@ -92,7 +94,10 @@ var roles = []string{"score", "join", "learn", "correlate"}
 func (r result) print(label string, n int) {
 	fmt.Printf("%s:", label)
 	for _, role := range roles {
-		p := r.phases[role]
+		p, ok := r.phases[role]
+		if !ok {
+			continue
+		}
 		fmt.Printf("  %s %.0f/s per core (%.2fs CPU, %.1fs wall; redis %.2fs, clickhouse %.2fs CPU)", role, p.perCore(n), p.cpu.Seconds(), p.wall.Seconds(), p.redis.Seconds(), p.ch.Seconds())
 	}
 	fmt.Println()
@@ -100,6 +105,9 @@ func (r result) print(label string, n int) {
 
 func printMedians(rs []result, o options) {
 	for _, role := range roles {
+		if _, ok := rs[0].phases[role]; !ok {
+			continue
+		}
 		var perCore, wall, redisUS, chUS []float64
 		for _, r := range rs {
 			p := r.phases[role]
@@ -176,7 +184,7 @@ func once(o options, run int) (result, error) {
 	if r.phases["score"], err = st.measure(ctx, "ingest", st.topicHas(st.topics.Predictions, o.n)); err != nil {
 		return r, fmt.Errorf("score: %w", err)
 	}
-	if r.mem, err = st.redisMemory(ctx); err != nil {
+	if r.mem, err = st.redisMemory(ctx); err != nil || o.memoryOnly {
 		return r, err
 	}
 	if err := st.produce(ctx, true); err != nil {
