@@ -1,13 +1,14 @@
-// Package testenv starts the real servers that tests talk to: private redis-server and
-// clickhouse-server processes on free loopback ports in temporary directories, and an embedded
-// Kafka-protocol broker (franz-go's kfake) on a real TCP port.
+// Package testenv starts the real servers that tests talk to: private redis-server,
+// clickhouse-server and (for ClickHouse's replicated tables) ZooKeeper processes on free loopback
+// ports in temporary directories, and an embedded Kafka-protocol broker (franz-go's kfake) on a
+// real TCP port.
 //
 // Servers are shared by all tests of one test binary: the first caller starts them and Main stops
 // them when the binary's tests are done (the processes also die with the test binary). Tests keep
 // out of each other's way with their own Redis key prefixes, ClickHouse databases and Kafka topics.
 //
 // Addresses in the environment win over private servers: STREAMLEARN_TEST_REDIS,
-// STREAMLEARN_TEST_CLICKHOUSE (host:port of the native protocol). Without them, the installed
+// STREAMLEARN_TEST_CLICKHOUSE (host:port of the native protocol), STREAMLEARN_TEST_ZOOKEEPER. Without them, the installed
 // binaries are used. When a binary is missing the test is skipped, except under CI (CI=true), where a
 // missing server fails the test: CI must never pass by skipping.
 package testenv
