@@ -84,12 +84,15 @@ func TestReplicatedDedup(t *testing.T) {
 		if err := w.Flush(ctx); err != nil {
 			t.Fatalf("flush through replica %d: %v", round+1, err)
 		}
-		other := conns[1-round]
-		for _, table := range []string{"predictions", "outcomes"} {
-			syncReplica(ctx, t, other, db, table)
+		// The Distributed table wrote each block to one replica (the local one, by
+		// prefer_localhost_replica); both wait until they hold every part.
+		for _, conn := range conns {
+			for _, table := range []string{"predictions", "outcomes"} {
+				syncReplica(ctx, t, conn, db, table)
+			}
 		}
 		if round == 0 {
-			if got := localCount(ctx, t, other, "predictions"); got != n {
+			if got := localCount(ctx, t, conns[1], "predictions"); got != n {
 				t.Fatalf("replica 2 holds %d predictions written through replica 1, want %d", got, n)
 			}
 		}
