@@ -203,3 +203,35 @@ func wantOpenError(t *testing.T, cfg chsink.Config, want string) {
 		t.Errorf("err = %v, want one containing %q", err, want)
 	}
 }
+
+// TestReplicatedReplicaDown writes through replica 1 while replica 2 is stopped: the writes
+// succeed, and replica 2, started again on its data, fetches the rows it missed.
+func TestReplicatedReplicaDown(t *testing.T) {
+	srv, ws := openReplicas(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	db := ws[0].Database()
+	srv[1].Stop()
+	const n = 2000
+	mustAdd(t, ws[0].AddPredictions(ctx, predictions(0, n, "fraud", 1, time.Now())...))
+	if err := ws[0].Flush(ctx); err != nil {
+		t.Fatalf("flush with replica 2 down: %v", err)
+	}
+	if err := srv[1].Start(); err != nil {
+		t.Fatalf("start replica 2: %v", err)
+	}
+	conn := connTo(t, srv[1].Addr, db)
+	// Until its ZooKeeper session is back the restarted replica's tables are read-only and SYNC
+	// REPLICA fails: retry until it succeeds.
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+".predictions_local"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("sync replica 2 after its restart: %v", err)
+	}
+	if got := localCount(ctx, t, conn, "predictions"); got != n {
+		t.Errorf("replica 2 holds %d predictions after its restart, want %d", got, n)
+	}
+}
