@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/sinks/chsink"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // openReplicas starts a private ZooKeeper and two ClickHouse servers as the two replicas of one
@@ -78,7 +79,7 @@ func TestReplicatedDedup(t *testing.T) {
 		}
 		mustAdd(t, w.AddPredictions(ctx, preds...))
 		for i := range n / 2 {
-			mustAdd(t, w.AddOutcomes(ctx, chsink.OutcomeRow{ID: fmt.Sprintf("e-%d", i), Label: float64(round), Time: at,
+			mustAdd(t, w.AddOutcomes(ctx, wire.OutcomeRow{ID: fmt.Sprintf("e-%d", i), Label: float64(round), Time: at,
 				ReceivedAt: at.Add(time.Duration(round) * time.Minute), Model: "fraud", Version: int64(round + 1), Joined: true}))
 		}
 		if err := w.Flush(ctx); err != nil {
