@@ -57,7 +57,13 @@ type Consumer[T any] struct {
 	OnInvalid func(reason Reason)
 	// OnBatch, when set, is called after every committed batch with its valid and invalid counts.
 	OnBatch func(valid, invalid int)
+	// Observe, when set, is told how long each batch took to decode (stage StageDecode): once per
+	// batch, for metrics.
+	Observe func(stage string, d time.Duration)
 }
+
+// StageDecode is the stage Consumer.Observe times: decoding and validating a polled batch.
+const StageDecode = "decode"
 
 // Run consumes until ctx ends, then finishes the batch in flight, commits and returns nil.
 func (c *Consumer[T]) Run(ctx context.Context) error {
@@ -113,6 +119,9 @@ func (c *Consumer[T]) process(ctx context.Context, recs []*kgo.Record, log *slog
 		}
 		values = append(values, v)
 		srcs = append(srcs, r)
+	}
+	if c.Observe != nil {
+		c.Observe(StageDecode, time.Since(wall))
 	}
 	valid := len(values)
 	if len(values) > 0 {

@@ -47,19 +47,35 @@ type Outcomes struct {
 	Out   Output
 	// Joined, when set, is told how many examples each batch made durable.
 	Joined func(n int)
+	// Observe, when set, is told how long each batch spent joining (StageJoin: AddOutcomes and
+	// Ack) and producing (StageProduce), once per batch, for metrics.
+	Observe func(stage string, d time.Duration)
 }
+
+// The stages Outcomes.Observe times.
+const (
+	StageJoin    = "join"
+	StageProduce = "produce"
+)
 
 // Handle joins os, produces their examples and acks them, in that order.
 func (j *Outcomes) Handle(ctx context.Context, os []wire.Outcome) error {
+	start := time.Now()
 	exs, err := j.Store.AddOutcomes(ctx, os)
 	if err != nil {
 		return err
 	}
+	added := time.Now()
 	if err := j.Out.Examples(ctx, exs); err != nil {
 		return err
 	}
+	produced := time.Now()
 	if err := AckDurable(ctx, j.Store.Ack, exs); err != nil {
 		return err
+	}
+	if j.Observe != nil {
+		j.Observe(StageJoin, added.Sub(start)+time.Since(produced))
+		j.Observe(StageProduce, produced.Sub(added))
 	}
 	if j.Joined != nil {
 		j.Joined(len(exs))

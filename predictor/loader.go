@@ -94,7 +94,15 @@ func (l *Loader) Load(ctx context.Context, model string, version int64) (*Served
 	if got := snap.Spec().Name; got != model {
 		return nil, fmt.Errorf("load model %s version %d: the snapshot is of model %q", model, version, got)
 	}
-	return &Served{Model: model, Version: version, Snapshot: snap, LoadedAt: time.Now()}, nil
+	s := &Served{Model: model, Version: version, Snapshot: snap, LoadedAt: time.Now()}
+	// The version's times are for the freshness metrics only: a registry that lost them (or a
+	// failed read) leaves them zero, and the version serves all the same.
+	if v, err := l.Registry.Get(ctx, model, version); err == nil {
+		s.CreatedAt, s.DataTo = v.CreatedAt, v.To
+	} else if l.Logger != nil {
+		l.Logger.Warn("model version metadata not read; its age is not reported", "model", model, "version", version, "err", err)
+	}
+	return s, nil
 }
 
 func (l *Loader) sync(ctx context.Context, model string) error {

@@ -20,6 +20,10 @@ type Served struct {
 	Version  int64
 	Snapshot *learner.Snapshot
 	LoadedAt time.Time
+	// CreatedAt is when the version was published and DataTo the event time of the newest example
+	// it learned, from the registry (zero for version 0, or when the registry did not say).
+	CreatedAt time.Time
+	DataTo    time.Time
 }
 
 // Models holds the serving version of each model name. Readers take one immutable map with a

@@ -37,7 +37,18 @@ type Stream struct {
 	Join     Joins
 	Out      Output
 	Now      func() time.Time
+	// Observe, when set, is told how long each batch spent in each stage (StageFeatures,
+	// StageScore, StageProduce, StageJoin): a few calls per batch, for metrics.
+	Observe func(stage string, d time.Duration)
 }
+
+// The stages Stream.Observe times. Produce and join add up the batch's calls to Output and Joins.
+const (
+	StageFeatures = "features" // the feature store's round trip and the vectors
+	StageScore    = "score"    // the models' scoring loop
+	StageProduce  = "produce"  // predictions and examples made durable on their topics
+	StageJoin     = "join"     // pending predictions recorded, joined examples acked
+)
 
 // Handle scores events and records them for the label join. It is idempotent per event id: a
 // redelivered event gets the features it had the first time and overwrites its pending entry.
@@ -46,10 +57,12 @@ func (s *Stream) Handle(ctx context.Context, events []wire.Event) error {
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
+	t := stageClock{observe: s.Observe, last: time.Now()}
 	vs, err := streamVectors(ctx, s.Features, events)
 	if err != nil {
 		return err
 	}
+	t.lap(StageFeatures)
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -76,20 +89,53 @@ func (s *Stream) Handle(ctx context.Context, events []wire.Event) error {
 			}
 		}
 	}
+	t.lap(StageScore)
 	if err := s.Out.Predictions(ctx, preds); err != nil {
 		return err
 	}
+	produce := t.split()
 	examples, err := s.Join.AddPending(ctx, pending)
 	if err != nil {
 		return err
 	}
-	if len(examples) == 0 {
-		return nil
+	joining := t.split()
+	if len(examples) > 0 {
+		if err := s.Out.Examples(ctx, examples); err != nil {
+			return err
+		}
+		produce += t.split()
+		if err := join.AckDurable(ctx, s.Join.Ack, examples); err != nil {
+			return err
+		}
+		joining += t.split()
 	}
-	if err := s.Out.Examples(ctx, examples); err != nil {
-		return err
+	t.report(StageProduce, produce)
+	t.report(StageJoin, joining)
+	return nil
+}
+
+// stageClock times the consecutive stages of one batch for an Observe hook; with no hook it
+// does nothing but read the clock.
+type stageClock struct {
+	observe func(stage string, d time.Duration)
+	last    time.Time
+}
+
+// split returns the time since the last split or lap.
+func (c *stageClock) split() time.Duration {
+	now := time.Now()
+	d := now.Sub(c.last)
+	c.last = now
+	return d
+}
+
+// lap reports the time since the last split or lap as stage's.
+func (c *stageClock) lap(stage string) { c.report(stage, c.split()) }
+
+func (c *stageClock) report(stage string, d time.Duration) {
+	if c.observe != nil {
+		c.observe(stage, d)
 	}
-	return join.AckDurable(ctx, s.Join.Ack, examples)
 }
 
 // predict scores v with s, and fails where the model's output is not a finite number: it could not

@@ -48,6 +48,10 @@ type Options struct {
 	// OnAlert, when set, is called for each alert raised, once its rows are buffered (a replay
 	// after a restart raises it again).
 	OnAlert func(drift.Alert)
+	// Observe, when set, is told how long each poll's records took to decode and observe
+	// (StageObserve) and each flush (StageFlush: rows to ClickHouse, retrain commands, state and
+	// offsets), for metrics.
+	Observe func(stage string, d time.Duration)
 }
 
 // Sink buffers the correlator's rows and writes them durably on Flush; the correlator commits
@@ -62,6 +66,12 @@ type Sink interface {
 	Flush(context.Context) error
 	Buffered() int
 }
+
+// The stages Options.Observe times.
+const (
+	StageObserve = "observe"
+	StageFlush   = "flush"
+)
 
 // Topics names the topics the correlator reads and the one it sends retrain commands to.
 type Topics struct {
@@ -83,6 +93,7 @@ type Correlator struct {
 	flush    time.Duration
 	log      *slog.Logger
 	onAlert  func(drift.Alert)
+	timer    func(stage string, d time.Duration)
 
 	offsets  *offsetTracker
 	savedGen uint64
@@ -110,7 +121,7 @@ func New(ctx context.Context, o Options) (*Correlator, error) {
 	c := &Correlator{
 		kafkaIO: kafkaIO{producer: o.Producer}, writer: o.Writer, monitor: drift.NewMonitor(o.Monitor), topics: o.Topics,
 		model: o.Model, segments: o.Monitor.Segments, outcomes: o.Outcomes, limits: o.Limits, flush: o.Flush, log: o.Log,
-		onAlert: o.OnAlert, offsets: newOffsetTracker(o.Monitor.Window, o.Topics),
+		onAlert: o.OnAlert, timer: o.Observe, offsets: newOffsetTracker(o.Monitor.Window, o.Topics),
 	}
 	if o.Redis == nil {
 		return c, nil
@@ -134,6 +145,12 @@ func New(ctx context.Context, o Options) (*Correlator, error) {
 	c.saved, c.savedGen = true, c.monitor.Generation()
 	o.Log.Info("correlator state restored", "snapshot_bytes", len(snap), "partitions", len(offs.Resume))
 	return c, nil
+}
+
+func (c *Correlator) time(stage string, d time.Duration) {
+	if c.timer != nil {
+		c.timer(stage, d)
+	}
 }
 
 // SetFence makes the state saves fenced by the correlator's lease (LeaseKey), held with fence. It

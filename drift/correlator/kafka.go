@@ -47,6 +47,9 @@ func (c *Correlator) Run(ctx context.Context) error {
 		if err := c.observeAll(ctx, records(fetches), now); err != nil {
 			return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
 		}
+		if !fetches.Empty() {
+			c.time(StageObserve, time.Since(now))
+		}
 		fetches.EachPartition(c.offsets.fetched)
 		c.advance(ctx)
 		if errors.Is(context.Cause(ctx), lease.ErrLost) {
@@ -67,7 +70,10 @@ func (c *Correlator) Run(ctx context.Context) error {
 		}
 		fctx, fcancel := withTimeout(base, 30*time.Second)
 		defer fcancel()
-		if err := c.flushAndCommit(ctx, fctx, now); err != nil {
+		t := time.Now()
+		err := c.flushAndCommit(ctx, fctx, now)
+		c.time(StageFlush, time.Since(t))
+		if err != nil {
 			return fmt.Errorf("correlator stopped with rows not buffered, offsets not committed: %w", err)
 		}
 		lastFlush = time.Now()

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamlearn/streamlearn/drift/correlator"
+	"github.com/streamlearn/streamlearn/internal/alerting"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/console"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
@@ -82,6 +83,7 @@ type Main struct {
 	lag      *kafkaclient.LagCollector // the consumer groups' lag, on /metrics
 	rdb      goredis.UniversalClient
 	writer   *chsink.Writer
+	webhook  *alerting.Webhook // nil: no alerts.webhook_url
 }
 
 // New returns a Main for cfg running roles (all when none).
@@ -132,6 +134,7 @@ func (m *Main) open(ctx context.Context) error {
 	if m.rdb, err = RedisClient(cfg.Redis); err != nil {
 		return err
 	}
+	m.rdb.AddHook(telemetry.NewRedisHook(m.Registry))
 	if err := m.rdb.Ping(tctx).Err(); err != nil {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis.Addr, err)
 	}
@@ -140,7 +143,7 @@ func (m *Main) open(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return m.openWebhook()
 }
 
 func (m *Main) close() {

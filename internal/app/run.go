@@ -101,6 +101,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.webhook != nil {
+		// Stopped with the background loops, after the consumers: it then sends what is queued.
+		g.Go(func() error { return m.webhook.Run(bg) })
+	}
 	if m.writer != nil {
 		// The writer's own flusher keeps rows moving while a consumer is blocked in Add at the
 		// buffer bound (a long ClickHouse outage); consumers still flush before they commit.
@@ -138,6 +142,7 @@ func (m *Main) setDefaults() {
 	}
 	m.holder = holderID()
 	m.metrics = telemetry.NewMetrics(m.Registry)
+	m.Registry.MustRegister(telemetry.NewFreshness(m.servedModels, nil))
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "streamlearn_drifted_features",
 		Help: "Features flagged as drifted in the correlator's latest scored window (0 where no correlator runs)."},
 		func() float64 {
@@ -230,9 +235,10 @@ func (m *Main) startScore(r *run, st *stages) error {
 	if err != nil {
 		return err
 	}
-	stream := &predictor.Stream{Features: st.store, Models: m.models, Router: router, Join: st.joins, Out: st.out}
+	timer := m.metrics.StageTimer(string(RoleScore), ingest.StageDecode, predictor.StageFeatures, predictor.StageScore, predictor.StageProduce, predictor.StageJoin)
+	stream := &predictor.Stream{Features: st.store, Models: m.models, Router: router, Join: st.joins, Out: st.out, Observe: timer}
 	c := &ingest.Consumer[wire.Event]{
-		Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: m.Logger, Stage: "score", Healthy: m.redisHealthy,
+		Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: m.Logger, Stage: "score", Healthy: m.redisHealthy, Observe: timer,
 		Decode: func(b []byte, now time.Time) (wire.Event, error) { return ingest.DecodeEvent(b, now, cfg.Ingest) },
 		Handle: func(ctx context.Context, evs []wire.Event, _ []*kgo.Record) error { return stream.Handle(ctx, evs) },
 		OnInvalid: func(r ingest.Reason) {
@@ -259,9 +265,10 @@ func (m *Main) startJoin(r *run, st *stages) error {
 	}
 	r.onClose(cl.Close)
 	joined := func(n int) { m.metrics.Examples.Add(float64(n)) }
-	outcomes := &join.Outcomes{Store: st.joins, Out: st.out, Joined: joined}
+	timer := m.metrics.StageTimer(string(RoleJoin), ingest.StageDecode, join.StageJoin, join.StageProduce)
+	outcomes := &join.Outcomes{Store: st.joins, Out: st.out, Joined: joined, Observe: timer}
 	c := &ingest.Consumer[wire.Outcome]{
-		Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: m.Logger, Stage: "join", Healthy: m.redisHealthy,
+		Client: cl, DLQ: m.producer, DLQTopic: cfg.Kafka.Topics.DeadLetter, Logger: m.Logger, Stage: "join", Healthy: m.redisHealthy, Observe: timer,
 		Decode: func(b []byte, now time.Time) (wire.Outcome, error) { return ingest.DecodeOutcome(b, now, cfg.Ingest) },
 		Handle: func(ctx context.Context, os []wire.Outcome, _ []*kgo.Record) error { return outcomes.Handle(ctx, os) },
 		OnInvalid: func(r ingest.Reason) {
@@ -314,8 +321,10 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 	m.metrics.SkippedUpdates.WithLabelValues(spec.Name)
 	return &runner.Runner{
 		Retrain: cfg.Learner.Retrain,
+		Observe: m.metrics.StageTimer(string(RoleLearn), runner.StageDecode, runner.StageLearn, runner.StagePublish),
 		OnRetrain: func(ev runner.RetrainEvent) {
 			m.lastRetrain.Store(&ev)
+			m.notifyRetrain(ev)
 			if m.writer == nil {
 				return
 			}
@@ -365,7 +374,11 @@ func (m *Main) startCorrelate(r *run, st *stages) error {
 		Topics:  correlator.Topics{Events: t.Events, Predictions: t.Predictions, Outcomes: t.Outcomes, Examples: t.Examples, Control: t.Control},
 		Monitor: mc, Model: cfg.Model.Name, Outcomes: cfg.Model.Task != learner.Multiclass,
 		Limits: cfg.Ingest, Flush: cfg.Drift.FlushInterval, Log: m.Logger,
-		OnAlert: func(a drift.Alert) { m.metrics.DriftAlerts.WithLabelValues(a.Model, a.Kind).Inc() },
+		OnAlert: func(a drift.Alert) {
+			m.metrics.DriftAlerts.WithLabelValues(a.Model, a.Kind).Inc()
+			m.notifyDrift(a)
+		},
+		Observe: m.metrics.StageTimer(string(RoleCorrelate), correlator.StageObserve, correlator.StageFlush),
 	}))
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/streamlearn/streamlearn/drift"
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/ingest"
+	"github.com/streamlearn/streamlearn/internal/alerting"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
@@ -44,6 +45,54 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	// Predictor routes live traffic between models (champion, challengers, shadows) and limits clients.
 	Predictor predictor.Config `yaml:"predictor"`
+	// Alerts sends drift alerts and retrain steps to people (a webhook).
+	Alerts Alerts `yaml:"alerts"`
+}
+
+// Alerts configures the alert webhook: drift alerts and the steps of each retrain, POSTed in
+// Alertmanager's webhook format (internal/alerting).
+type Alerts struct {
+	// WebhookURL receives the alerts (default "": none sent). Its path may hold a secret (chat
+	// webhooks): it is never logged.
+	WebhookURL string `yaml:"webhook_url"`
+	// WebhookTokenFile, when set, holds a token sent as "Authorization: Bearer <token>" (white
+	// space around it ignored; an empty file is an error at start). Never logged.
+	WebhookTokenFile string `yaml:"webhook_token_file"`
+	// WebhookTimeout bounds one call (default 10s).
+	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+	// WebhookMaxAttempts bounds the calls per alert, retried with backoff from 0.5s to 30s on
+	// network errors, 408, 429 and 5xx (default 8).
+	WebhookMaxAttempts int `yaml:"webhook_max_attempts"`
+	// WebhookQueue bounds the alerts waiting to be sent; more are dropped and counted (default 256).
+	WebhookQueue int `yaml:"webhook_queue"`
+}
+
+// DefaultAlerts returns the alerts section's defaults: no webhook.
+func DefaultAlerts() Alerts {
+	return Alerts{WebhookTimeout: 10 * time.Second, WebhookMaxAttempts: 8, WebhookQueue: 256}
+}
+
+// Validate reports every invalid field of the alerts section.
+func (a Alerts) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("alerts."+format, args...)) }
+	if a.WebhookURL != "" {
+		if err := alerting.CheckURL(a.WebhookURL); err != nil {
+			bad("webhook_url: %w", err)
+		}
+	} else if a.WebhookTokenFile != "" {
+		bad("webhook_token_file: set without alerts.webhook_url")
+	}
+	if a.WebhookTimeout < 100*time.Millisecond || a.WebhookTimeout > 5*time.Minute {
+		bad("webhook_timeout: %s is not in 100ms..5m", a.WebhookTimeout)
+	}
+	if a.WebhookMaxAttempts < 1 || a.WebhookMaxAttempts > 100 {
+		bad("webhook_max_attempts: %d is not in 1..100", a.WebhookMaxAttempts)
+	}
+	if a.WebhookQueue < 1 || a.WebhookQueue > 100_000 {
+		bad("webhook_queue: %d is not in 1..100000", a.WebhookQueue)
+	}
+	return errors.Join(errs...)
 }
 
 // ModelSpec is a learner.Spec read from YAML over the defaults, for lists of models.
@@ -256,6 +305,7 @@ func DefaultConfig() Config {
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),
+		Alerts:     DefaultAlerts(),
 	}
 }
 
@@ -456,6 +506,7 @@ func (c Config) Validate() error {
 		add(err)
 	}
 	add(c.Predictor.Validate())
+	add(c.Alerts.Validate())
 	names := map[string]bool{c.Model.Name: true}
 	for i, ch := range c.Challengers {
 		if err := learner.Spec(ch).Validate(); err != nil {

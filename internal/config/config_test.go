@@ -59,6 +59,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"kafka:\n  producer_batch_max_bytes: 500000\n", "kafka.producer_batch_max_bytes"},
 		{"kafka:\n  producer_batch_max_bytes: 0\n", "kafka.producer_batch_max_bytes"},
 		{"clickhouse:\n  password: a\n  password_file: /run/pw\n", "clickhouse.password_file"},
+		{"alerts:\n  webhook_url: ftp://example.com/hook\n", "alerts.webhook_url"},
+		{"alerts:\n  webhook_url: hooks.example.com/x\n", "alerts.webhook_url"},
+		{"alerts:\n  webhook_token_file: /run/secrets/hook\n", "alerts.webhook_token_file"},
+		{"alerts:\n  webhook_url: https://h.example/x\n  webhook_timeout: 10ms\n", "alerts.webhook_timeout"},
+		{"alerts:\n  webhook_max_attempts: 0\n", "alerts.webhook_max_attempts"},
+		{"alerts:\n  webhook_queue: 0\n", "alerts.webhook_queue"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse([]byte(tt.yaml), env(nil))

@@ -67,10 +67,26 @@ type Runner struct {
 	// off). OnDuplicate, when set, counts the copies skipped.
 	DedupeWindow int
 	OnDuplicate  func(n int)
+	// Observe, when set, is told how long each poll's records took to decode (StageDecode), to
+	// learn (StageLearn) and each version to publish (StagePublish), for metrics.
+	Observe func(stage string, d time.Duration)
 
 	mu      sync.Mutex
 	metrics learner.Metrics
 	version int64
+}
+
+// The stages Runner.Observe times.
+const (
+	StageDecode  = "decode"
+	StageLearn   = "learn"
+	StagePublish = "publish"
+)
+
+func (r *Runner) observe(stage string, d time.Duration) {
+	if r.Observe != nil {
+		r.Observe(stage, d)
+	}
 }
 
 // Status is what the runner has done so far.
@@ -126,17 +142,27 @@ func (r *Runner) Run(ctx context.Context) error {
 	l.takeCommand(ctx)
 	loop := ingest.PollLoop{Client: cl, MaxRecords: 10000, Interval: r.PublishInterval, Logger: log}
 	err = loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
+		t0 := time.Now()
 		l.decode(fetches)
+		t1 := time.Now()
 		if err := l.learn(); err != nil {
 			return err
+		}
+		if len(l.exs) > 0 {
+			r.observe(StageDecode, t1.Sub(t0))
+			r.observe(StageLearn, time.Since(t1))
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		l.finishRetrain(ctx)
 		if time.Since(l.lastPublish) >= r.PublishInterval {
+			t, dirty := time.Now(), l.dirty > 0
 			if err := l.publish(ctx); err != nil && ctx.Err() == nil {
 				log.Error("publish model", "model", l.model, "err", err)
+			}
+			if dirty {
+				r.observe(StagePublish, time.Since(t))
 			}
 		}
 		l.takeCommand(ctx)

@@ -13,10 +13,12 @@ type metrics struct {
 	flushDuration prometheus.Histogram
 	buffered      prometheus.GaugeFunc
 	maxBuffered   prometheus.GaugeFunc
+	calls         *callMetrics
 }
 
 func newMetrics(w *Writer) *metrics {
 	return &metrics{
+		calls: newCallMetrics(),
 		rowsWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "streamlearn", Subsystem: "clickhouse", Name: "rows_written_total",
 			Help: "Rows written to ClickHouse, by table (a retried batch counts again).",
@@ -58,7 +60,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		m.inserts.WithLabelValues(t)
 		m.flushErrors.WithLabelValues(t)
 	}
-	for _, c := range []prometheus.Collector{m.rowsWritten, m.inserts, m.flushErrors, m.flushDuration, m.buffered, m.maxBuffered} {
+	for _, c := range []prometheus.Collector{m.rowsWritten, m.inserts, m.flushErrors, m.flushDuration, m.buffered, m.maxBuffered, m.calls.duration, m.calls.errors} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register clickhouse metrics: %w", err)
 		}

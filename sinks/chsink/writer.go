@@ -151,6 +151,7 @@ func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
 	w.room = sync.NewCond(&w.mu)
 	w.tables = []buffer{w.predictions, w.outcomes, w.featureDrift, w.performance, w.driftAlerts, w.retrainEvents, w.modelVersions}
 	w.metrics = newMetrics(w)
+	w.conn = &timedConn{Conn: conn, m: w.metrics.calls}
 	return w
 }
 
