@@ -45,6 +45,38 @@ func TestMetrics(t *testing.T) {
 	if got := families["streamlearn_clickhouse_buffered_rows"]; len(got) != 1 || got[0].GetGauge().GetValue() != 0 {
 		t.Errorf("buffered_rows after Flush = %v, want 0", got)
 	}
+
+	// Calls through the writer's connection are timed by operation; failed ones counted.
+	calls := func() (counts, errs map[string]float64) {
+		counts, errs = map[string]float64{}, map[string]float64{}
+		f := gather(t, reg)
+		for _, m := range f["streamlearn_clickhouse_call_duration_seconds"] {
+			counts[m.GetLabel()[0].GetValue()] = float64(m.GetHistogram().GetSampleCount())
+		}
+		for _, m := range f["streamlearn_clickhouse_call_errors_total"] {
+			errs[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+		return counts, errs
+	}
+	counts, errs := calls()
+	if counts["insert"] != 1 || errs["insert"] != 0 || errs["select"] != 0 {
+		t.Errorf("after one flush of one table: calls %v, errors %v; want 1 insert, no errors", counts, errs)
+	}
+	ctx := testenv.Context(t, time.Minute)
+	var n uint64
+	if err := w.Conn().QueryRow(ctx, "SELECT count() FROM "+w.Database()+".predictions").Scan(&n); err != nil || n != 30 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	if _, err := w.Conn().Query(ctx, "SELECT nope FROM "+w.Database()+".no_such_table"); err == nil {
+		t.Fatal("query of a missing table succeeded")
+	}
+	if err := w.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts2, errs := calls()
+	if counts2["select"]-counts["select"] != 2 || errs["select"] != 1 || counts2["ping"]-counts["ping"] != 1 || errs["ping"] != 0 {
+		t.Errorf("after 2 selects (1 failed) and a ping: calls %v (before %v), errors %v", counts2, counts, errs)
+	}
 }
 
 func gather(t *testing.T, reg prometheus.Gatherer) map[string][]*dto.Metric {
