@@ -123,7 +123,9 @@ func scrapeRunningBinary(t *testing.T) map[string]string {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfgFile := filepath.Join(t.TempDir(), "streamlearn.yaml")
 	now := time.Now().UnixNano()
-	cfg := fmt.Sprintf("redis:\n  key_prefix: \"deploytest:%d:\"\nclickhouse:\n  database: deploytest_%d\nlearner:\n  publish_interval: 200ms\n", now, now%1e9)
+	// A webhook is configured (nothing is sent to it: no drift here) so that its metrics are exported.
+	cfg := fmt.Sprintf("redis:\n  key_prefix: \"deploytest:%d:\"\nclickhouse:\n  database: deploytest_%d\nlearner:\n  publish_interval: 200ms\nalerts:\n  webhook_url: http://127.0.0.1:%d/hook\n",
+		now, now%1e9, testenv.FreePort(t))
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +165,10 @@ func scrapeRunningBinary(t *testing.T) map[string]string {
 	}
 
 	var text string
-	waitFor(t, 60*time.Second, "a published version and a dead letter on /metrics", &stderr, func() bool {
+	waitFor(t, 60*time.Second, "a published version served, and a dead letter, on /metrics", &stderr, func() bool {
 		_, text = get(base + "/metrics")
 		return strings.Contains(text, "\nstreamlearn_model_published_timestamp_seconds{") &&
+			strings.Contains(text, "\nstreamlearn_model_data_age_seconds{") &&
 			strings.Contains(text, "\nstreamlearn_invalid_records_total{") &&
 			strings.Contains(text, "\nstreamlearn_kafka_consumer_lag{")
 	})

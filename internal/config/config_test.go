@@ -148,3 +148,22 @@ func TestChallengersStartFromDefaults(t *testing.T) {
 		t.Errorf("a challenger named like the champion: %v", err)
 	}
 }
+
+func TestAlertsConfig(t *testing.T) {
+	cfg, err := config.Parse([]byte("alerts:\n  webhook_url: https://hooks.example.com/T0/secret\n  webhook_token_file: /run/secrets/hook\n  webhook_max_attempts: 3\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Alerts
+	if a.WebhookURL != "https://hooks.example.com/T0/secret" || a.WebhookTokenFile != "/run/secrets/hook" || a.WebhookMaxAttempts != 3 ||
+		a.WebhookTimeout != 10*time.Second || a.WebhookQueue != 256 {
+		t.Errorf("alerts = %+v, want the file's keys over the defaults (10s timeout, queue 256)", a)
+	}
+	if d := config.DefaultConfig().Alerts; d.WebhookURL != "" {
+		t.Errorf("default alerts.webhook_url = %q, want none", d.WebhookURL)
+	}
+	_, err = config.Parse([]byte("alerts:\n  webhook_url: ftp://hooks.example.com/T0/secret\n"), env(nil))
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("a bad webhook_url: %v; want an error that does not repeat the URL", err)
+	}
+}
