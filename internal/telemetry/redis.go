@@ -30,8 +30,12 @@ type RedisHook struct {
 	errors   *prometheus.CounterVec
 
 	mu  sync.RWMutex
-	ops map[string]redisOp
+	ops map[opKey]redisOp
 }
+
+// opKey is an op label in two parts, so that naming a pipeline allocates nothing: kind is "" for
+// a command, "pipeline:" or "multi:".
+type opKey struct{ kind, name string }
 
 type redisOp struct {
 	duration prometheus.Observer
@@ -48,7 +52,7 @@ func NewRedisHook(reg prometheus.Registerer) *RedisHook {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_redis_errors_total",
 			Help: "Redis commands, pipelines and dials that failed (not counting misses and transactions refused by WATCH), by operation."}, []string{"op"}),
-		ops: map[string]redisOp{},
+		ops: map[opKey]redisOp{},
 	}
 	if reg != nil {
 		reg.MustRegister(h.duration, h.errors)
@@ -57,31 +61,32 @@ func NewRedisHook(reg prometheus.Registerer) *RedisHook {
 }
 
 // op returns the series of an operation, creating them the first time (up to maxRedisOps).
-func (h *RedisHook) op(name string) redisOp {
+func (h *RedisHook) op(k opKey) redisOp {
 	h.mu.RLock()
-	o, ok := h.ops[name]
+	o, ok := h.ops[k]
 	h.mu.RUnlock()
 	if ok {
 		return o
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if o, ok := h.ops[name]; ok {
+	if o, ok := h.ops[k]; ok {
 		return o
 	}
+	label := k.kind + k.name
 	if len(h.ops) >= maxRedisOps {
-		name = "other"
-		if o, ok := h.ops[name]; ok {
+		k, label = opKey{name: "other"}, "other"
+		if o, ok := h.ops[k]; ok {
 			return o
 		}
 	}
-	o = redisOp{duration: h.duration.WithLabelValues(name), errors: h.errors.WithLabelValues(name)}
-	h.ops[name] = o
+	o = redisOp{duration: h.duration.WithLabelValues(label), errors: h.errors.WithLabelValues(label)}
+	h.ops[k] = o
 	return o
 }
 
-func (h *RedisHook) record(name string, start time.Time, err error) {
-	o := h.op(name)
+func (h *RedisHook) record(k opKey, start time.Time, err error) {
+	o := h.op(k)
 	o.duration.Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, goredis.Nil) && !errors.Is(err, goredis.TxFailedErr) {
 		o.errors.Inc()
@@ -93,7 +98,7 @@ func (h *RedisHook) DialHook(next goredis.DialHook) goredis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		start := time.Now()
 		c, err := next(ctx, network, addr)
-		h.record("dial", start, err)
+		h.record(opKey{name: "dial"}, start, err)
 		return c, err
 	}
 }
@@ -103,7 +108,7 @@ func (h *RedisHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.record(cmd.Name(), start, err)
+		h.record(opKey{name: cmd.Name()}, start, err)
 		return err
 	}
 }
@@ -120,15 +125,15 @@ func (h *RedisHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredi
 
 // pipelineOp names a pipeline by its first command: a transaction (MULTI ... EXEC) by the first
 // command inside it.
-func pipelineOp(cmds []goredis.Cmder) string {
-	if len(cmds) == 0 {
-		return "pipeline:"
+func pipelineOp(cmds []goredis.Cmder) opKey {
+	switch {
+	case len(cmds) == 0:
+		return opKey{kind: "pipeline:"}
+	case cmds[0].Name() != "multi":
+		return opKey{kind: "pipeline:", name: cmds[0].Name()}
+	case len(cmds) > 2:
+		return opKey{kind: "multi:", name: cmds[1].Name()}
+	default:
+		return opKey{kind: "multi:"}
 	}
-	if cmds[0].Name() == "multi" {
-		if len(cmds) > 2 {
-			return "multi:" + cmds[1].Name()
-		}
-		return "multi:"
-	}
-	return "pipeline:" + cmds[0].Name()
 }
