@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/streamlearn/streamlearn/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamlearn/streamlearn/internal/alerting"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // TestDriftRetrainsAndPromotes runs the whole loop of issue 7 on real services: drift injected into
@@ -20,6 +24,11 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	cfg.Drift.Trigger.Performance.MinExamples = 200
 	cfg.Learner.Retrain.MinOutcomes = 600
 	cfg.Learner.Retrain.Margin = 0
+	// Every step of the retrain also goes to an alert webhook.
+	rcv := &hookReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg.Alerts.WebhookURL = srv.URL
 	start(t, cfg)
 	// A long stable stretch (about 67 windows) makes the champion slow to unlearn the old concept.
 	const driftAt = 20000
@@ -66,6 +75,17 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	// challenger that wins is pinned down by learner/runner's TestRetrainAfterConceptDriftPromotes.
 	if better := chall > champ+cfg.Learner.Retrain.Margin; better != (step == "promoted") {
 		t.Fatalf("%s with challenger %.4f vs champion %.4f (margin %v)", step, chall, champ, cfg.Learner.Retrain.Margin)
+	}
+	// The webhook saw the same steps, once each; the decision resolves the retrain's alert.
+	waitFor(t, 30*time.Second, "the decision at the webhook", func() bool { return len(rcv.deliveries(cmd.AlertID)) >= 5 })
+	if got, want := strings.Join(rcv.deliveries(cmd.AlertID), " "), alertDrift+"/ "+alertRetrain+"/triggered "+alertRetrain+"/training "+alertRetrain+"/shadow "+alertRetrain+"/"+step; got != want {
+		t.Errorf("webhook deliveries %s, want %s", got, want)
+	}
+	rcv.mu.Lock()
+	last := rcv.messages[len(rcv.messages)-1]
+	rcv.mu.Unlock()
+	if a := last.Alerts[0]; last.Status != alerting.StatusResolved || a.EndsAt.IsZero() || a.Annotations["champion_metric"] == "" || a.Annotations["challenger_metric"] == "" {
+		t.Errorf("decision message %+v: want resolved, with endsAt and both metrics", last)
 	}
 	retrained := 0
 	if step == "promoted" {
