@@ -81,8 +81,13 @@ func TestDriftRetrainsAndPromotes(t *testing.T) {
 	if got, want := strings.Join(rcv.deliveries(cmd.AlertID), " "), alertDrift+"/ "+alertRetrain+"/triggered "+alertRetrain+"/training "+alertRetrain+"/shadow "+alertRetrain+"/"+step; got != want {
 		t.Errorf("webhook deliveries %s, want %s", got, want)
 	}
+	var last alerting.Message // the decision: the last message about this alert (another may follow it)
 	rcv.mu.Lock()
-	last := rcv.messages[len(rcv.messages)-1]
+	for _, m := range rcv.messages {
+		if m.Alerts[0].Labels["alert_id"] == cmd.AlertID {
+			last = m
+		}
+	}
 	rcv.mu.Unlock()
 	if a := last.Alerts[0]; last.Status != alerting.StatusResolved || a.EndsAt.IsZero() || a.Annotations["champion_metric"] == "" || a.Annotations["challenger_metric"] == "" {
 		t.Errorf("decision message %+v: want resolved, with endsAt and both metrics", last)
