@@ -16,9 +16,9 @@ type metrics struct {
 	calls         *callMetrics
 }
 
-func newMetrics(w *Writer) *metrics {
+func newMetrics(w *Writer, calls *callMetrics) *metrics {
 	return &metrics{
-		calls: newCallMetrics(),
+		calls: calls,
 		rowsWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "streamlearn", Subsystem: "clickhouse", Name: "rows_written_total",
 			Help: "Rows written to ClickHouse, by table (a retried batch counts again).",

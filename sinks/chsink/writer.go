@@ -58,10 +58,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.R
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
-	conn, err := dial(ctx, cfg.Addr)
+	raw, err := dial(ctx, cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse: %w", err)
 	}
+	// Every call from here on is timed, the migrations' included.
+	conn := &timedConn{Conn: raw, m: newCallMetrics()}
 	sc := schema{db: cfg.Database, cluster: cfg.Cluster, replicated: cfg.Replicated}
 	if sc.cluster == "" {
 		err = migrateHost(ctx, conn, sc, logger)
@@ -123,7 +125,7 @@ func dialer(cfg Config) (func(ctx context.Context, addrs []string) (driver.Conn,
 	}, nil
 }
 
-func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
+func newWriter(cfg Config, conn *timedConn, logger *slog.Logger) *Writer {
 	db := cfg.Database
 	w := &Writer{
 		cfg:      cfg,
@@ -150,8 +152,7 @@ func newWriter(cfg Config, conn driver.Conn, logger *slog.Logger) *Writer {
 	}
 	w.room = sync.NewCond(&w.mu)
 	w.tables = []buffer{w.predictions, w.outcomes, w.featureDrift, w.performance, w.driftAlerts, w.retrainEvents, w.modelVersions}
-	w.metrics = newMetrics(w)
-	w.conn = &timedConn{Conn: conn, m: w.metrics.calls}
+	w.metrics = newMetrics(w, conn.m)
 	return w
 }
 
