@@ -36,7 +36,12 @@ type receiver struct {
 
 func newReceiver(t *testing.T, failFirst, failStatus int) *receiver {
 	t.Helper()
-	r := &receiver{failFirst: failFirst, failStatus: failStatus}
+	return startReceiver(t, &receiver{failFirst: failFirst, failStatus: failStatus})
+}
+
+// startReceiver serves r, set up as the test wants it.
+func startReceiver(t *testing.T, r *receiver) *receiver {
+	t.Helper()
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -270,8 +275,7 @@ func TestGivesUp(t *testing.T) {
 // TestFullQueueDropsWithoutBlocking: while the receiver holds a call, Notify fills the queue and
 // then drops, at once; what was queued is delivered once the receiver answers.
 func TestFullQueueDropsWithoutBlocking(t *testing.T) {
-	rcv := newReceiver(t, 0, 0)
-	rcv.block, rcv.called = make(chan struct{}), make(chan struct{}, 16)
+	rcv := startReceiver(t, &receiver{block: make(chan struct{}), called: make(chan struct{}, 16)})
 	reg := prometheus.NewPedanticRegistry()
 	w := newWebhook(t, alerting.Config{URL: rcv.srv.URL, QueueSize: 2}, reg)
 	started(t, w)
