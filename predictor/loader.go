@@ -195,19 +195,33 @@ func (l *Loader) Run(ctx context.Context, cl *kgo.Client, models []string, poll 
 			}
 		}
 	}
-	// Poll the models topic; sync on an announcement, and at least every poll interval.
-	lastSync := time.Now()
-	loop := ingest.PollLoop{Client: cl, MaxRecords: 1000, Interval: poll, Logger: log}
-	return loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
-		announced := false
-		fetches.EachRecord(func(r *kgo.Record) {
-			var a wire.Announcement
-			announced = announced || json.Unmarshal(r.Value, &a) == nil
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	changed := make(chan struct{}, 1)
+	go func() {
+		// Polling apart from syncing: a sync (Redis reads) never holds up the next announcement.
+		loop := ingest.PollLoop{Client: cl, MaxRecords: 1000, Logger: log}
+		_ = loop.Run(ctx, func(_ context.Context, fetches kgo.Fetches) error {
+			fetches.EachRecord(func(r *kgo.Record) {
+				var a wire.Announcement
+				if json.Unmarshal(r.Value, &a) == nil {
+					select {
+					case changed <- struct{}{}:
+					default:
+					}
+				}
+			})
+			return nil
 		})
-		if ctx.Err() == nil && (announced || time.Since(lastSync) >= poll) {
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
 			syncAll()
-			lastSync = time.Now()
+		case <-changed:
+			syncAll()
 		}
-		return nil
-	})
+	}
 }
