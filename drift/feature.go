@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 )
 
 type kind uint8
@@ -182,6 +183,43 @@ func (p *profile) close(ref *featureAcc, events int64, cfg *MonitorConfig) {
 		}
 		p.refBins[keep] += float64(ref.overflow)
 	}
+}
+
+// binLabels names the profile's bins, in the order of refBins.
+func (p *profile) binLabels() []string {
+	if p.kind == kindNumeric {
+		if len(p.edges) == 0 {
+			return []string{"all"}
+		}
+		f := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+		labels := make([]string, 0, len(p.edges)+1)
+		labels = append(labels, "≤ "+f(p.edges[0]))
+		for i := 1; i < len(p.edges); i++ {
+			labels = append(labels, "("+f(p.edges[i-1])+", "+f(p.edges[i])+"]")
+		}
+		return append(labels, "> "+f(p.edges[len(p.edges)-1]))
+	}
+	labels := make([]string, len(p.catIndex)+1)
+	for name, i := range p.catIndex {
+		labels[i] = name
+	}
+	labels[len(labels)-1] = OtherCategory
+	return labels
+}
+
+// shares returns counts as fractions of their sum (zeros when the sum is 0).
+func shares(counts []float64) []float64 {
+	var sum float64
+	for _, c := range counts {
+		sum += c
+	}
+	out := make([]float64, len(counts))
+	if sum > 0 {
+		for i, c := range counts {
+			out[i] = c / sum
+		}
+	}
+	return out
 }
 
 // quantileEdges returns the distinct inner quantiles i/bins, i = 1..bins-1,

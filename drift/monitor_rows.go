@@ -72,6 +72,10 @@ func (m *Monitor) featureRows(model string, s *driftStream, w *driftWindow, fina
 		switch {
 		case isRef:
 			r.KSPValue, r.Chi2PValue = 1, 1
+			if p.closed {
+				r.Bins, r.ReferenceShares = p.binLabels(), shares(p.refBins)
+				r.WindowShares = r.ReferenceShares
+			}
 			if p.kind != kindNumeric {
 				r.KS, r.KSPValue, r.Wasserstein = math.NaN(), math.NaN(), math.NaN()
 			}
@@ -96,6 +100,7 @@ const ksExactMaxPairs = 1 << 20
 // compare fills the statistics of a row and returns its drift tests.
 func (m *Monitor) compare(r *wire.FeatureDriftRow, p *profile, a *featureAcc, events int64) rowTests {
 	cur := a.binned()
+	r.Bins, r.ReferenceShares, r.WindowShares = p.binLabels(), shares(p.refBins), shares(cur)
 	r.PSI = PSI(p.refBins, cur)
 	r.JS = JensenShannon(p.refBins, cur)
 	r.LInf = LInf(p.refBins, cur)

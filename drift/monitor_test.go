@@ -149,6 +149,7 @@ func TestMonitorCovariateShift(t *testing.T) {
 			if f == "age" && (r.MissingRate < 0.02 || r.MissingRate > 0.09) {
 				t.Errorf("hour %d age: MissingRate = %v, want about 0.05", h, r.MissingRate)
 			}
+			checkHistogram(t, r, shifted)
 		}
 	}
 	if len(res.features) != sc.hours*len(features) {
@@ -319,5 +320,31 @@ func TestMonitorConfigValidate(t *testing.T) {
 	got := drift.NewMonitor(drift.MonitorConfig{}).Config()
 	if want := drift.DefaultMonitorConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
+	}
+}
+
+// checkHistogram checks a row's binned distributions: one share per bin on each side, each side
+// summing to 1, categorical bins ending with __other__, and a total variation distance between
+// the two sides that is large exactly when the window shifted.
+func checkHistogram(t *testing.T, r wire.FeatureDriftRow, shifted bool) {
+	t.Helper()
+	if len(r.Bins) == 0 || len(r.ReferenceShares) != len(r.Bins) || len(r.WindowShares) != len(r.Bins) {
+		t.Errorf("%s %v: %d bins, %d reference and %d window shares", r.Feature, r.WindowStart, len(r.Bins), len(r.ReferenceShares), len(r.WindowShares))
+		return
+	}
+	var refSum, winSum, tv float64
+	for i := range r.Bins {
+		refSum += r.ReferenceShares[i]
+		winSum += r.WindowShares[i]
+		tv += math.Abs(r.ReferenceShares[i]-r.WindowShares[i]) / 2
+	}
+	if math.Abs(refSum-1) > 1e-9 || math.Abs(winSum-1) > 1e-9 {
+		t.Errorf("%s %v: shares sum to %v and %v, want 1", r.Feature, r.WindowStart, refSum, winSum)
+	}
+	if r.Kind == drift.KindCategorical && r.Bins[len(r.Bins)-1] != drift.OtherCategory {
+		t.Errorf("%s: last bin %q, want %q", r.Feature, r.Bins[len(r.Bins)-1], drift.OtherCategory)
+	}
+	if shifted != (tv > 0.2) {
+		t.Errorf("%s %v: total variation %.3f between the histograms, shifted %v", r.Feature, r.WindowStart, tv, shifted)
 	}
 }

@@ -41,6 +41,14 @@ type FeatureDriftRow struct {
 	ReferenceStart         time.Time
 	Drifted                bool
 	Updated                time.Time
+	// The binned distributions the statistics compare, for a reference-versus-window histogram:
+	// Bins names each bin (numeric: "(a, b]" between the reference's quantile edges, "≤ a" and
+	// "> b" at the ends; categorical: the reference's top categories, then "__other__"), and
+	// ReferenceShares and WindowShares give the share of each side's values in it (each sums to
+	// 1). All three are empty when the row carries no comparison (its reference is not closed, or
+	// the window has no usable value); the reference window's own row carries its shares twice.
+	Bins                          []string
+	ReferenceShares, WindowShares []float64
 }
 
 // PerformanceRow is one row of the model_performance table: examples
@@ -97,8 +105,6 @@ type OutcomeRow struct {
 	Joined       bool
 	DelaySeconds float64
 }
-
-
 
 // DriftAlertRow is one drift alert. Key: AlertID; the latest Time wins.
 type DriftAlertRow struct {

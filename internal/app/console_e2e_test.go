@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -410,8 +411,50 @@ func consoleDrift(t *testing.T, b *browser, s *consoleStream) {
 	if len(early) == 0 || evalJS[int](t, b, `slConsole.drawn.drift.alerts`) < 1 {
 		t.Errorf("%d drifted amount cells, %d alerts", len(early), evalJS[int](t, b, `slConsole.drawn.drift.alerts`))
 	}
+	consoleHistogram(t, b, psi, driftWindow)
 	b.screenshot(t, "drift")
 
+}
+
+// histogramDrawn is what the drift page drew for the cell last clicked.
+type histogramDrawn struct {
+	Feature   string    `json:"feature"`
+	Window    int64     `json:"window"`
+	Bins      int       `json:"bins"`
+	Reference []float64 `json:"reference"`
+	Current   []float64 `json:"current"`
+}
+
+// consoleHistogram clicks amount's cells before and after the drift point: the histograms drawn
+// are two distributions over the same bins, close before the drift and apart after it.
+func consoleHistogram(t *testing.T, b *browser, psi [][2]float64, driftWindow int64) {
+	var before, after int64
+	for _, p := range psi {
+		if w := int64(p[0]); w < driftWindow && w > before {
+			before = w
+		} else if w >= driftWindow && after == 0 {
+			after = w
+		}
+	}
+	for _, tc := range []struct {
+		window  int64
+		drifted bool
+	}{{before, false}, {after, true}} {
+		b.do(t, "click amount", chromedp.Click(fmt.Sprintf(`#heatmap .cell[data-feature="amount"][data-window="%d"]`, tc.window)))
+		h := evalJS[histogramDrawn](t, b, `slConsole.drawn.histogram`)
+		if h.Feature != "amount" || h.Window != tc.window || h.Bins < 2 || len(h.Reference) != h.Bins || len(h.Current) != h.Bins {
+			t.Errorf("window %d: histogram drawn %+v", tc.window, h)
+			continue
+		}
+		var refSum, curSum, tv float64
+		for i := range h.Reference {
+			refSum, curSum = refSum+h.Reference[i], curSum+h.Current[i]
+			tv += math.Abs(h.Reference[i]-h.Current[i]) / 2
+		}
+		if math.Abs(refSum-1) > 1e-9 || math.Abs(curSum-1) > 1e-9 || (tv > 0.2) != tc.drifted {
+			t.Errorf("window %d (drifted %v): shares sum to %v and %v, total variation %.3f", tc.window, tc.drifted, refSum, curSum, tv)
+		}
+	}
 }
 
 // consoleDeadLetters: the records sent, by reason, with their headers.

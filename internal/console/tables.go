@@ -97,6 +97,11 @@ type DriftCell struct {
 	Chi2        num   `json:"chi2"`
 	MissingRate num   `json:"missing_rate"`
 	Drifted     bool  `json:"drifted"`
+	// The histograms the statistics compare (empty when the cell is compared with nothing): the
+	// bins' names and the share of the reference's and of this window's values in each.
+	Bins            []string  `json:"bins"`
+	ReferenceShares []float64 `json:"reference_shares"`
+	WindowShares    []float64 `json:"window_shares"`
 }
 
 // DriftAlert is a drift_alerts row.
@@ -157,7 +162,7 @@ func (c *Console) drift(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) driftCells(ctx context.Context, out *Drift, windows int) error {
 	t := c.table("feature_drift")
-	q := fmt.Sprintf(`SELECT feature, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(reference_start) AS rs, n, psi, ks, ks_pvalue, js, wasserstein, chi2, missing_rate, drifted
+	q := fmt.Sprintf(`SELECT feature, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(reference_start) AS rs, n, psi, ks, ks_pvalue, js, wasserstein, chi2, missing_rate, drifted, bins, reference_shares, window_shares
 		FROM %s FINAL WHERE model = ? AND window_start >= (SELECT min(w) FROM (SELECT DISTINCT window_start AS w FROM %s WHERE model = ? ORDER BY w DESC LIMIT %d))
 		ORDER BY window_start, feature LIMIT %d`, t, t, windows, maxRows)
 	rows, err := c.opts.ClickHouse.Query(ctx, q, out.Model, out.Model)
@@ -173,7 +178,8 @@ func (c *Console) driftCells(ctx context.Context, out *Drift, windows int) error
 			psi, ks, ksp, js, wd, chi2, missingRate float64
 			drifted                                 uint8
 		)
-		if err := rows.Scan(&cell.Feature, &ws, &rs, &cell.N, &psi, &ks, &ksp, &js, &wd, &chi2, &missingRate, &drifted); err != nil {
+		if err := rows.Scan(&cell.Feature, &ws, &rs, &cell.N, &psi, &ks, &ksp, &js, &wd, &chi2, &missingRate, &drifted,
+			&cell.Bins, &cell.ReferenceShares, &cell.WindowShares); err != nil {
 			return err
 		}
 		cell.Window, cell.Reference, cell.Drifted = int64(ws), int64(rs), drifted == 1

@@ -123,4 +123,9 @@ var migrations = []migration{
 	row_version UInt64
 ) ENGINE = ReplacingMergeTree(row_version) ORDER BY (model, version)`},
 	}},
+	{version: 2, name: "feature_drift histograms", steps: []step{
+		addColumn{table: "feature_drift", column: "bins", typ: "Array(String)"},
+		addColumn{table: "feature_drift", column: "reference_shares", typ: "Array(Float64)"},
+		addColumn{table: "feature_drift", column: "window_shares", typ: "Array(Float64)"},
+	}},
 }

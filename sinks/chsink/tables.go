@@ -78,6 +78,17 @@ var featureDriftColumns = []column[wire.FeatureDriftRow]{
 	col("drifted", func(r *wire.FeatureDriftRow) uint8 { return boolean(r.Drifted) }),
 	col("updated", func(r *wire.FeatureDriftRow) time.Time { return dateTime(r.Updated) }),
 	col("row_version", func(r *wire.FeatureDriftRow) uint64 { return rowVersion(r.Updated) }),
+	col("bins", func(r *wire.FeatureDriftRow) []string { return nonNil(r.Bins) }),
+	col("reference_shares", func(r *wire.FeatureDriftRow) []float64 { return nonNil(r.ReferenceShares) }),
+	col("window_shares", func(r *wire.FeatureDriftRow) []float64 { return nonNil(r.WindowShares) }),
+}
+
+// nonNil returns s, or an empty slice for nil: the driver writes an Array column from non-nil slices.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 var performanceColumns = []column[wire.PerformanceRow]{

@@ -93,7 +93,8 @@ func TestRoundTrip(t *testing.T) {
 		Model: "fraud", Version: 3, Score: 0.25, Joined: true, DelaySeconds: 3600.007}))
 	mustAdd(t, w.AddFeatureDrift(context.Background(), wire.FeatureDriftRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Feature: "amount", Kind: "numeric",
 		N: 1000, MissingRate: 0.01, PSI: 0.3, KS: 0.2, KSPValue: 0.001, JS: 0.05, Wasserstein: 1.5, Chi2: 0, Chi2PValue: 1, LInf: 0.2,
-		ReferenceStart: hour.Add(-24 * time.Hour), Drifted: true, Updated: at}))
+		ReferenceStart: hour.Add(-24 * time.Hour), Drifted: true, Updated: at,
+		Bins: []string{"≤ 10", "(10, 20]", "> 20"}, ReferenceShares: []float64{0.25, 0.5, 0.25}, WindowShares: []float64{0.1, 0.3, 0.6}}))
 	mustAdd(t, w.AddPerformance(context.Background(), wire.PerformanceRow{WindowStart: hour, WindowEnd: hour.Add(time.Hour), Model: "fraud", Version: 3, Segment: "country=DE",
 		N: 500, Positives: 50, LabelCoverage: 0.9, MeanDelaySeconds: 60, AUC: 0.8, LogLoss: 0.4, Brier: 0.1, ECE: 0.02,
 		Precision: 0.7, Recall: 0.6, MAE: 0.3, RMSE: 0.35, Updated: at}))
@@ -126,7 +127,8 @@ func TestRoundTrip(t *testing.T) {
 		{"feature_drift", map[string]any{"window_start": hour, "window_end": hour.Add(time.Hour), "model": "fraud", "feature": "amount",
 			"kind": "numeric", "n": int64(1000), "missing_rate": 0.01, "psi": 0.3, "ks": 0.2, "ks_pvalue": 0.001, "js": 0.05,
 			"wasserstein": 1.5, "chi2": 0.0, "chi2_pvalue": 1.0, "linf": 0.2, "reference_start": hour.Add(-24 * time.Hour),
-			"drifted": uint8(1), "updated": sec, "row_version": ms(at)}},
+			"drifted": uint8(1), "updated": sec, "row_version": ms(at),
+			"bins": []string{"≤ 10", "(10, 20]", "> 20"}, "reference_shares": []float64{0.25, 0.5, 0.25}, "window_shares": []float64{0.1, 0.3, 0.6}}},
 		{"model_performance", map[string]any{"window_start": hour, "window_end": hour.Add(time.Hour), "model": "fraud", "version": int64(3),
 			"segment": "country=DE", "n": int64(500), "positives": int64(50), "label_coverage": 0.9, "mean_delay_seconds": 60.0,
 			"auc": 0.8, "logloss": 0.4, "brier": 0.1, "ece": 0.02, "precision": 0.7, "recall": 0.6, "mae": 0.3, "rmse": 0.35,

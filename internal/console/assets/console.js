@@ -268,12 +268,17 @@
             "\nWasserstein " + fmt(c.wasserstein) + "\nchi² " + fmt(c.chi2) + "\nmissing " + fmt(c.missing_rate) +
             (c.reference === w ? "\n(reference window)" : "\nreference " + fmtTime(c.reference)) +
             (c[stat] === null ? "\nno " + stat + ": the reference is still open, or no values" : "") + (c.drifted ? "\nDRIFTED" : "");
-          cell.addEventListener("click", () => { $("#drift-cell").textContent = cell.title.replace(/\n/g, " · ") + " (histograms are not in the drift tables)"; });
+          cell.addEventListener("click", () => histogram(c, cell.title));
         }
         hm.append(cell);
       }
     }
     state.drawn.heatmap = { features: d.features, windows: d.windows.length, filled, drifted: [...drifted], stat };
+    // Show the histograms of the cell that moved most in the latest window that has comparisons.
+    const compared = d.cells.filter((c) => c.bins && c.bins.length && c.reference !== c.window);
+    const last = Math.max(...compared.map((c) => c.window));
+    const top = compared.filter((c) => c.window === last).sort((a, b) => (b.psi || 0) - (a.psi || 0))[0];
+    if (top) histogram(top, hm.querySelector('.cell[data-feature="' + CSS.escape(top.feature) + '"][data-window="' + top.window + '"]').title);
     const maxPSI = d.windows.map((w) => Math.max(0, ...d.features.map((f) => (cells.get(f + "|" + w) || {}).psi || 0)));
     const alertAt = d.windows.map((w, i) => (d.alerts.some((a) => a.time >= w && a.time < (d.windows[i + 1] || Infinity)) ? maxPSI[i] : null));
     plot("chart-maxpsi", ["max PSI", "alert"], [d.windows, maxPSI, alertAt], { series: { alert: { stroke: "#c9352b", width: 0, points: { show: true, size: 9, fill: "#c9352b" } } } });
@@ -286,6 +291,30 @@
         el("td", { class: "num", text: r.champion_version ? "v" + r.champion_version + " " + fmt(r.champion_metric) : "" }),
         el("td", { class: "num", text: r.challenger_version ? "v" + r.challenger_version + " " + fmt(r.challenger_metric) : "" }), el("td", { text: r.reason })))));
     state.drawn.drift = { alerts: d.alerts.length, retrains: d.retrains.length };
+  }
+
+  // histogram draws a cell's reference and window shares per bin, side by side.
+  function histogram(c, title) {
+    $("#drift-cell").textContent = title.replace(/\n/g, " · ");
+    if (!c.bins || !c.bins.length) {
+      $("#drift-hist-title").textContent = c.feature + ": no histogram (the window is compared with nothing)";
+      if (state.charts["chart-histogram"]) { state.charts["chart-histogram"].destroy(); delete state.charts["chart-histogram"]; }
+      state.drawn.histogram = { feature: c.feature, window: c.window, bins: 0 };
+      return;
+    }
+    $("#drift-hist-title").textContent = c.feature + " @ " + fmtTime(c.window) + ": reference (" + fmtTime(c.reference) + ") against this window";
+    const xs = c.bins.map((_, i) => i);
+    const bars = uPlot.paths.bars({ size: [0.4, 40], align: 0 });
+    const u = plot("chart-histogram", ["reference", "window"], [xs, c.reference_shares, c.window_shares], {
+      time: false,
+      scales: { x: { time: false, range: [-0.6, xs.length - 0.4] }, y: { range: [0, 1] } },
+      axes: [{ values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? c.bins[t] || "" : "")), space: 40 }, { size: 64 }],
+      series: {
+        reference: { paths: bars, fill: "rgba(47,111,219,0.45)", stroke: "#2f6fdb", width: 1, points: { show: false } },
+        window: { paths: uPlot.paths.bars({ size: [0.4, 40], align: 1 }), fill: "rgba(217,83,79,0.45)", stroke: "#d9534f", width: 1, points: { show: false } },
+      },
+    });
+    state.drawn.histogram = { feature: c.feature, window: c.window, bins: c.bins.length, labels: c.bins, reference: u.data[1], current: u.data[2] };
   }
 
   // ---- dead letters
