@@ -423,6 +423,7 @@ type histogramDrawn struct {
 	Bins      int       `json:"bins"`
 	Reference []float64 `json:"reference"`
 	Current   []float64 `json:"current"`
+	Bars      int       `json:"bars"` // bars drawn at least a pixel high
 }
 
 // consoleHistogram clicks amount's cells before and after the drift point: the histograms drawn
@@ -450,6 +451,9 @@ func consoleHistogram(t *testing.T, b *browser, psi [][2]float64, driftWindow in
 		for i := range h.Reference {
 			refSum, curSum = refSum+h.Reference[i], curSum+h.Current[i]
 			tv += math.Abs(h.Reference[i]-h.Current[i]) / 2
+		}
+		if h.Bars < 2 {
+			t.Errorf("window %d: %d bars drawn", tc.window, h.Bars)
 		}
 		if math.Abs(refSum-1) > 1e-9 || math.Abs(curSum-1) > 1e-9 || (tv > 0.2) != tc.drifted {
 			t.Errorf("window %d (drifted %v): shares sum to %v and %v, total variation %.3f", tc.window, tc.drifted, refSum, curSum, tv)

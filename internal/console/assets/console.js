@@ -293,28 +293,45 @@
     state.drawn.drift = { alerts: d.alerts.length, retrains: d.retrains.length };
   }
 
-  // histogram draws a cell's reference and window shares per bin, side by side.
+  // histogram draws a cell's reference and window shares per bin, side by side, on a canvas.
   function histogram(c, title) {
     $("#drift-cell").textContent = title.replace(/\n/g, " · ");
+    const canvas = $("#chart-histogram");
+    const dpr = devicePixelRatio || 1;
+    const w = (canvas.width = Math.max(canvas.clientWidth, 300) * dpr), h = (canvas.height = 220 * dpr);
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, w, h);
     if (!c.bins || !c.bins.length) {
       $("#drift-hist-title").textContent = c.feature + ": no histogram (the window is compared with nothing)";
-      if (state.charts["chart-histogram"]) { state.charts["chart-histogram"].destroy(); delete state.charts["chart-histogram"]; }
       state.drawn.histogram = { feature: c.feature, window: c.window, bins: 0 };
       return;
     }
-    $("#drift-hist-title").textContent = c.feature + " @ " + fmtTime(c.window) + ": reference (" + fmtTime(c.reference) + ") against this window";
-    const xs = c.bins.map((_, i) => i);
-    const bars = uPlot.paths.bars({ size: [0.4, 40], align: 0 });
-    const u = plot("chart-histogram", ["reference", "window"], [xs, c.reference_shares, c.window_shares], {
-      time: false,
-      scales: { x: { time: false, range: [-0.6, xs.length - 0.4] }, y: { range: [0, 1] } },
-      axes: [{ values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? c.bins[t] || "" : "")), space: 40 }, { size: 64 }],
-      series: {
-        reference: { paths: bars, fill: "rgba(47,111,219,0.45)", stroke: "#2f6fdb", width: 1, points: { show: false } },
-        window: { paths: uPlot.paths.bars({ size: [0.4, 40], align: 1 }), fill: "rgba(217,83,79,0.45)", stroke: "#d9534f", width: 1, points: { show: false } },
-      },
+    $("#drift-hist-title").textContent = c.feature + " @ " + fmtTime(c.window) + ": reference (" + fmtTime(c.reference) + ", blue) against this window (red)";
+    const left = 40 * dpr, bottom = 34 * dpr, top = 8 * dpr, plotH = h - top - bottom, plotW = w - left - 8 * dpr;
+    const ymax = Math.max(0.05, ...c.reference_shares, ...c.window_shares);
+    ctx.font = 11 * dpr + "px sans-serif";
+    ctx.fillStyle = "#555";
+    ctx.strokeStyle = "#ddd";
+    for (const f of [0, 0.5, 1]) {
+      const y = top + plotH - f * plotH;
+      ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w, y); ctx.stroke();
+      ctx.fillText((f * ymax).toFixed(2), 2 * dpr, y + 4 * dpr);
+    }
+    const slot = plotW / c.bins.length, bar = Math.min(slot * 0.4, 40 * dpr);
+    let inked = 0;
+    c.bins.forEach((label, i) => {
+      const x = left + i * slot + slot / 2;
+      [[c.reference_shares[i], "rgba(47,111,219,0.7)", x - bar], [c.window_shares[i], "rgba(217,83,79,0.7)", x]].forEach(([v, colour, x0]) => {
+        const bh = (v / ymax) * plotH;
+        ctx.fillStyle = colour;
+        ctx.fillRect(x0, top + plotH - bh, bar, bh);
+        if (bh >= 1) inked++;
+      });
+      ctx.fillStyle = "#333";
+      const text = label.length > 14 ? label.slice(0, 13) + "…" : label;
+      ctx.fillText(text, x - ctx.measureText(text).width / 2, h - bottom + 16 * dpr);
     });
-    state.drawn.histogram = { feature: c.feature, window: c.window, bins: c.bins.length, labels: c.bins, reference: u.data[1], current: u.data[2] };
+    state.drawn.histogram = { feature: c.feature, window: c.window, bins: c.bins.length, labels: c.bins, reference: c.reference_shares, current: c.window_shares, bars: inked };
   }
 
   // ---- dead letters
