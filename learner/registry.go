@@ -24,7 +24,27 @@ type Version struct {
 	Metrics Metrics `json:"metrics"`
 	// Note says why the version exists (published, promoted, rollback of N, retrained...).
 	Note string `json:"note,omitempty"`
+	// Kind is why the version is a retained snapshot (one of the Snapshot* kinds); empty for a
+	// live head that the next publish overwrites.
+	Kind string `json:"kind,omitempty"`
+	// Tags name a retained snapshot; a tagged snapshot is kept for ever.
+	Tags []string `json:"tags,omitempty"`
+	// By is who asked for the snapshot (on demand), when known.
+	By string `json:"by,omitempty"`
+	// Binary is the version of the streamlearn binary that trained it.
+	Binary string `json:"binary,omitempty"`
+	// Report is the snapshot's evaluation report, once it has one.
+	Report *Report `json:"report,omitempty"`
 }
+
+// The kinds of retained snapshots.
+const (
+	SnapshotScheduled = "scheduled" // every learner.snapshot_interval
+	SnapshotManual    = "manual"    // asked for (streamlearn models snapshot, POST .../snapshots)
+	SnapshotPromotion = "promotion" // a live head promoted by hand
+	SnapshotRetrain   = "retrain"   // a retrain step: the champion when a retrain ends, or the retrained model
+	SnapshotImport    = "import"    // imported from a file
+)
 
 // Metrics are progressive-validation figures over a recent window of examples.
 type Metrics struct {
@@ -65,10 +85,29 @@ type Registry interface {
 	// a manual promotion without pin. An automatic promotion of a pinned model does nothing and
 	// returns ErrPinned.
 	Promote(ctx context.Context, model string, version int64, reason string, manual, pin bool) (int64, error)
-	// Rollback makes the version that served before the current champion serve again and pins it:
-	// the previous entry of the history when the current champion came from a manual promotion,
-	// else the current champion's parent.
-	Rollback(ctx context.Context, model, reason string) (ChampionChange, error)
+	// Rollback makes a retained version serve again and pins it, recording who and why in the
+	// history. To 0 means the version that served before the current champion: the previous
+	// entry of the history when the current champion came from a manual promotion, else the
+	// current champion's parent.
+	Rollback(ctx context.Context, model string, to int64, reason, by string) (ChampionChange, error)
+	// Unpin ends a pin: automatic promotion resumes and the live head serves again. Recorded in
+	// the history.
+	Unpin(ctx context.Context, model, reason, by string) (ChampionChange, error)
+	// Live returns the live head: the newest published version, which the next publish
+	// overwrites unless it was retained (ErrNotFound when nothing was published).
+	Live(ctx context.Context, model string) (Version, error)
+	// TakeSnapshot retains a version (the live head when req.Version is 0) with the tag, if any,
+	// and returns it. A version already retained only gains the tag. A tag names one version:
+	// ErrTagTaken when it names another.
+	TakeSnapshot(ctx context.Context, model string, req SnapshotRequest) (Version, error)
+	// Resolve turns a reference into a version: a version number (retained or live), a tag, or
+	// an RFC 3339 time (the newest retained snapshot created at or before it).
+	Resolve(ctx context.Context, model, ref string) (int64, error)
+	// Prune deletes the retained snapshots (weights and metadata) that the retention policy does
+	// not keep as of now, and returns their numbers.
+	Prune(ctx context.Context, model string, keep Retention, now time.Time) ([]int64, error)
+	// SetReport stores a retained version's evaluation report.
+	SetReport(ctx context.Context, model string, version int64, rep Report) error
 	// History returns the manual champion changes of a model, newest first.
 	History(ctx context.Context, model string) ([]ChampionChange, error)
 	// Pinned reports whether automatic promotion of the model is paused.
@@ -84,7 +123,21 @@ type ChampionChange struct {
 	Previous int64     `json:"previous"`
 	Reason   string    `json:"reason"`
 	Pinned   bool      `json:"pinned"`
+	// By is who made the change, when known.
+	By string `json:"by,omitempty"`
 }
+
+// SnapshotRequest asks for a retained snapshot.
+type SnapshotRequest struct {
+	Version int64  // 0: the live head
+	Tag     string // optional
+	Kind    string // default SnapshotManual
+	Reason  string // recorded as the version's note when it is retained now
+	By      string
+}
+
+// ErrTagTaken is returned when a tag already names another version.
+var ErrTagTaken = errors.New("tag names another version")
 
 // ErrPinned is returned by an automatic promotion of a model whose champion was pinned by hand.
 var ErrPinned = errors.New("champion is pinned")

@@ -28,7 +28,6 @@ func client(t *testing.T) (goredis.UniversalClient, string) {
 func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 	rdb, prefix := client(t)
 	reg := registry.NewRegistry(rdb, prefix)
-	reg.KeepSnapshots = 3
 	ctx := context.Background()
 
 	if c, err := reg.Champion(ctx, "m"); err != nil || c != 0 {
@@ -39,7 +38,11 @@ func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 	}
 	var parent int64
 	for i := 1; i <= 6; i++ {
-		v, err := reg.Publish(ctx, learner.Version{Model: "m", Parent: parent, Examples: int64(i * 100), Metrics: learner.Metrics{AUC: 0.5 + float64(i)/100}},
+		kind := "" // versions 3 and 5 are scheduled snapshots; the others only live heads
+		if i == 3 || i == 5 {
+			kind = learner.SnapshotScheduled
+		}
+		v, err := reg.Publish(ctx, learner.Version{Model: "m", Parent: parent, Kind: kind, Examples: int64(i * 100), Metrics: learner.Metrics{AUC: 0.5 + float64(i)/100}},
 			[]byte(fmt.Sprintf("snap-%d", i)), &learner.Checkpoint{Offsets: map[int32]int64{0: int64(i * 10), 1: int64(i)}, State: []byte(fmt.Sprintf("state-%d", i))})
 		if err != nil {
 			t.Fatal(err)
@@ -58,16 +61,29 @@ func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 			}
 		}
 	}
+	// Retained: the two scheduled snapshots and 2, retained when it was promoted by hand.
 	vs, err := reg.List(ctx, "m")
-	if err != nil || len(vs) != 6 || vs[0].Version != 6 || vs[5].Version != 1 {
-		t.Fatalf("List = %d versions (%v), want 6 newest first", len(vs), err)
+	if err != nil || len(vs) != 3 || vs[0].Version != 5 || vs[1].Version != 3 || vs[2].Version != 2 {
+		t.Fatalf("List = %+v (%v), want 5, 3, 2", vs, err)
 	}
-	if vs[0].Metrics.AUC != 0.56 || vs[0].Examples != 600 || vs[0].Offsets[0] != 60 {
-		t.Errorf("version 6 metadata = %+v", vs[0])
+	if vs[0].Metrics.AUC != 0.55 || vs[0].Examples != 500 || vs[0].Offsets[0] != 50 || vs[0].Kind != learner.SnapshotScheduled {
+		t.Errorf("version 5 metadata = %+v", vs[0])
 	}
-	// Old snapshots are trimmed, except the champion's; metadata stays.
-	if _, err := reg.Snapshot(ctx, "m", 1); !errors.Is(err, learner.ErrNotFound) {
-		t.Errorf("snapshot of v1 = %v, want trimmed", err)
+	if vs[2].Kind != learner.SnapshotPromotion || vs[2].Note != "keep 2" {
+		t.Errorf("version 2 = %+v, want a promotion snapshot", vs[2])
+	}
+	live, err := reg.Live(ctx, "m")
+	if err != nil || live.Version != 6 || live.Examples != 600 || live.Kind != "" {
+		t.Fatalf("live = %+v, %v; want version 6", live, err)
+	}
+	// A live head that was neither retained nor the newest is gone, metadata and all.
+	for _, n := range []int64{1, 4} {
+		if _, err := reg.Snapshot(ctx, "m", n); !errors.Is(err, learner.ErrNotFound) {
+			t.Errorf("snapshot of v%d = %v, want gone", n, err)
+		}
+		if _, err := reg.Get(ctx, "m", n); !errors.Is(err, learner.ErrNotFound) {
+			t.Errorf("metadata of v%d = %v, want gone", n, err)
+		}
 	}
 	if b, err := reg.Snapshot(ctx, "m", 2); err != nil || string(b) != "snap-2" {
 		t.Errorf("champion's snapshot = %q, %v", b, err)
@@ -94,7 +110,7 @@ func TestRegistryLineageChampionAndCheckpoint(t *testing.T) {
 		t.Fatal("still pinned after an unpinned manual promotion")
 	}
 	// Rollback goes back to what served before 6, and pins it.
-	ch, err := reg.Rollback(ctx, "m", "")
+	ch, err := reg.Rollback(ctx, "m", 0, "", "")
 	if err != nil || ch.Version != 2 || ch.Previous != 6 || !ch.Pinned {
 		t.Fatalf("rollback = %+v, %v; want back to 2 from 6", ch, err)
 	}
@@ -176,7 +192,11 @@ func TestPublishIsFencedByTheLearnerLease(t *testing.T) {
 	if err != nil || string(got.State) != "new-1" {
 		t.Fatalf("checkpoint = %+v, %v; want the new holder's", got, err)
 	}
-	if vs, _ := reg.List(ctx, "m"); len(vs) != 2 {
-		t.Errorf("%d versions, want 2 (the stale publish must leave none)", len(vs))
+	// The stale publish took number 2 but left nothing: the live head is the new holder's 3.
+	if live, err := reg.Live(ctx, "m"); err != nil || live.Version != 3 {
+		t.Errorf("live = %+v, %v; want version 3", live, err)
+	}
+	if _, err := reg.Get(ctx, "m", 2); !errors.Is(err, learner.ErrNotFound) {
+		t.Errorf("stale version 2 = %v, want none", err)
 	}
 }

@@ -1,4 +1,4 @@
-// Package redis keeps the learner's state in Redis: the model registry (versions, snapshots,
+// Package registry keeps the learner's state in Redis: the model registry (versions, snapshots,
 // champions) and checkpoints.
 package registry
 
@@ -22,27 +22,28 @@ import (
 //
 //	<prefix>models                      set of model names
 //	<prefix>model:{m}:seq               the last version number assigned
-//	<prefix>model:{m}:versions          sorted set of version numbers
-//	<prefix>model:{m}:v:<n>             hash: meta (JSON), snapshot (bytes)
+//	<prefix>model:{m}:live              hash: meta (JSON), snapshot (bytes) of the newest version (the live head)
+//	<prefix>model:{m}:versions          sorted set of the retained versions' numbers
+//	<prefix>model:{m}:v:<n>             hash: meta (JSON), snapshot (bytes) of retained version n
+//	<prefix>model:{m}:tags              hash: tag -> version
 //	<prefix>model:{m}:champion          the serving version
 //	<prefix>model:{m}:pinned            set while a manual promotion pauses automatic ones
 //	<prefix>model:{m}:history           list of manual champion changes (JSON), newest first, capped
 //	<prefix>model:{m}:checkpoint        hash: meta (JSON: version, offsets), state (bytes)
 //
-// Snapshots of all but the newest KeepSnapshots versions are dropped, except the champion's and
-// those of versions named in the champion history; their metadata stays, so lineage is never lost.
+// Every publish overwrites the live head; only snapshots (a publish with a Kind, TakeSnapshot,
+// a manual promotion) are retained, and Prune deletes those the retention policy does not keep,
+// so a model's state stays bounded however long it learns.
 type Registry struct {
 	rdb    goredis.UniversalClient
 	prefix string
-	// KeepSnapshots bounds how many versions keep their weights (default 20).
-	KeepSnapshots int
 }
 
 var _ learner.Registry = (*Registry)(nil)
 
 // NewRegistry returns a registry with keys under prefix.
 func NewRegistry(rdb goredis.UniversalClient, prefix string) *Registry {
-	return &Registry{rdb: rdb, prefix: prefix, KeepSnapshots: 20}
+	return &Registry{rdb: rdb, prefix: prefix}
 }
 
 func (r *Registry) modelKey(m, suffix string) string { return r.prefix + "model:{" + m + "}:" + suffix }
@@ -51,7 +52,8 @@ func (r *Registry) versionKey(m string, v int64) string {
 }
 
 // Publish implements learner.Registry. Version numbers come from an atomic counter, so concurrent
-// publishers never collide; a failed publish leaves a gap, never a duplicate.
+// publishers never collide; a failed publish leaves a gap, never a duplicate. The version becomes
+// the live head; with a Kind it is also retained.
 func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []byte, cp *learner.Checkpoint) (learner.Version, error) {
 	n, err := r.rdb.Incr(ctx, r.modelKey(v.Model, "seq")).Result()
 	if err != nil {
@@ -79,8 +81,11 @@ func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []by
 		return learner.Version{}, fmt.Errorf("publish %s: %w", v.Model, err)
 	}
 	write := func(p goredis.Pipeliner) error {
-		p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(v.Version), Member: v.Version})
-		p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
+		p.HSet(ctx, r.modelKey(v.Model, "live"), "meta", meta, "snapshot", snapshot)
+		if v.Kind != "" {
+			p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(v.Version), Member: v.Version})
+			p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
+		}
 		if cp != nil {
 			p.HSet(ctx, r.modelKey(v.Model, "checkpoint"), "meta", cpMeta, "state", cp.State)
 		}
@@ -94,7 +99,6 @@ func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []by
 	if err != nil {
 		return learner.Version{}, fmt.Errorf("publish %s version %d: %w", v.Model, v.Version, err)
 	}
-	r.trim(ctx, v.Model, v.Version)
 	return v, nil
 }
 
@@ -107,60 +111,60 @@ func (r *Registry) fenced(ctx context.Context, model, fence string, write func(g
 	return lease.FencedWrite(ctx, r.rdb, r.LeaseKey(model), fence, write)
 }
 
-// trim drops the weights of old versions; failures only cost memory, so they are not reported.
-func (r *Registry) trim(ctx context.Context, model string, latest int64) {
-	keep := int64(r.KeepSnapshots)
-	if keep <= 0 || latest <= keep {
-		return
-	}
-	champ, _ := r.Champion(ctx, model)
-	// Versions that served by hand stay loadable, so a rollback to them always finds weights.
-	keepers := map[int64]bool{champ: true}
-	if hist, err := r.History(ctx, model); err == nil {
-		for _, c := range hist {
-			keepers[c.Version], keepers[c.Previous] = true, true
-		}
-	}
-	old, err := r.rdb.ZRangeByScore(ctx, r.modelKey(model, "versions"), &goredis.ZRangeBy{
-		Min: strconv.FormatInt(latest-keep-10, 10), Max: strconv.FormatInt(latest-keep, 10),
-	}).Result()
-	if err != nil {
-		return
-	}
-	for _, s := range old {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		if !keepers[n] {
-			r.rdb.HDel(ctx, r.versionKey(model, n), "snapshot")
-		}
-	}
-}
-
 // Get implements learner.Registry.
 func (r *Registry) Get(ctx context.Context, model string, version int64) (learner.Version, error) {
-	b, err := r.rdb.HGet(ctx, r.versionKey(model, version), "meta").Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return learner.Version{}, fmt.Errorf("model %s version %d: %w", model, version, learner.ErrNotFound)
-	}
-	if err != nil {
-		return learner.Version{}, fmt.Errorf("get model %s version %d: %w", model, version, err)
-	}
-	var v learner.Version
-	if err := json.Unmarshal(b, &v); err != nil {
-		return learner.Version{}, fmt.Errorf("decode model %s version %d: %w", model, version, err)
-	}
-	return v, nil
+	v, _, err := r.read(ctx, r.rdb, model, version, false)
+	return v, err
 }
 
 // Snapshot implements learner.Registry.
 func (r *Registry) Snapshot(ctx context.Context, model string, version int64) ([]byte, error) {
-	b, err := r.rdb.HGet(ctx, r.versionKey(model, version), "snapshot").Bytes()
+	_, b, err := r.read(ctx, r.rdb, model, version, true)
+	return b, err
+}
+
+// read returns a version's metadata and, with weights, its snapshot: the retained copy, else the
+// live head when it is that version.
+func (r *Registry) read(ctx context.Context, c goredis.Cmdable, model string, version int64, weights bool) (learner.Version, []byte, error) {
+	for _, key := range []string{r.versionKey(model, version), r.modelKey(model, "live")} {
+		vals, err := c.HMGet(ctx, key, "meta", "snapshot").Result()
+		if err != nil {
+			return learner.Version{}, nil, fmt.Errorf("get model %s version %d: %w", model, version, err)
+		}
+		meta, ok := vals[0].(string)
+		if !ok {
+			continue
+		}
+		var v learner.Version
+		if err := json.Unmarshal([]byte(meta), &v); err != nil {
+			return learner.Version{}, nil, fmt.Errorf("decode model %s version %d: %w", model, version, err)
+		}
+		if v.Version != version {
+			continue
+		}
+		snap, ok := vals[1].(string)
+		if weights && !ok {
+			break
+		}
+		return v, []byte(snap), nil
+	}
+	return learner.Version{}, nil, fmt.Errorf("model %s version %d: %w", model, version, learner.ErrNotFound)
+}
+
+// Live implements learner.Registry.
+func (r *Registry) Live(ctx context.Context, model string) (learner.Version, error) {
+	b, err := r.rdb.HGet(ctx, r.modelKey(model, "live"), "meta").Bytes()
 	if errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("snapshot of model %s version %d: %w", model, version, learner.ErrNotFound)
+		return learner.Version{}, fmt.Errorf("model %s has no live version: %w", model, learner.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get snapshot of model %s version %d: %w", model, version, err)
+		return learner.Version{}, fmt.Errorf("live version of %s: %w", model, err)
 	}
-	return b, nil
+	var v learner.Version
+	if err := json.Unmarshal(b, &v); err != nil {
+		return learner.Version{}, fmt.Errorf("decode live version of %s: %w", model, err)
+	}
+	return v, nil
 }
 
 // List implements learner.Registry.
@@ -222,14 +226,28 @@ var promoteSource string
 var promoteScript = goredis.NewScript(promoteSource)
 
 // Promote implements learner.Registry. The champion, the pin and the history change together in one
-// script, so an automatic promotion never slips past a pin set at the same moment.
+// script, so an automatic promotion never slips past a pin set at the same moment. A manual
+// promotion of the live head retains it first (a SnapshotPromotion), so every past champion stays.
 func (r *Registry) Promote(ctx context.Context, model string, version int64, reason string, manual, pin bool) (int64, error) {
-	if _, err := r.Get(ctx, model, version); err != nil {
+	return r.promote(ctx, model, version, reason, "", manual, pin)
+}
+
+func (r *Registry) promote(ctx context.Context, model string, version int64, reason, by string, manual, pin bool) (int64, error) {
+	if manual {
+		if _, err := r.TakeSnapshot(ctx, model, learner.SnapshotRequest{Version: version, Kind: learner.SnapshotPromotion, Reason: reason, By: by}); err != nil {
+			return 0, fmt.Errorf("promote %s version %d: %w", model, version, err)
+		}
+	} else if _, err := r.Get(ctx, model, version); err != nil {
 		return 0, err
 	}
+	return r.setChampion(ctx, model, version, reason, by, manual, pin)
+}
+
+// setChampion runs the promote script.
+func (r *Registry) setChampion(ctx context.Context, model string, version int64, reason, by string, manual, pin bool) (int64, error) {
 	keys := []string{r.modelKey(model, "champion"), r.modelKey(model, "pinned"), r.modelKey(model, "history")}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	prev, err := promoteScript.Run(ctx, r.rdb, keys, version, reason, flag(manual), flag(pin), now, model).Int64()
+	prev, err := promoteScript.Run(ctx, r.rdb, keys, version, reason, flag(manual), flag(pin), now, model, by).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("promote %s version %d: %w", model, version, err)
 	}
@@ -247,17 +265,35 @@ func flag(b bool) string {
 }
 
 // Rollback implements learner.Registry.
-func (r *Registry) Rollback(ctx context.Context, model, reason string) (learner.ChampionChange, error) {
+func (r *Registry) Rollback(ctx context.Context, model string, to int64, reason, by string) (learner.ChampionChange, error) {
 	cur, err := r.Champion(ctx, model)
 	if err != nil {
 		return learner.ChampionChange{}, err
 	}
+	target := to
+	if target == 0 {
+		if target, err = r.previous(ctx, model, cur); err != nil {
+			return learner.ChampionChange{}, err
+		}
+	}
+	if reason == "" {
+		reason = fmt.Sprintf("rollback from %d", cur)
+	}
+	prev, err := r.promote(ctx, model, target, reason, by, true, true)
+	if err != nil {
+		return learner.ChampionChange{}, err
+	}
+	return learner.ChampionChange{Time: time.Now().UTC(), Model: model, Version: target, Previous: prev, Reason: reason, Pinned: true, By: by}, nil
+}
+
+// previous is the version that served before cur.
+func (r *Registry) previous(ctx context.Context, model string, cur int64) (int64, error) {
 	if cur == 0 {
-		return learner.ChampionChange{}, fmt.Errorf("rollback %s: no champion: %w", model, learner.ErrNotFound)
+		return 0, fmt.Errorf("rollback %s: no champion: %w", model, learner.ErrNotFound)
 	}
 	hist, err := r.History(ctx, model)
 	if err != nil {
-		return learner.ChampionChange{}, err
+		return 0, err
 	}
 	var target int64
 	if len(hist) > 0 && hist[0].Version == cur {
@@ -265,21 +301,38 @@ func (r *Registry) Rollback(ctx context.Context, model, reason string) (learner.
 	} else {
 		v, err := r.Get(ctx, model, cur)
 		if err != nil {
-			return learner.ChampionChange{}, err
+			return 0, err
 		}
 		target = v.Parent
 	}
 	if target == 0 {
-		return learner.ChampionChange{}, fmt.Errorf("rollback %s: version %d has nothing before it: %w", model, cur, learner.ErrNotFound)
+		return 0, fmt.Errorf("rollback %s: version %d has nothing before it: %w", model, cur, learner.ErrNotFound)
 	}
-	if reason == "" {
-		reason = fmt.Sprintf("rollback from %d", cur)
-	}
-	prev, err := r.Promote(ctx, model, target, reason, true, true)
+	return target, nil
+}
+
+// Unpin implements learner.Registry.
+func (r *Registry) Unpin(ctx context.Context, model, reason, by string) (learner.ChampionChange, error) {
+	target, err := r.Champion(ctx, model)
 	if err != nil {
 		return learner.ChampionChange{}, err
 	}
-	return learner.ChampionChange{Time: time.Now().UTC(), Model: model, Version: target, Previous: prev, Reason: reason, Pinned: true}, nil
+	if live, err := r.Live(ctx, model); err == nil {
+		target = live.Version
+	} else if !errors.Is(err, learner.ErrNotFound) {
+		return learner.ChampionChange{}, err
+	}
+	if target == 0 {
+		return learner.ChampionChange{}, fmt.Errorf("unpin %s: nothing published: %w", model, learner.ErrNotFound)
+	}
+	if reason == "" {
+		reason = "unpin: follow the live version"
+	}
+	prev, err := r.setChampion(ctx, model, target, reason, by, true, false)
+	if err != nil {
+		return learner.ChampionChange{}, err
+	}
+	return learner.ChampionChange{Time: time.Now().UTC(), Model: model, Version: target, Previous: prev, Reason: reason, By: by}, nil
 }
 
 // History implements learner.Registry.

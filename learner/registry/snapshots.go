@@ -1,0 +1,214 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamlearn/streamlearn/learner"
+)
+
+// txRetries bounds the optimistic retries of a snapshot or a prune that met a concurrent change.
+const txRetries = 20
+
+// watched runs fn in a WATCH of the model's live head, retained versions and tags, retrying
+// when another client changed them in between.
+func (r *Registry) watched(ctx context.Context, model string, fn func(tx *goredis.Tx) error) error {
+	keys := []string{r.modelKey(model, "live"), r.modelKey(model, "versions"), r.modelKey(model, "tags")}
+	for range txRetries {
+		err := r.rdb.Watch(ctx, fn, keys...)
+		if !errors.Is(err, goredis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("model %s: too many concurrent changes", model)
+}
+
+// TakeSnapshot implements learner.Registry.
+func (r *Registry) TakeSnapshot(ctx context.Context, model string, req learner.SnapshotRequest) (learner.Version, error) {
+	if req.Tag != "" {
+		if err := learner.ValidTag(req.Tag); err != nil {
+			return learner.Version{}, err
+		}
+	}
+	if req.Kind == "" {
+		req.Kind = learner.SnapshotManual
+	}
+	var out learner.Version
+	err := r.watched(ctx, model, func(tx *goredis.Tx) error {
+		n := req.Version
+		if n == 0 {
+			live, err := r.Live(ctx, model)
+			if err != nil {
+				return err
+			}
+			n = live.Version
+		}
+		retained, err := tx.ZScore(ctx, r.modelKey(model, "versions"), strconv.FormatInt(n, 10)).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		v, snap, err := r.read(ctx, tx, model, n, retained == 0)
+		if err != nil {
+			return err
+		}
+		if req.Tag != "" {
+			owner, err := tx.HGet(ctx, r.modelKey(model, "tags"), req.Tag).Int64()
+			switch {
+			case err == nil && owner != n:
+				return fmt.Errorf("tag %q names version %d: %w", req.Tag, owner, learner.ErrTagTaken)
+			case err != nil && !errors.Is(err, goredis.Nil):
+				return err
+			}
+		}
+		fresh := retained == 0
+		if fresh {
+			v.Kind, v.By = req.Kind, req.By
+			if req.Reason != "" {
+				v.Note = req.Reason
+			}
+		}
+		if req.Tag != "" && !slices.Contains(v.Tags, req.Tag) {
+			v.Tags = append(v.Tags, req.Tag)
+		}
+		meta, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		out = v
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if fresh {
+				p.HSet(ctx, r.versionKey(model, n), "meta", meta, "snapshot", snap)
+				p.ZAdd(ctx, r.modelKey(model, "versions"), goredis.Z{Score: float64(n), Member: n})
+			} else {
+				p.HSet(ctx, r.versionKey(model, n), "meta", meta)
+			}
+			if req.Tag != "" {
+				p.HSet(ctx, r.modelKey(model, "tags"), req.Tag, n)
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("snapshot of %s: %w", model, err)
+	}
+	return out, nil
+}
+
+// Resolve implements learner.Registry.
+func (r *Registry) Resolve(ctx context.Context, model, ref string) (int64, error) {
+	if ref == "" {
+		return 0, fmt.Errorf("model %s: empty reference: %w", model, learner.ErrNotFound)
+	}
+	if n, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		if _, err := r.Get(ctx, model, n); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, ref); err == nil {
+		vs, err := r.List(ctx, model)
+		if err != nil {
+			return 0, err
+		}
+		for _, v := range vs { // newest first
+			if !v.CreatedAt.After(t) {
+				return v.Version, nil
+			}
+		}
+		return 0, fmt.Errorf("model %s has no snapshot as of %s: %w", model, ref, learner.ErrNotFound)
+	}
+	n, err := r.rdb.HGet(ctx, r.modelKey(model, "tags"), ref).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, fmt.Errorf("model %s has no tag %q: %w", model, ref, learner.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resolve %s of %s: %w", ref, model, err)
+	}
+	return n, nil
+}
+
+// Prune implements learner.Registry. The current champion and every version named in the
+// champion history are kept whatever their age, like tagged snapshots.
+func (r *Registry) Prune(ctx context.Context, model string, keep learner.Retention, now time.Time) ([]int64, error) {
+	keepers := map[int64]bool{}
+	champ, err := r.Champion(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	keepers[champ] = true
+	hist, err := r.History(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range hist {
+		keepers[c.Version], keepers[c.Previous] = true, true
+	}
+	var gone []int64
+	err = r.watched(ctx, model, func(tx *goredis.Tx) error {
+		vs, err := r.List(ctx, model)
+		if err != nil {
+			return err
+		}
+		kept := keep.Keep(vs, keepers, now)
+		gone = gone[:0]
+		for _, v := range vs {
+			if !kept[v.Version] {
+				gone = append(gone, v.Version)
+			}
+		}
+		if len(gone) == 0 {
+			return nil
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, n := range gone {
+				p.Del(ctx, r.versionKey(model, n))
+				p.ZRem(ctx, r.modelKey(model, "versions"), n)
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("prune %s: %w", model, err)
+	}
+	return gone, nil
+}
+
+// SetReport implements learner.Registry.
+func (r *Registry) SetReport(ctx context.Context, model string, version int64, rep learner.Report) error {
+	err := r.watched(ctx, model, func(tx *goredis.Tx) error {
+		b, err := tx.HGet(ctx, r.versionKey(model, version), "meta").Bytes()
+		if errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("version %d is not retained: %w", version, learner.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var v learner.Version
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		v.Report = &rep
+		meta, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.HSet(ctx, r.versionKey(model, version), "meta", meta)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("report of %s version %d: %w", model, version, err)
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package learner
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Retention says which retained snapshots the registry keeps. Tagged snapshots, every version
+// that has been a champion by promotion (the champion history) and the current champion are
+// kept for ever; of the others, the newest of each clock hour for Hourly, the newest of each UTC
+// day for Daily, and always the newest snapshot. Everything else is deleted, metadata included.
+type Retention struct {
+	// Hourly is how long one snapshot an hour is kept (DefaultRetention: 48h).
+	Hourly time.Duration
+	// Daily is how long one snapshot a day is kept (DefaultRetention: 90 days).
+	Daily time.Duration
+}
+
+// DefaultRetention keeps hourly snapshots for 48 hours and daily ones for 90 days.
+var DefaultRetention = Retention{Hourly: 48 * time.Hour, Daily: 90 * 24 * time.Hour}
+
+// Keep returns the versions of vs to keep as of now; keepers (tags aside) are kept whatever
+// their age.
+func (r Retention) Keep(vs []Version, keepers map[int64]bool, now time.Time) map[int64]bool {
+	sorted := append([]Version(nil), vs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Version > sorted[j].Version })
+	keep := map[int64]bool{}
+	hours, days := map[int64]bool{}, map[int64]bool{}
+	for i, v := range sorted {
+		age := now.Sub(v.CreatedAt)
+		h, d := v.CreatedAt.Unix()/3600, v.CreatedAt.Unix()/86400
+		switch {
+		case i == 0:
+			hours[h], days[d], keep[v.Version] = true, true, true
+		case len(v.Tags) > 0, keepers[v.Version]:
+			keep[v.Version] = true
+		case age <= r.Hourly:
+			// An hour's snapshot also stands for its day.
+			if !hours[h] {
+				hours[h], days[d], keep[v.Version] = true, true, true
+			}
+		case age <= r.Daily:
+			if !days[d] {
+				days[d], keep[v.Version] = true, true
+			}
+		}
+	}
+	return keep
+}
+
+// MaxTagBytes bounds a snapshot tag.
+const MaxTagBytes = 64
+
+// ValidTag checks a snapshot tag: 1 to 64 bytes of letters, digits, '.', '_' and '-', not a
+// number (that would read as a version) and not an RFC 3339 time (that would read as a point in
+// time).
+func ValidTag(tag string) error {
+	if tag == "" || len(tag) > MaxTagBytes {
+		return fmt.Errorf("tag must be 1 to %d bytes", MaxTagBytes)
+	}
+	for _, c := range tag {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("tag %q: only letters, digits, '.', '_' and '-'", tag)
+		}
+	}
+	if _, err := strconv.ParseInt(tag, 10, 64); err == nil {
+		return fmt.Errorf("tag %q is a number: it would read as a version", tag)
+	}
+	if _, err := time.Parse(time.RFC3339, tag); err == nil {
+		return fmt.Errorf("tag %q is a time: it would read as a point in time", tag)
+	}
+	return nil
+}
+
+// Report is a snapshot's evaluation report.
+type Report struct {
+	// Progressive: every example scored before it was learned, over the learner's metrics window.
+	Progressive Metrics `json:"progressive"`
+	// HeldOut: the snapshot scored on the next examples after it, which it never learned.
+	HeldOut *HeldOut `json:"held_out,omitempty"`
+	// Calibration: held-out examples in ten score bins.
+	Calibration []CalibrationBin `json:"calibration,omitempty"`
+	// TopWeights: the features with the largest weights.
+	TopWeights []FeatureWeight `json:"top_weights,omitempty"`
+}
+
+// HeldOut are the metrics of a snapshot on the N examples that came after it.
+type HeldOut struct {
+	N       int64     `json:"n"`
+	AUC     float64   `json:"auc"`
+	LogLoss float64   `json:"logloss"`
+	Brier   float64   `json:"brier"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+}
+
+// CalibrationBin is one score bin of a calibration table: how many examples, their mean score and
+// their mean label.
+type CalibrationBin struct {
+	Lo        float64 `json:"lo"`
+	Hi        float64 `json:"hi"`
+	N         int64   `json:"n"`
+	MeanScore float64 `json:"mean_score"`
+	MeanLabel float64 `json:"mean_label"`
+}
+
+// FeatureWeight is one feature's weight in a model.
+type FeatureWeight struct {
+	Feature string  `json:"feature"`
+	Weight  float64 `json:"weight"`
+}
