@@ -88,7 +88,7 @@ type Registry interface {
 	// Rollback makes a retained version serve again and pins it, recording who and why in the
 	// history. To 0 means the version that served before the current champion: the previous
 	// entry of the history when the current champion came from a manual promotion, else the
-	// current champion's parent.
+	// newest snapshot retained before it.
 	Rollback(ctx context.Context, model string, to int64, reason, by string) (ChampionChange, error)
 	// Unpin ends a pin: automatic promotion resumes and the live head serves again. Recorded in
 	// the history.

@@ -2,6 +2,7 @@ package learner
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"time"
@@ -110,4 +111,20 @@ type CalibrationBin struct {
 type FeatureWeight struct {
 	Feature string  `json:"feature"`
 	Weight  float64 `json:"weight"`
+}
+
+// BinaryVersion is the running binary's version from its build info: the module version, with
+// the VCS revision when the build recorded one.
+func BinaryVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+	}
+	return v
 }

@@ -41,7 +41,6 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { rdb.Close() })
 	prefix := fmt.Sprintf("t:%s:%d:", t.Name(), time.Now().UnixNano())
 	reg := registry.NewRegistry(rdb, prefix)
-	reg.KeepSnapshots = 0 // tests go back to old versions
 	models := predictor.NewModels()
 	return &env{
 		rdb: rdb, prefix: prefix, reg: reg, store: newStore(t, rdb, prefix), models: models,
@@ -87,14 +86,15 @@ func (e *env) publishBiased(t testing.TB, model string, n int) []*learner.Snapsh
 	return snaps
 }
 
-// publish stores tr's current weights as the next version of model.
+// publish stores tr's current weights as the next version of model, retained (tests go back to
+// old versions).
 func (e *env) publish(t testing.TB, model string, tr learner.Trainer, parent int64) int64 {
 	t.Helper()
 	b, err := tr.Snapshot().MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.reg.Publish(context.Background(), learner.Version{Model: model, Parent: parent, Spec: tr.Spec(), Examples: tr.Seen()}, b, nil)
+	v, err := e.reg.Publish(context.Background(), learner.Version{Model: model, Parent: parent, Spec: tr.Spec(), Examples: tr.Seen(), Kind: learner.SnapshotScheduled}, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,10 @@ import (
 //	GET  /v1/models                     models, their versions, which one serves and the routes
 //	GET  /v1/models/{model}/history     the champion changes of a model
 //	POST /v1/models/{model}/promote     {"version": N, "reason": "...", "pin": true}
-//	POST /v1/models/{model}/rollback    {"reason": "..."}
+//	GET  /v1/models/{model}/versions    the retained snapshots, newest first, and the live head
+//	POST /v1/models/{model}/snapshots   {"tag": "...", "reason": "...", "by": "..."}: retain the live head
+//	POST /v1/models/{model}/rollback    {"to": "<version | tag | RFC 3339 time>", "reason": "...", "by": "..."}
+//	POST /v1/models/{model}/unpin       {"reason": "...", "by": "..."}: follow the live head again
 //
 // Scoring and lookups never change stored state.
 type API struct {
@@ -46,6 +49,8 @@ type API struct {
 	// RateLimit bounds the requests of each client on these routes.
 	RateLimit RateLimit
 	Now       func() time.Time
+	// OnSnapshot, when set, receives every snapshot taken on demand (for the model_versions table).
+	OnSnapshot func(v learner.Version)
 }
 
 // ShadowLog receives shadow predictions made while serving requests. It must not block the
@@ -70,6 +75,9 @@ func (a *API) Register(mux Mux) {
 	handle("GET /v1/models/{model}/history", a.history)
 	handle("POST /v1/models/{model}/promote", a.promote)
 	handle("POST /v1/models/{model}/rollback", a.rollback)
+	handle("GET /v1/models/{model}/versions", a.versions)
+	handle("POST /v1/models/{model}/snapshots", a.snapshot)
+	handle("POST /v1/models/{model}/unpin", a.unpin)
 }
 
 // Score is the answer for one scored event.

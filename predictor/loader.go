@@ -130,6 +130,13 @@ func (l *Loader) sync(ctx context.Context, model string) error {
 		return nil
 	}
 	s, err := l.Load(ctx, model, champ)
+	if errors.Is(err, learner.ErrNotFound) {
+		// A live head that a newer publish overwrote between the two reads: its successor is
+		// the champion by now, or will be at the next announcement.
+		if again, cerr := l.Registry.Champion(ctx, model); cerr == nil && again != champ {
+			s, err = l.Load(ctx, model, again)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 
@@ -21,7 +22,10 @@ type ModelInfo struct {
 	Pinned   bool   `json:"pinned"`
 	// Route is how the model serves here (champion, challenger, shadow), with its share of traffic.
 	Route    string            `json:"route,omitempty"`
-	Share    float64           `json:"share,omitempty"`
+	Share float64 `json:"share,omitempty"`
+	// Live is the newest published version (absent before the first publish); Versions are the
+	// newest retained snapshots, newest first.
+	Live     *learner.Version  `json:"live,omitempty"`
 	Versions []learner.Version `json:"versions"`
 }
 
@@ -83,6 +87,11 @@ func ListModels(ctx context.Context, reg learner.Registry, served *Models, limit
 			vs = vs[:limit]
 		}
 		info.Versions = append(info.Versions, vs...)
+		if live, err := reg.Live(ctx, n); err == nil {
+			info.Live = &live
+		} else if !errors.Is(err, learner.ErrNotFound) {
+			return nil, err
+		}
 		infos = append(infos, info)
 	}
 	return infos, nil
@@ -192,18 +201,52 @@ func (a *API) promote(w http.ResponseWriter, r *http.Request) {
 	a.answerChange(w, r, ChampionResult{Model: model, Version: req.Version, Previous: prev, Pinned: pin}, wire.EventPromoted)
 }
 
+// who is the requester recorded in the history: the body's "by", else the client's address.
+func who(r *http.Request, by string) string {
+	if by != "" {
+		return by
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return "http " + host
+	}
+	return "http"
+}
+
+// maxRef bounds a reference (a version, a tag or a time) and a "by".
+const maxRef = 256
+
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	model := r.PathValue("model")
 	req := struct {
+		To     string `json:"to"`
 		Reason string `json:"reason"`
+		By     string `json:"by"`
 	}{}
 	if !decodeAdmin(w, r, &req) {
 		return
 	}
+	if len(req.To) > maxRef || len(req.By) > maxRef {
+		WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("to and by must be at most %d bytes", maxRef), Reason: ReasonBadRequest, Field: "to"})
+		return
+	}
+	var to int64
+	if req.To != "" {
+		var err error
+		if to, err = a.Registry.Resolve(r.Context(), model, req.To); err != nil {
+			e := Error{Error: "rollback: " + err.Error(), Reason: ReasonUnavailable}
+			code := http.StatusServiceUnavailable
+			if errors.Is(err, learner.ErrNotFound) {
+				code, e.Reason, e.Field = http.StatusNotFound, ReasonNotFound, "to"
+			}
+			WriteError(w, code, e)
+			return
+		}
+	}
+	by := who(r, req.By)
 	var ch learner.ChampionChange
 	err := a.Loader.Change(r.Context(), model, func(ctx context.Context) error {
 		var err error
-		if ch, err = a.Registry.Rollback(ctx, model, req.Reason); err != nil {
+		if ch, err = a.Registry.Rollback(ctx, model, to, req.Reason, by); err != nil {
 			return err
 		}
 		if _, lerr := a.Loader.Load(ctx, model, ch.Version); lerr != nil {
@@ -223,6 +266,116 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.answerChange(w, r, ChampionResult{Model: model, Version: ch.Version, Previous: ch.Previous, Pinned: ch.Pinned}, wire.EventRollback)
+}
+
+func (a *API) unpin(w http.ResponseWriter, r *http.Request) {
+	model := r.PathValue("model")
+	req := struct {
+		Reason string `json:"reason"`
+		By     string `json:"by"`
+	}{}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if len(req.By) > maxRef {
+		WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("by must be at most %d bytes", maxRef), Reason: ReasonBadRequest, Field: "by"})
+		return
+	}
+	var ch learner.ChampionChange
+	err := a.Loader.Change(r.Context(), model, func(ctx context.Context) error {
+		var err error
+		ch, err = a.Registry.Unpin(ctx, model, req.Reason, who(r, req.By))
+		return err
+	})
+	if err != nil {
+		a.writeChangeError(w, err, "unpin", http.StatusConflict)
+		return
+	}
+	a.answerChange(w, r, ChampionResult{Model: model, Version: ch.Version, Previous: ch.Previous}, wire.EventPromoted)
+}
+
+// Versions is the answer of GET /v1/models/{model}/versions.
+type Versions struct {
+	Model    string `json:"model"`
+	Champion int64  `json:"champion"`
+	Pinned   bool   `json:"pinned"`
+	// Live is the newest published version, which serves while the model follows fresh weights
+	// (null before the first publish).
+	Live *learner.Version `json:"live"`
+	// Versions are the retained snapshots, newest first.
+	Versions []learner.Version `json:"versions"`
+}
+
+func (a *API) versions(w http.ResponseWriter, r *http.Request) {
+	model, ctx := r.PathValue("model"), r.Context()
+	out := Versions{Model: model, Versions: []learner.Version{}}
+	fail := func(err error) {
+		WriteError(w, http.StatusServiceUnavailable, Error{Error: err.Error(), Reason: ReasonUnavailable})
+	}
+	vs, err := a.Registry.List(ctx, model)
+	if err != nil {
+		fail(err)
+		return
+	}
+	out.Versions = append(out.Versions, vs...)
+	live, err := a.Registry.Live(ctx, model)
+	switch {
+	case err == nil:
+		out.Live = &live
+	case !errors.Is(err, learner.ErrNotFound):
+		fail(err)
+		return
+	case len(vs) == 0 && a.Models.Get(model) == nil:
+		WriteError(w, http.StatusNotFound, Error{Error: fmt.Sprintf("model %q is not in the registry", model), Reason: ReasonNotFound})
+		return
+	}
+	if out.Champion, err = a.Registry.Champion(ctx, model); err != nil {
+		fail(err)
+		return
+	}
+	if out.Pinned, err = a.Registry.Pinned(ctx, model); err != nil {
+		fail(err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) snapshot(w http.ResponseWriter, r *http.Request) {
+	model := r.PathValue("model")
+	req := struct {
+		Tag    string `json:"tag"`
+		Reason string `json:"reason"`
+		By     string `json:"by"`
+	}{}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if req.Tag != "" {
+		if err := learner.ValidTag(req.Tag); err != nil {
+			WriteError(w, http.StatusBadRequest, Error{Error: err.Error(), Reason: ReasonBadRequest, Field: "tag"})
+			return
+		}
+	}
+	if len(req.By) > maxRef || len(req.Reason) > maxAdminBody/2 {
+		WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("by must be at most %d bytes", maxRef), Reason: ReasonBadRequest, Field: "by"})
+		return
+	}
+	v, err := a.Registry.TakeSnapshot(r.Context(), model, learner.SnapshotRequest{Tag: req.Tag, Reason: req.Reason, By: who(r, req.By)})
+	switch {
+	case errors.Is(err, learner.ErrTagTaken):
+		WriteError(w, http.StatusConflict, Error{Error: err.Error(), Reason: ReasonConflict, Field: "tag"})
+		return
+	case errors.Is(err, learner.ErrNotFound):
+		WriteError(w, http.StatusNotFound, Error{Error: err.Error(), Reason: ReasonNotFound})
+		return
+	case err != nil:
+		WriteError(w, http.StatusServiceUnavailable, Error{Error: err.Error(), Reason: ReasonUnavailable})
+		return
+	}
+	if a.OnSnapshot != nil {
+		a.OnSnapshot(v)
+	}
+	WriteJSON(w, http.StatusCreated, v)
 }
 
 // writeChangeError maps the errors of a champion change to status codes; notFound is the code

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,10 +22,10 @@ import (
 	"github.com/streamlearn/streamlearn/wire"
 )
 
-// modelsCommand is the registry's command line: list, show, promote, rollback.
+// modelsCommand is the registry's command line: list, show, versions, snapshot, promote, rollback, unpin.
 func modelsCommand() *cobra.Command {
 	var f connFlags
-	cmd := &cobra.Command{Use: "models", Short: "List, show, promote and roll back model versions in the registry"}
+	cmd := &cobra.Command{Use: "models", Short: "List, show, snapshot, promote, roll back and unpin model versions in the registry"}
 	f.register(cmd.PersistentFlags())
 	withRegistry := func(run func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
@@ -106,19 +108,95 @@ func modelsCommand() *cobra.Command {
 		})}
 	promote.Flags().StringVar(&reason, "reason", "manual promotion", "why, recorded in the champion history")
 	promote.Flags().BoolVar(&pin, "pin", true, "pause automatic promotion of newer versions")
-	rollback := &cobra.Command{Use: "rollback MODEL", Short: "Serve the version that served before the current champion again (pinned)", Args: cobra.ExactArgs(1),
+	var to, by, tag string
+	rollback := &cobra.Command{Use: "rollback MODEL", Short: "Serve a retained snapshot again, pinned (--to VERSION|TAG|TIME; default the one before the champion)", Args: cobra.ExactArgs(1),
 		RunE: withRegistry(func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error {
-			ch, err := reg.Rollback(ctx, args[0], reason)
+			var target int64
+			if to != "" {
+				var err error
+				if target, err = reg.Resolve(ctx, args[0], to); err != nil {
+					return err
+				}
+			}
+			ch, err := reg.Rollback(ctx, args[0], target, reason, by)
 			if err != nil {
 				return err
 			}
 			announce(ctx, cfg, w, args[0], ch.Version, wire.EventRollback)
-			fmt.Fprintf(w, "%s: champion %d -> %d (pinned)\n", args[0], ch.Previous, ch.Version)
+			fmt.Fprintf(w, "%s: champion %d -> %d (pinned until a promote or unpin)\n", args[0], ch.Previous, ch.Version)
 			return nil
 		})}
 	rollback.Flags().StringVar(&reason, "reason", "", "why, recorded in the champion history")
-	cmd.AddCommand(list, show, promote, rollback)
+	rollback.Flags().StringVar(&to, "to", "", "a version number, a tag or an RFC 3339 time (the newest snapshot at or before it)")
+	unpin := &cobra.Command{Use: "unpin MODEL", Short: "End a pin: the model follows its live (freshly learned) version again", Args: cobra.ExactArgs(1),
+		RunE: withRegistry(func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			ch, err := reg.Unpin(ctx, args[0], reason, by)
+			if err != nil {
+				return err
+			}
+			announce(ctx, cfg, w, args[0], ch.Version, wire.EventPromoted)
+			fmt.Fprintf(w, "%s: champion %d -> %d (following the live version)\n", args[0], ch.Previous, ch.Version)
+			return nil
+		})}
+	unpin.Flags().StringVar(&reason, "reason", "", "why, recorded in the champion history")
+	snapshot := &cobra.Command{Use: "snapshot MODEL", Short: "Retain the model's live version as a snapshot (--tag keeps it for ever)", Args: cobra.ExactArgs(1),
+		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			v, err := reg.TakeSnapshot(ctx, args[0], learner.SnapshotRequest{Tag: tag, Reason: reason, By: by})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s: snapshot of version %d (%d examples) tags %v\n", args[0], v.Version, v.Examples, v.Tags)
+			return nil
+		})}
+	snapshot.Flags().StringVar(&tag, "tag", "", "a name for the snapshot (letters, digits, . _ -); tagged snapshots are never pruned")
+	snapshot.Flags().StringVar(&reason, "reason", "", "why, recorded as the snapshot's note")
+	versions := &cobra.Command{Use: "versions MODEL", Short: "The retained snapshots, newest first, and the live version", Args: cobra.ExactArgs(1),
+		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, args []string) error {
+			return printVersions(ctx, reg, w, args[0])
+		})}
+	for _, c := range []*cobra.Command{rollback, unpin, snapshot} {
+		c.Flags().StringVar(&by, "by", defaultBy(), "who, recorded in the history")
+	}
+	cmd.AddCommand(list, show, promote, rollback, unpin, snapshot, versions)
 	return cmd
+}
+
+// defaultBy is the user and host running the command.
+func defaultBy() string {
+	u := os.Getenv("USER")
+	if h, err := os.Hostname(); err == nil {
+		return u + "@" + h
+	}
+	return u
+}
+
+// printVersions prints the live version and the retained snapshots as a table.
+func printVersions(ctx context.Context, reg learner.Registry, w io.Writer, model string) error {
+	vs, err := reg.List(ctx, model)
+	if err != nil {
+		return err
+	}
+	champ, err := reg.Champion(ctx, model)
+	if err != nil {
+		return err
+	}
+	if live, err := reg.Live(ctx, model); err == nil && (len(vs) == 0 || vs[0].Version != live.Version) {
+		vs = append([]learner.Version{live}, vs...)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tKIND\tTAGS\tCHAMPION\tEXAMPLES\tAUC\tHELD-OUT AUC\tCREATED\tNOTE")
+	for _, v := range vs {
+		kind, held := v.Kind, "-"
+		if kind == "" {
+			kind = "live"
+		}
+		if v.Report != nil && v.Report.HeldOut != nil {
+			held = fmt.Sprintf("%.4f", v.Report.HeldOut.AUC)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%.4f\t%s\t%s\t%s\n", v.Version, kind, strings.Join(v.Tags, ","), v.Version == champ,
+			v.Examples, v.Metrics.AUC, held, v.CreatedAt.Format(time.RFC3339), v.Note)
+	}
+	return tw.Flush()
 }
 
 // announce tells predictors on the models topic; they also poll the registry, so a broker that

@@ -18,6 +18,7 @@ type modelsResponse struct {
 		Model    string            `json:"model"`
 		Serving  int64             `json:"serving_version"`
 		Champion int64             `json:"champion"`
+		Live     *learner.Version  `json:"live"`
 		Versions []learner.Version `json:"versions"`
 	} `json:"models"`
 }
@@ -49,7 +50,7 @@ func TestChallengersAndRollback(t *testing.T) {
 		getJSON(t, "http://"+r.HTTPAddr+"/v1/models", &q)
 		learnedBoth := len(q.Models) == 2
 		for _, m := range q.Models {
-			if len(m.Versions) == 0 || m.Versions[0].Examples < int64(len(evs)) {
+			if m.Live == nil || m.Live.Examples != int64(len(evs)) {
 				learnedBoth = false
 			}
 		}
@@ -62,8 +63,12 @@ func TestChallengersAndRollback(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, m := range q.Models {
-		if m.Versions[0].Spec.Optimizer == "" || (m.Model == "challenger") != (m.Versions[0].Spec.Optimizer == "adagrad") {
-			t.Errorf("model %s was trained with spec %+v", m.Model, m.Versions[0].Spec)
+		if m.Live.Spec.Optimizer == "" || (m.Model == "challenger") != (m.Live.Spec.Optimizer == "adagrad") {
+			t.Errorf("model %s was trained with spec %+v", m.Model, m.Live.Spec)
+		}
+		// The first publish was a scheduled snapshot; the rest only moved the live head.
+		if len(m.Versions) != 1 || m.Versions[0].Kind != learner.SnapshotScheduled || m.Versions[0].Version != 1 {
+			t.Errorf("model %s retained %+v, want only its first publish", m.Model, m.Versions)
 		}
 	}
 
@@ -71,7 +76,7 @@ func TestChallengersAndRollback(t *testing.T) {
 	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
 	reg := registry.NewRegistry(rdb, cfg.Redis.KeyPrefix)
-	change, err := reg.Rollback(context.Background(), "default", "test rollback")
+	change, err := reg.Rollback(context.Background(), "default", 0, "test rollback", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

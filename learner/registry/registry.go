@@ -286,7 +286,8 @@ func (r *Registry) Rollback(ctx context.Context, model string, to int64, reason,
 	return learner.ChampionChange{Time: time.Now().UTC(), Model: model, Version: target, Previous: prev, Reason: reason, Pinned: true, By: by}, nil
 }
 
-// previous is the version that served before cur.
+// previous is the version that served before cur: the previous entry of the history when cur
+// came from a manual promotion, else the newest snapshot retained before cur.
 func (r *Registry) previous(ctx context.Context, model string, cur int64) (int64, error) {
 	if cur == 0 {
 		return 0, fmt.Errorf("rollback %s: no champion: %w", model, learner.ErrNotFound)
@@ -299,11 +300,17 @@ func (r *Registry) previous(ctx context.Context, model string, cur int64) (int64
 	if len(hist) > 0 && hist[0].Version == cur {
 		target = hist[0].Previous
 	} else {
-		v, err := r.Get(ctx, model, cur)
+		// A champion that follows the live head: the newest snapshot retained before it.
+		vs, err := r.List(ctx, model)
 		if err != nil {
 			return 0, err
 		}
-		target = v.Parent
+		for _, v := range vs {
+			if v.Version < cur {
+				target = v.Version
+				break
+			}
+		}
 	}
 	if target == 0 {
 		return 0, fmt.Errorf("rollback %s: version %d has nothing before it: %w", model, cur, learner.ErrNotFound)

@@ -83,7 +83,7 @@ func (r *Runner) startRetrain(ctx context.Context, cmd Command, offsets map[int3
 		spec := challenger.Spec()
 		spec.Name = r.Spec.Name + ".retrain"
 		v, perr := r.Registry.Publish(ctx, learner.Version{Model: spec.Name, Parent: 0, Spec: spec, Examples: challenger.Seen(),
-			From: cmd.From, To: cmd.To, Note: "retrain for " + cmd.AlertID}, snap, nil)
+			From: cmd.From, To: cmd.To, Note: "retrain for " + cmd.AlertID, Kind: learner.SnapshotRetrain, Binary: r.binary()}, snap, nil)
 		if perr == nil {
 			rt.version = v.Version
 			_, _ = r.Registry.Promote(ctx, spec.Name, v.Version, "retrain challenger", false, false)

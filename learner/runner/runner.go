@@ -1,6 +1,8 @@
-// Package kafka runs the online learner on the examples topic: it learns every joined example once,
-// publishes versions to the registry with the checkpoint (optimizer state and offsets) they cover,
-// and announces them on the models topic.
+// Package runner runs the online learner on the examples topic: it learns every joined example
+// once, publishes its fresh weights to the registry's live head with the checkpoint (optimizer
+// state and offsets) they cover, retains snapshots on a schedule and at each retrain step, prunes
+// them by the retention policy, writes each snapshot's evaluation report, and announces versions
+// on the models topic.
 package runner
 
 import (
@@ -70,6 +72,19 @@ type Runner struct {
 	// Observe, when set, is told how long each poll's records took to decode (StageDecode), to
 	// learn (StageLearn) and each version to publish (StagePublish), for metrics.
 	Observe func(stage string, d time.Duration)
+	// SnapshotInterval is how often a publish is retained as a scheduled snapshot (0:
+	// DefaultSnapshotInterval; negative: never). Retention says which snapshots Prune keeps
+	// (zero: learner.DefaultRetention).
+	SnapshotInterval time.Duration
+	Retention        learner.Retention
+	// ReportOutcomes is how many examples after a snapshot its held-out report is computed on (0:
+	// DefaultReportOutcomes). OnReport, when set, receives every report written.
+	ReportOutcomes int
+	OnReport       func(v learner.Version)
+	// Binary is the binary's version, recorded in every version (default: the build info's).
+	Binary string
+	// Now is the clock of snapshots and retention (default time.Now).
+	Now func() time.Time
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -87,6 +102,37 @@ func (r *Runner) observe(stage string, d time.Duration) {
 	if r.Observe != nil {
 		r.Observe(stage, d)
 	}
+}
+
+// DefaultSnapshotInterval is how often a scheduled snapshot is retained unless SnapshotInterval says.
+const DefaultSnapshotInterval = time.Hour
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) snapshotInterval() time.Duration {
+	if r.SnapshotInterval == 0 {
+		return DefaultSnapshotInterval
+	}
+	return r.SnapshotInterval
+}
+
+func (r *Runner) retention() learner.Retention {
+	if r.Retention == (learner.Retention{}) {
+		return learner.DefaultRetention
+	}
+	return r.Retention
+}
+
+func (r *Runner) binary() string {
+	if r.Binary != "" {
+		return r.Binary
+	}
+	return learner.BinaryVersion()
 }
 
 // Status is what the runner has done so far.
@@ -137,6 +183,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	l := &learning{
 		r: r, log: log, model: r.Spec.Name, trainer: trainer, offsets: offsets, parent: parent, recent: recent,
 		window: newWindow(r.MetricsWindow), lastPublish: time.Now(), note: "online",
+		lastSnapshot: r.lastSnapshot(ctx),
 	}
 	defer l.close() // after the final publish
 	l.takeCommand(ctx)
@@ -144,6 +191,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	err = loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		t0 := time.Now()
 		l.decode(fetches)
+		l.scoreReports(ctx)
 		t1 := time.Now()
 		if err := l.learn(); err != nil {
 			return err
@@ -196,7 +244,12 @@ type learning struct {
 	from, to    time.Time      // event times of the examples learned
 	lastPublish time.Time
 	note        string // the next version's note
+	kind        string // the next version's snapshot kind (empty: by the schedule)
 	active      *retrain
+	// lastSnapshot is when the last scheduled or retrain snapshot was retained; reports are
+	// the held-out reports of recent snapshots in progress.
+	lastSnapshot time.Time
+	reports      []*pendingReport
 }
 
 // close releases the trainers.
@@ -300,18 +353,23 @@ func (l *learning) finishRetrain(ctx context.Context) {
 		return
 	}
 	promoted := r.decide(ctx, a, l.parent)
+	// Each retrain ends in a snapshot: the retrained model that takes over, or the champion that stays.
+	l.kind, l.dirty = learner.SnapshotRetrain, l.dirty+1
 	if promoted {
 		closeTrainer(l.trainer)
-		l.trainer, l.dirty = a.challenger, l.dirty+1
+		l.trainer = a.challenger
 		l.note = "retrained for " + a.cmd.AlertID
 		if err := l.publish(ctx); err != nil {
 			l.log.Error("publish retrained model", "model", l.model, "err", err)
 		} else if _, err := r.Registry.Promote(ctx, l.model, l.parent, "retrained for "+a.cmd.AlertID, true, false); err != nil {
 			l.log.Error("promote retrained model", "model", l.model, "err", err)
 		}
-	}
-	if !promoted {
+	} else {
 		closeTrainer(a.challenger)
+		l.note = "champion kept after retrain for " + a.cmd.AlertID
+		if err := l.publish(ctx); err != nil {
+			l.log.Error("publish model after a rejected retrain", "model", l.model, "err", err)
+		}
 	}
 	a.cmd.Done()
 	l.active = nil
@@ -323,8 +381,13 @@ func (l *learning) publish(ctx context.Context) error {
 	if l.dirty == 0 {
 		return nil
 	}
-	defer func() { l.note = "online" }()
+	defer func() { l.note, l.kind = "online", "" }()
 	r, trainer := l.r, l.trainer
+	now := r.now()
+	kind := l.kind
+	if iv := r.snapshotInterval(); kind == "" && iv > 0 && now.Sub(l.lastSnapshot) >= iv {
+		kind = learner.SnapshotScheduled
+	}
 	s := trainer.Snapshot()
 	if s == nil {
 		return fmt.Errorf("snapshot of %s: %w", l.model, trainerErr(trainer))
@@ -341,6 +404,7 @@ func (l *learning) publish(ctx context.Context) error {
 	v, err := r.Registry.Publish(ctx, learner.Version{
 		Model: l.model, Parent: l.parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
 		From: l.from, To: l.to, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
+		Kind: kind, Binary: r.binary(), CreatedAt: now.UTC(),
 	}, snap, &learner.Checkpoint{Offsets: maps.Clone(l.offsets), State: state, Fence: r.Fence})
 	if err != nil {
 		return err
@@ -353,6 +417,9 @@ func (l *learning) publish(ctx context.Context) error {
 	}
 	r.announce(ctx, v.Version, wire.EventPublished)
 	l.parent, l.dirty, l.lastPublish = v.Version, 0, time.Now()
+	if kind != "" {
+		l.retained(ctx, v, s, now)
+	}
 	r.mu.Lock()
 	r.version, r.metrics = v.Version, m
 	r.mu.Unlock()
