@@ -14,7 +14,7 @@
 //
 // ClickHouse tables and their rows (tables.go): predictions PredictionRow, outcomes OutcomeRow,
 // feature_drift FeatureDriftRow, model_performance PerformanceRow, drift_alerts DriftAlertRow,
-// retrain_events RetrainEventRow, model_versions ModelVersionRow.
+// retrain_events RetrainEventRow, model_versions ModelVersionRow, model_reports ModelReportRow.
 //
 // wire imports no stage: every stage imports wire.
 package wire

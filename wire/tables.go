@@ -138,5 +138,25 @@ type ModelVersionRow struct {
 	Examples                 int64
 	AUC, LogLoss             float64
 	Status                   string
-	Updated                  time.Time
+	// Kind is why the snapshot is retained (scheduled, manual, promotion, retrain, import); Tags
+	// name it; Binary is the binary that trained it; Offsets the examples-topic offsets (JSON).
+	Kind    string
+	Tags    []string
+	Binary  string
+	Offsets string
+	Updated time.Time
+}
+
+// ModelReportRow is one figure of a snapshot's evaluation report. Key: (Model, Version, Section,
+// Key). Sections: "progressive" and "held_out" (Key auc, logloss, brier; N examples), "calibration"
+// (Key the bin's range, N examples, Value mean score, Aux mean label), "weights" (Key the feature,
+// Value its weight).
+type ModelReportRow struct {
+	Time         time.Time // the snapshot's
+	Model        string
+	Version      int64
+	Section, Key string
+	N            int64
+	Value, Aux   float64
+	Updated      time.Time
 }

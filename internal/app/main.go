@@ -220,10 +220,34 @@ func RedisClient(c config.Redis) (goredis.UniversalClient, error) {
 
 func modelVersionRow(v learner.Version) wire.ModelVersionRow {
 	spec, _ := jsonString(v.Spec)
+	offsets, _ := jsonString(v.Offsets)
 	return wire.ModelVersionRow{
 		Time: v.CreatedAt, Model: v.Model, Version: v.Version, Parent: v.Parent, Spec: spec,
 		ExamplesFrom: v.From, ExamplesTo: v.To, Examples: v.Examples, AUC: v.Metrics.AUC, LogLoss: v.Metrics.LogLoss, Status: v.Note,
+		Kind: v.Kind, Tags: v.Tags, Binary: v.Binary, Offsets: offsets,
+		// A later row (tags, the report) replaces the first.
+		Updated: time.Now(),
 	}
+}
+
+// modelReportRows are the figures of a snapshot's report, one a row.
+func modelReportRows(v learner.Version) []wire.ModelReportRow {
+	rep := v.Report
+	row := func(section, key string, n int64, value, aux float64) wire.ModelReportRow {
+		return wire.ModelReportRow{Time: v.CreatedAt, Model: v.Model, Version: v.Version, Section: section, Key: key, N: n, Value: value, Aux: aux}
+	}
+	p := rep.Progressive
+	rows := []wire.ModelReportRow{row("progressive", "auc", p.N, p.AUC, 0), row("progressive", "logloss", p.N, p.LogLoss, 0)}
+	if h := rep.HeldOut; h != nil {
+		rows = append(rows, row("held_out", "auc", h.N, h.AUC, 0), row("held_out", "logloss", h.N, h.LogLoss, 0), row("held_out", "brier", h.N, h.Brier, 0))
+	}
+	for _, b := range rep.Calibration {
+		rows = append(rows, row("calibration", fmt.Sprintf("%.2f-%.2f", b.Lo, b.Hi), b.N, b.MeanScore, b.MeanLabel))
+	}
+	for _, w := range rep.TopWeights {
+		rows = append(rows, row("weights", w.Feature, 0, w.Weight, 0))
+	}
+	return rows
 }
 
 func retrainEventRow(ev runner.RetrainEvent) wire.RetrainEventRow {

@@ -341,19 +341,35 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 		OnDuplicate: func(n int) {
 			m.metrics.DuplicateExamples.WithLabelValues(spec.Name).Add(float64(n))
 		},
-		DedupeWindow: cfg.Learner.DedupeWindow,
+		DedupeWindow:     cfg.Learner.DedupeWindow,
+		SnapshotInterval: cfg.Learner.Snapshots.Interval, ReportOutcomes: cfg.Learner.Snapshots.ReportOutcomes,
+		Retention: learner.Retention{Hourly: cfg.Learner.Snapshots.KeepHourly, Daily: cfg.Learner.Snapshots.KeepDaily},
 		OnPublish: func(v learner.Version) {
 			m.metrics.Published.WithLabelValues(v.Model).SetToCurrentTime()
 			m.metrics.ProgressiveAUC.WithLabelValues(v.Model).Set(v.Metrics.AUC)
 			m.metrics.ProgressiveLL.WithLabelValues(v.Model).Set(v.Metrics.LogLoss)
-			if m.writer == nil {
-				return
-			}
-			// The version itself is in the registry; the row only lists it for analysts.
-			if err := m.writer.AddModelVersions(gctx, modelVersionRow(v)); err != nil {
-				log.Warn("model version not written to clickhouse", "model", v.Model, "version", v.Version, "err", err)
+			if v.Kind != "" { // only retained snapshots are listed, not every move of the live head
+				m.writeSnapshot(gctx, v)
 			}
 		},
+		OnReport: func(v learner.Version) { m.writeSnapshot(gctx, v) },
+	}
+}
+
+// writeSnapshot lists a retained snapshot, and its report when it has one, in ClickHouse. The
+// snapshot itself is in the registry; the rows are for analysts.
+func (m *Main) writeSnapshot(ctx context.Context, v learner.Version) {
+	if m.writer == nil {
+		return
+	}
+	if err := m.writer.AddModelVersions(ctx, modelVersionRow(v)); err != nil {
+		m.Logger.Warn("model version not written to clickhouse", "model", v.Model, "version", v.Version, "err", err)
+	}
+	if v.Report == nil {
+		return
+	}
+	if err := m.writer.AddModelReports(ctx, modelReportRows(v)...); err != nil {
+		m.Logger.Warn("model report not written to clickhouse", "model", v.Model, "version", v.Version, "err", err)
 	}
 }
 
@@ -401,6 +417,7 @@ func (m *Main) startHTTP(r *run, st *stages) (*http.Server, error) {
 		Features: st.store, Models: m.models, Registry: m.registry, Router: router, Loader: st.loader,
 		Announce: m.announce, Shadow: &shadowLog{client: m.producer, topic: cfg.Kafka.Topics.Predictions, log: m.Logger},
 		Limits: cfg.Ingest, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxEvents: cfg.HTTP.MaxEvents, RateLimit: cfg.Predictor.RateLimit,
+		OnSnapshot: func(v learner.Version) { m.writeSnapshot(context.WithoutCancel(r.gctx), v) },
 	}
 	return m.serveHTTP(r.g, api, cfg.HTTP.Addr)
 }

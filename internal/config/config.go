@@ -244,6 +244,21 @@ type Learner struct {
 	// that a copy of an example (made again by a stage that died between producing and
 	// acknowledging it) is learned once (default 100000; -1: off).
 	DedupeWindow int `yaml:"dedupe_window"`
+	// Snapshots says when the registry retains snapshots and which it keeps.
+	Snapshots Snapshots `yaml:"snapshots"`
+}
+
+// Snapshots configures the registry's retained snapshots. Every publish moves the model's live
+// head; a snapshot is retained on a schedule, at each retrain step, on promotion and on demand.
+type Snapshots struct {
+	// Interval is how often a scheduled snapshot is retained while the model learns (default 1h).
+	Interval time.Duration `yaml:"interval"`
+	// KeepHourly is how long one snapshot an hour is kept (default 48h); KeepDaily how long one a
+	// day is (default 2160h, 90 days). Tagged snapshots and past champions are kept for ever.
+	KeepHourly time.Duration `yaml:"keep_hourly"`
+	KeepDaily  time.Duration `yaml:"keep_daily"`
+	// ReportOutcomes is how many examples after a snapshot its held-out report covers (default 2000).
+	ReportOutcomes int `yaml:"report_outcomes"`
 }
 
 // Drift configures the drift and outcome correlator.
@@ -301,7 +316,8 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000},
+		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000,
+			Snapshots: Snapshots{Interval: time.Hour, KeepHourly: 48 * time.Hour, KeepDaily: 90 * 24 * time.Hour, ReportOutcomes: 2000}},
 		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:        Log{Level: "info", Format: "text"},
 		Predictor:  predictor.DefaultConfig(),
@@ -528,6 +544,11 @@ func (c Config) Validate() error {
 	}
 	if c.Drift.LeaseTTL < 100*time.Millisecond {
 		add(fmt.Errorf("drift.lease_ttl: %s is below 100ms", c.Drift.LeaseTTL))
+	}
+	if sn := c.Learner.Snapshots; sn.Interval < time.Second || sn.KeepHourly < 0 || sn.KeepDaily < sn.KeepHourly ||
+		sn.ReportOutcomes < 1 || sn.ReportOutcomes > 1_000_000 {
+		add(fmt.Errorf("learner.snapshots: interval %s must be ≥ 1s, keep_hourly %s ≥ 0, keep_daily %s ≥ keep_hourly, report_outcomes %d in 1..1000000",
+			sn.Interval, sn.KeepHourly, sn.KeepDaily, sn.ReportOutcomes))
 	}
 	if c.Learner.PublishInterval < 10*time.Millisecond {
 		add(fmt.Errorf("learner.publish_interval: %s is below 10ms", c.Learner.PublishInterval))

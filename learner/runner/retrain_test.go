@@ -80,8 +80,7 @@ func (f *fixture) waitLearned(t *testing.T, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		vs, _ := f.reg.List(context.Background(), "m")
-		if len(vs) > 0 && vs[0].Examples >= n {
+		if live, err := f.reg.Live(context.Background(), "m"); err == nil && live.Examples >= n {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -151,6 +150,7 @@ func TestRetrainAfterConceptDriftPromotes(t *testing.T) {
 	if len(hist) == 0 || hist[0].Version != champ {
 		t.Errorf("champion history = %+v, want the retrain promotion on top", hist)
 	}
+	f.wantRetained(t, learner.SnapshotRetrain, "retrained for m:concept_drift:x")
 	t.Logf("challenger AUC %.4f vs champion %.4f", last.ChallengerMetric, last.ChampionMetric)
 }
 
@@ -180,6 +180,22 @@ func TestRetrainOnStableStreamIsRejected(t *testing.T) {
 	if strings.Contains(v.Note, "retrained") || champ < before {
 		t.Errorf("champion %d note %q after a rejected retrain", champ, v.Note)
 	}
+	f.wantRetained(t, learner.SnapshotRetrain, "champion kept after retrain for m:feature_drift:y")
+}
+
+// wantRetained checks that a snapshot of kind with note is retained.
+func (f *fixture) wantRetained(t *testing.T, kind, note string) {
+	t.Helper()
+	vs, err := f.reg.List(context.Background(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Kind == kind && v.Note == note {
+			return
+		}
+	}
+	t.Errorf("no %s snapshot %q among %+v", kind, note, vs)
 }
 
 // countingBackend is the CPU backend recording the largest batch its models learned.
@@ -226,16 +242,16 @@ func TestRunnerLearnsMinibatchesOnABackend(t *testing.T) {
 	if backend.maxRows < 2 || backend.maxRows > 128 {
 		t.Fatalf("largest batch learned: %d rows, want 2..128", backend.maxRows)
 	}
-	vs, err := f.reg.List(context.Background(), "m")
-	if err != nil || vs[0].Examples != 3000 || !(vs[0].Metrics.AUC > 0.6) {
-		t.Fatalf("last version %+v, %v", vs[0], err)
+	live, err := f.reg.Live(context.Background(), "m")
+	if err != nil || live.Examples != 3000 || !(live.Metrics.AUC > 0.6) {
+		t.Fatalf("last version %+v, %v", live, err)
 	}
 	cpu := f.runner(0, nil) // no backend: Online, from the minibatch trainer's checkpoint
 	run(t, cpu)
 	f.produce(t, 3000, 4000)
 	f.waitLearned(t, 4000)
-	vs, _ = f.reg.List(context.Background(), "m")
-	if vs[0].Examples != 4000 {
-		t.Fatalf("after resuming on the CPU: %d examples, want exactly 4000", vs[0].Examples)
+	live, _ = f.reg.Live(context.Background(), "m")
+	if live.Examples != 4000 {
+		t.Fatalf("after resuming on the CPU: %d examples, want exactly 4000", live.Examples)
 	}
 }

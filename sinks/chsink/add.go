@@ -48,6 +48,11 @@ func (w *Writer) AddModelVersions(ctx context.Context, rows ...wire.ModelVersion
 	return add(ctx, w, w.modelVersions, rows)
 }
 
+// AddModelReports buffers figures of snapshot reports; a zero Updated becomes now.
+func (w *Writer) AddModelReports(ctx context.Context, rows ...wire.ModelReportRow) error {
+	return add(ctx, w, w.modelReports, rows)
+}
+
 // Buffered returns the number of rows not written yet, across tables.
 func (w *Writer) Buffered() int {
 	w.mu.Lock()

@@ -124,7 +124,7 @@ func TestInsertSpansAtMost100Partitions(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]float64{"predictions": 3, "outcomes": 0, "feature_drift": 0, "model_performance": 0, "drift_alerts": 0, "retrain_events": 0, "model_versions": 0}
+	want := map[string]float64{"predictions": 3, "outcomes": 0, "feature_drift": 0, "model_performance": 0, "drift_alerts": 0, "retrain_events": 0, "model_versions": 0, "model_reports": 0}
 	if !maps.Equal(byTable, want) {
 		t.Errorf("inserts_total by table = %v, want %v", byTable, want)
 	}

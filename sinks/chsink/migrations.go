@@ -128,4 +128,24 @@ var migrations = []migration{
 		addColumn{table: "feature_drift", column: "reference_shares", typ: "Array(Float64)"},
 		addColumn{table: "feature_drift", column: "window_shares", typ: "Array(Float64)"},
 	}},
+	// Snapshots: model_versions lists retained snapshots (not every publish), with their kind, tags,
+	// binary and offsets; model_reports holds each snapshot's evaluation report, one figure a row.
+	{version: 3, name: "snapshots and reports", steps: []step{
+		addColumn{table: "model_versions", column: "kind", typ: "String"},
+		addColumn{table: "model_versions", column: "tags", typ: "Array(String)"},
+		addColumn{table: "model_versions", column: "binary", typ: "String"},
+		addColumn{table: "model_versions", column: "offsets", typ: "String"},
+		createTable{name: "model_reports", shardBy: "cityHash64(model, version)", body: `(
+	time DateTime('UTC'),
+	model String,
+	version Int64,
+	section String,
+	key String,
+	n Int64,
+	value Float64,
+	aux Float64,
+	updated DateTime('UTC'),
+	row_version UInt64
+) ENGINE = ReplacingMergeTree(row_version) ORDER BY (model, version, section, key)`},
+	}},
 }

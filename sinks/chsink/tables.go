@@ -15,6 +15,7 @@ const (
 	TableDriftAlerts      = "drift_alerts"
 	TableRetrainEvents    = "retrain_events"
 	TableModelVersions    = "model_versions"
+	TableModelReports     = "model_reports"
 	TableSchemaMigrations = "schema_migrations"
 )
 
@@ -157,6 +158,24 @@ var modelVersionColumns = []column[wire.ModelVersionRow]{
 	col("auc", func(r *wire.ModelVersionRow) float64 { return r.AUC }),
 	col("logloss", func(r *wire.ModelVersionRow) float64 { return r.LogLoss }),
 	col("status", func(r *wire.ModelVersionRow) string { return r.Status }),
+	col("kind", func(r *wire.ModelVersionRow) string { return r.Kind }),
+	col("tags", func(r *wire.ModelVersionRow) []string { return nonNil(r.Tags) }),
+	col("binary", func(r *wire.ModelVersionRow) string { return r.Binary }),
+	col("offsets", func(r *wire.ModelVersionRow) string { return r.Offsets }),
 	col("updated", func(r *wire.ModelVersionRow) time.Time { return dateTime(r.Updated) }),
 	col("row_version", func(r *wire.ModelVersionRow) uint64 { return rowVersion(r.Updated) }),
 }
+
+var modelReportColumns = []column[wire.ModelReportRow]{
+	col("time", func(r *wire.ModelReportRow) time.Time { return dateTime(r.Time) }),
+	col("model", func(r *wire.ModelReportRow) string { return r.Model }),
+	col("version", func(r *wire.ModelReportRow) int64 { return r.Version }),
+	col("section", func(r *wire.ModelReportRow) string { return r.Section }),
+	col("key", func(r *wire.ModelReportRow) string { return r.Key }),
+	col("n", func(r *wire.ModelReportRow) int64 { return r.N }),
+	col("value", func(r *wire.ModelReportRow) float64 { return r.Value }),
+	col("aux", func(r *wire.ModelReportRow) float64 { return r.Aux }),
+	col("updated", func(r *wire.ModelReportRow) time.Time { return dateTime(r.Updated) }),
+	col("row_version", func(r *wire.ModelReportRow) uint64 { return rowVersion(r.Updated) }),
+}
+

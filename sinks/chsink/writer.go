@@ -37,6 +37,7 @@ type Writer struct {
 	driftAlerts   *table[wire.DriftAlertRow]
 	retrainEvents *table[wire.RetrainEventRow]
 	modelVersions *table[wire.ModelVersionRow]
+	modelReports  *table[wire.ModelReportRow]
 	tables        []buffer
 
 	closeOnce sync.Once
@@ -148,10 +149,13 @@ func newWriter(cfg Config, conn *timedConn, logger *slog.Logger) *Writer {
 				if r.Updated.IsZero() {
 					r.Updated = r.Time
 				}
+				r.Tags = slices.Clone(r.Tags)
 			}),
+		modelReports: newTable(db, TableModelReports, modelReportColumns, nil,
+			func(r *wire.ModelReportRow) { r.Updated = stamp(r.Updated) }),
 	}
 	w.room = sync.NewCond(&w.mu)
-	w.tables = []buffer{w.predictions, w.outcomes, w.featureDrift, w.performance, w.driftAlerts, w.retrainEvents, w.modelVersions}
+	w.tables = []buffer{w.predictions, w.outcomes, w.featureDrift, w.performance, w.driftAlerts, w.retrainEvents, w.modelVersions, w.modelReports}
 	w.metrics = newMetrics(w, conn.m)
 	return w
 }

@@ -43,7 +43,7 @@ func TestOpenTwiceIsNoOp(t *testing.T) {
 	want := map[string]string{
 		"predictions": "ReplacingMergeTree", "outcomes": "ReplacingMergeTree", "feature_drift": "ReplacingMergeTree",
 		"model_performance": "ReplacingMergeTree", "drift_alerts": "ReplacingMergeTree", "retrain_events": "ReplacingMergeTree",
-		"model_versions": "ReplacingMergeTree", "schema_migrations": "ReplacingMergeTree",
+		"model_versions": "ReplacingMergeTree", "model_reports": "ReplacingMergeTree", "schema_migrations": "ReplacingMergeTree",
 	}
 	got := map[string]string{}
 	for _, r := range tables {
@@ -103,9 +103,12 @@ func TestRoundTrip(t *testing.T) {
 	mustAdd(t, w.AddRetrainEvents(context.Background(), wire.RetrainEventRow{Time: at, Model: "fraud", Step: "promoted", Reason: "drift", ChampionVersion: 3, ChallengerVersion: 4,
 		ChampionMetric: 0.8, ChallengerMetric: 0.85, EventID: "r-1"}))
 	mustAdd(t, w.AddModelVersions(context.Background(), wire.ModelVersionRow{Time: at, Model: "fraud", Version: 4, Parent: 3, Spec: `{"kind":"logistic"}`,
-		ExamplesFrom: hour.Add(-time.Hour), ExamplesTo: hour, Examples: 12345, AUC: 0.85, LogLoss: 0.38, Status: "champion"}))
-	if got := w.Buffered(); got != 7 {
-		t.Errorf("Buffered = %d, want 7", got)
+		ExamplesFrom: hour.Add(-time.Hour), ExamplesTo: hour, Examples: 12345, AUC: 0.85, LogLoss: 0.38, Status: "champion",
+		Kind: "manual", Tags: []string{"launch"}, Binary: "v1.2.3", Offsets: `{"0":12}`}))
+	mustAdd(t, w.AddModelReports(context.Background(), wire.ModelReportRow{Time: at, Model: "fraud", Version: 4, Section: "calibration", Key: "0.1-0.2",
+		N: 77, Value: 0.15, Aux: 0.12, Updated: at}))
+	if got := w.Buffered(); got != 8 {
+		t.Errorf("Buffered = %d, want 8", got)
 	}
 	if err := w.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -140,7 +143,10 @@ func TestRoundTrip(t *testing.T) {
 			"event_id": "r-1", "row_version": ms(at)}},
 		{"model_versions", map[string]any{"time": sec, "model": "fraud", "version": int64(4), "parent": int64(3), "spec": `{"kind":"logistic"}`,
 			"examples_from": hour.Add(-time.Hour), "examples_to": hour, "examples": int64(12345), "auc": 0.85, "logloss": 0.38,
-			"status": "champion", "updated": sec, "row_version": ms(at)}},
+			"status": "champion", "kind": "manual", "tags": []string{"launch"}, "binary": "v1.2.3", "offsets": `{"0":12}`,
+			"updated": sec, "row_version": ms(at)}},
+		{"model_reports", map[string]any{"time": sec, "model": "fraud", "version": int64(4), "section": "calibration", "key": "0.1-0.2",
+			"n": int64(77), "value": 0.15, "aux": 0.12, "updated": sec, "row_version": ms(at)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.table, func(t *testing.T) {

@@ -1,0 +1,108 @@
+package runner_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamlearn/streamlearn/eval"
+	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/learner/runner"
+)
+
+// TestRunnerRetainsScheduledSnapshotsWithHeldOutReports: publishes only move the live head; a
+// snapshot is retained when the injected clock has moved an interval on, and each snapshot gets a
+// report on exactly the examples that came after it, which equals its own scores on them.
+func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
+	f := newFixture(t, 3000, 0)
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var reports []learner.Version
+	r := f.runner(0, nil)
+	r.ReportOutcomes = 400
+	r.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	r.OnReport = func(v learner.Version) { mu.Lock(); reports = append(reports, v); mu.Unlock() }
+	run(t, r)
+
+	f.produce(t, 0, 1000)
+	f.waitLearned(t, 1000)
+	f.produce(t, 1000, 2000)
+	f.waitLearned(t, 2000)
+	// The clock stood still: only the first publish was retained.
+	vs, err := f.reg.List(context.Background(), "m")
+	if err != nil || len(vs) != 1 || vs[0].Kind != learner.SnapshotScheduled || vs[0].Binary == "" {
+		t.Fatalf("retained %+v, %v; want one scheduled snapshot", vs, err)
+	}
+	live, _ := f.reg.Live(context.Background(), "m")
+	if live.Version <= vs[0].Version || live.Kind != "" {
+		t.Fatalf("live %+v, want a newer unretained version", live)
+	}
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
+	f.produce(t, 2000, 3000)
+	f.waitLearned(t, 3000)
+	vs, _ = f.reg.List(context.Background(), "m")
+	if len(vs) != 2 || !vs[0].CreatedAt.Equal(clock) {
+		t.Fatalf("retained %+v, want a second snapshot at %s", vs, clock)
+	}
+
+	first := vs[1]
+	deadline := time.Now().Add(30 * time.Second)
+	for first.Report == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no report for version %d", first.Version)
+		}
+		time.Sleep(20 * time.Millisecond)
+		first, _ = f.reg.Get(context.Background(), "m", first.Version)
+	}
+	b, err := f.reg.Snapshot(context.Background(), "m", first.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := learner.UnmarshalSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held out: the 400 examples after those it learned.
+	var scores, labels []float64
+	for _, ex := range f.examples[first.Examples : first.Examples+400] {
+		scores = append(scores, snap.Predict(ex.Features).Score)
+		labels = append(labels, ex.Label)
+	}
+	rep := first.Report
+	h := rep.HeldOut
+	if h == nil || h.N != 400 || h.AUC != eval.AUC(scores, labels) || h.LogLoss != eval.LogLoss(scores, labels) ||
+		!h.From.Equal(f.examples[first.Examples].Time) || !h.To.Equal(f.examples[first.Examples+399].Time) {
+		t.Fatalf("held-out report %+v, want AUC %v on examples %d..%d", h, eval.AUC(scores, labels), first.Examples, first.Examples+399)
+	}
+	var n int64
+	for _, b := range rep.Calibration {
+		n += b.N
+		if b.MeanScore < b.Lo || b.MeanScore > b.Hi {
+			t.Errorf("calibration bin %+v: mean score outside it", b)
+		}
+	}
+	if n != 400 || len(rep.TopWeights) == 0 || rep.Progressive != first.Metrics {
+		t.Errorf("report %+v: calibration covers %d examples, want 400", rep, n)
+	}
+	for i := 1; i < len(rep.TopWeights); i++ {
+		if abs(rep.TopWeights[i].Weight) > abs(rep.TopWeights[i-1].Weight) {
+			t.Errorf("top weights out of order: %+v", rep.TopWeights)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) == 0 || reports[0].Version != first.Version || reports[0].Report.HeldOut.AUC != h.AUC {
+		t.Errorf("OnReport got %+v", reports)
+	}
+	_ = runner.DefaultReportOutcomes
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
