@@ -106,6 +106,10 @@ type Registry interface {
 	// Prune deletes the retained snapshots (weights and metadata) that the retention policy does
 	// not keep as of now, and returns their numbers.
 	Prune(ctx context.Context, model string, keep Retention, now time.Time) ([]int64, error)
+	// Import stores v (of model v.Model) with its weights as a new retained version (a
+	// SnapshotImport, numbered after the model's latest) without touching its live head, and makes
+	// it the champion of a model that has none.
+	Import(ctx context.Context, v Version, snapshot []byte, reason string) (Version, error)
 	// SetReport stores a retained version's evaluation report.
 	SetReport(ctx context.Context, model string, version int64, rep Report) error
 	// History returns the manual champion changes of a model, newest first.

@@ -88,7 +88,8 @@ func (l *learnerSide) publish(t *testing.T, model string, examples int) int64 {
 	}
 	snap, _ := tr.Snapshot().MarshalBinary()
 	ctx := context.Background()
-	v, err := l.reg.Publish(ctx, learner.Version{Model: model, Spec: spec, Examples: tr.Seen()}, snap, nil)
+	// Retained, as a scheduled snapshot: the tests promote versions older than the live head.
+	v, err := l.reg.Publish(ctx, learner.Version{Model: model, Spec: spec, Examples: tr.Seen(), Kind: learner.SnapshotScheduled}, snap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

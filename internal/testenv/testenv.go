@@ -95,6 +95,23 @@ func Redis(t testing.TB) string {
 	return shared(t, "redis", startRedis)
 }
 
+// StartRedis starts a private, empty Redis server owned by the calling test (stopped at cleanup)
+// and returns its address: a "fresh Redis" beside the shared one.
+func StartRedis(t testing.TB) string {
+	t.Helper()
+	s := startRedis(t)
+	t.Cleanup(func() {
+		if s.cmd != nil {
+			StopProcess(s.cmd, 5*time.Second)
+		}
+		os.RemoveAll(s.dir)
+	})
+	if s.err != nil {
+		unavailable(t, "redis: %v", s.err)
+	}
+	return s.addr
+}
+
 // ClickHouse returns the native-protocol address of a ClickHouse server for tests.
 func ClickHouse(t testing.TB) string {
 	t.Helper()

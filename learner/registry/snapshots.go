@@ -212,3 +212,40 @@ func (r *Registry) SetReport(ctx context.Context, model string, version int64, r
 	}
 	return nil
 }
+
+// Import implements learner.Registry.
+func (r *Registry) Import(ctx context.Context, v learner.Version, snapshot []byte, reason string) (learner.Version, error) {
+	n, err := r.rdb.Incr(ctx, r.modelKey(v.Model, "seq")).Result()
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("import %s: next version: %w", v.Model, err)
+	}
+	v.Version, v.Kind, v.Tags, v.CreatedAt = n, learner.SnapshotImport, nil, time.Now().UTC()
+	if reason != "" {
+		v.Note = reason
+	}
+	meta, err := json.Marshal(v)
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("import %s: encode: %w", v.Model, err)
+	}
+	if err := r.rdb.SAdd(ctx, r.prefix+"models", v.Model).Err(); err != nil {
+		return learner.Version{}, fmt.Errorf("import %s: %w", v.Model, err)
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, r.versionKey(v.Model, n), "meta", meta, "snapshot", snapshot)
+		p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(n), Member: n})
+		return nil
+	})
+	if err != nil {
+		return learner.Version{}, fmt.Errorf("import %s: %w", v.Model, err)
+	}
+	champ, err := r.Champion(ctx, v.Model)
+	if err != nil {
+		return v, err
+	}
+	if champ == 0 {
+		if _, err := r.setChampion(ctx, v.Model, n, "imported: "+reason, "", true, false); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
