@@ -1,6 +1,7 @@
 package learner
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -44,10 +45,18 @@ func NewBundle(v Version, snapshot []byte, features any) (*Bundle, error) {
 	return b, nil
 }
 
-// checksum is the SHA-256 of the version, the features and the snapshot, each length-prefixed.
+// checksum is the SHA-256 of the version and the features (as compact JSON, so indentation does
+// not count) and the snapshot, each length-prefixed.
 func (b *Bundle) checksum() string {
 	h := sha256.New()
-	for _, part := range [][]byte{b.Version, b.Features, b.Snapshot} {
+	compact := func(raw []byte) []byte {
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			return raw
+		}
+		return buf.Bytes()
+	}
+	for _, part := range [][]byte{compact(b.Version), compact(b.Features), b.Snapshot} {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])

@@ -27,7 +27,7 @@ func modelsCommand() *cobra.Command {
 	var f connFlags
 	cmd := &cobra.Command{Use: "models", Short: "List, show, snapshot, promote, roll back and unpin model versions in the registry"}
 	f.register(cmd.PersistentFlags())
-	withRegistry := func(run func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error) func(*cobra.Command, []string) error {
+	withRegistry := func(run registryRun) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.load()
 			if err != nil {
@@ -68,7 +68,7 @@ func modelsCommand() *cobra.Command {
 			}
 			return tw.Flush()
 		})}
-	show := &cobra.Command{Use: "show MODEL [VERSION]", Short: "A version's lineage, spec and metrics (default: the champion) and the champion history", Args: cobra.RangeArgs(1, 2),
+	show := &cobra.Command{Use: "show MODEL [VERSION|TAG|TIME]", Short: "A version's lineage, spec, metrics and report (default: the champion) and the champion history", Args: cobra.RangeArgs(1, 2),
 		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, args []string) error {
 			model := args[0]
 			version, err := reg.Champion(ctx, model)
@@ -76,8 +76,8 @@ func modelsCommand() *cobra.Command {
 				return err
 			}
 			if len(args) == 2 {
-				if version, err = strconv.ParseInt(args[1], 10, 64); err != nil {
-					return fmt.Errorf("version %q: %w", args[1], err)
+				if version, err = reg.Resolve(ctx, model, args[1]); err != nil {
+					return err
 				}
 			}
 			v, err := reg.Get(ctx, model, version)
@@ -158,6 +158,7 @@ func modelsCommand() *cobra.Command {
 		c.Flags().StringVar(&by, "by", defaultBy(), "who, recorded in the history")
 	}
 	cmd.AddCommand(list, show, promote, rollback, unpin, snapshot, versions)
+	cmd.AddCommand(exportCommands(withRegistry)...)
 	return cmd
 }
 
