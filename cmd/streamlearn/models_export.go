@@ -74,7 +74,9 @@ func exportCommands(withRegistry func(registryRun) func(*cobra.Command, []string
 				return err
 			}
 			fmt.Fprintf(w, "%s: imported as version %d\n", got.Model, got.Version)
-			if here, _ := json.Marshal(cfg.Features); !bytes.Equal(here, b.Features) {
+			var theirs bytes.Buffer
+			here, _ := json.Marshal(cfg.Features)
+			if err := json.Compact(&theirs, b.Features); err != nil || !bytes.Equal(here, theirs.Bytes()) {
 				fmt.Fprintf(w, "warning: this deployment's features differ from the exporter's; scores match only with the same feature plan (the file's \"features\")\n")
 			}
 			return nil
