@@ -2,15 +2,21 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
@@ -129,5 +135,105 @@ func TestModelsSnapshotRollbackExportImport(t *testing.T) {
 	}
 	if out := cli(true, addrA, "unpin", "default", "--by", "bo"); !strings.Contains(out, "champion 2 -> 4 (following the live version)") {
 		t.Errorf("unpin: %s", out)
+	}
+}
+
+// TestScoreAndBackfillFiles: backfill loads a CSV history for a new entity; score scores a JSON-lines
+// file with a named snapshot, each event with its features as of its time, exactly as the store and
+// the snapshot score them in process, into CSV and JSON lines, changing nothing in the store.
+func TestScoreAndBackfillFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := build(t)
+	ctx := context.Background()
+	addr := testenv.StartRedis(t)
+	cfg := config.DefaultConfig()
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	reg := registry.NewRegistry(rdb, cfg.Redis.KeyPrefix)
+	tr, err := learner.NewTrainer(learner.DefaultSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		tr.Learn(wire.Vector{{Name: "amount", Value: float64(i % 9)}, {Name: "count_1h", Value: float64(i % 4)}}, learner.Label{Value: float64(i % 9 / 5)})
+	}
+	b, _ := tr.Snapshot().MarshalBinary()
+	if _, err := reg.Publish(ctx, learner.Version{Model: "default", Spec: tr.Spec(), Kind: learner.SnapshotScheduled}, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Promote(ctx, "default", 1, "auto", false, false); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append(args, "--redis", addr)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("streamlearn %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	base := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	hist := "id,entity,time,amount\n"
+	for i := range 3 {
+		hist += fmt.Sprintf("h-%d,u-1,%s,%d\n", i, base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), 2*i+1)
+	}
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if out := run("backfill", "--input", write("hist.csv", hist)); !strings.Contains(out, "3 events applied to 1 new entities; 0 events skipped") {
+		t.Errorf("backfill: %s", out)
+	}
+	var lines []string
+	var evs []wire.Event
+	for i := range 5 {
+		ev := wire.Event{ID: fmt.Sprintf("e-%d", i), Entity: fmt.Sprintf("u-%d", 1+i%2), Time: base.Add(time.Duration(10+i) * time.Minute), Fields: map[string]any{"amount": float64(i)}}
+		evs = append(evs, ev)
+		b, _ := json.Marshal(map[string]any{"id": ev.ID, "entity": ev.Entity, "time": ev.Time, "fields": ev.Fields})
+		lines = append(lines, string(b))
+	}
+	input := write("in.jsonl", strings.Join(lines, "\n")+"\n")
+	store, err := featurestore.NewOnline(rdb, cfg.Features, featurestore.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := store.Aggregates(ctx, "u-1", time.Time{})
+	vs, err := store.Lookup(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs[0].Map()["count_1h"] != 3 {
+		t.Fatalf("the backfilled history is not in u-1's features: %v", vs[0])
+	}
+	outCSV, outJSON := filepath.Join(dir, "out.csv"), filepath.Join(dir, "out.jsonl")
+	run("score", "--model", "default@1", "--input", input, "--output", outCSV)
+	run("score", "--model", "default", "--input", input, "--output", outJSON)
+	csvData, _ := os.ReadFile(outCSV)
+	rows := strings.Split(strings.TrimSpace(string(csvData)), "\n")
+	jsonData, _ := os.ReadFile(outJSON)
+	jrows := strings.Split(strings.TrimSpace(string(jsonData)), "\n")
+	if len(rows) != 6 || rows[0] != "id,entity,model,version,score,class,time" || len(jrows) != 5 {
+		t.Fatalf("outputs:\n%s\n%s", csvData, jsonData)
+	}
+	for i, ev := range evs {
+		want := tr.Snapshot().Predict(vs[i]).Score
+		cells := strings.Split(rows[i+1], ",")
+		got, _ := strconv.ParseFloat(cells[4], 64)
+		var p wire.Prediction
+		if err := json.Unmarshal([]byte(jrows[i]), &p); err != nil {
+			t.Fatal(err)
+		}
+		if cells[0] != ev.ID || cells[3] != "1" || got != want || p.ID != ev.ID || p.Score != want || p.Version != 1 || p.Route != "batch" {
+			t.Errorf("event %s: csv %v, json %+v; want score %v", ev.ID, cells, p, want)
+		}
+	}
+	if after, _, _ := store.Aggregates(ctx, "u-1", time.Time{}); !reflect.DeepEqual(before, after) {
+		t.Errorf("scoring changed the store: %+v -> %+v", before, after)
 	}
 }

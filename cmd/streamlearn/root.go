@@ -85,6 +85,8 @@ func newRootCommand() *cobra.Command {
 		checkCommand(),
 		modelsCommand(),
 		replayCommand(),
+		scoreCommand(),
+		backfillCommand(),
 		demoCommand(),
 		doctorCommand(),
 		versionCommand(),
