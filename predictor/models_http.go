@@ -21,7 +21,7 @@ type ModelInfo struct {
 	Champion int64  `json:"champion"`
 	Pinned   bool   `json:"pinned"`
 	// Route is how the model serves here (champion, challenger, shadow), with its share of traffic.
-	Route    string            `json:"route,omitempty"`
+	Route string  `json:"route,omitempty"`
 	Share float64 `json:"share,omitempty"`
 	// Live is the newest published version (absent before the first publish); Versions are the
 	// newest retained snapshots, newest first.

@@ -208,4 +208,3 @@ func (w *predictionWriter) close() error {
 	}
 	return w.f.Close()
 }
-

@@ -316,12 +316,12 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner:    Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000,
+		Learner: Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000,
 			Snapshots: Snapshots{Interval: time.Hour, KeepHourly: 48 * time.Hour, KeepDaily: 90 * 24 * time.Hour, ReportOutcomes: 2000}},
-		Drift:      Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
-		Log:        Log{Level: "info", Format: "text"},
-		Predictor:  predictor.DefaultConfig(),
-		Alerts:     DefaultAlerts(),
+		Drift:     Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
+		Log:       Log{Level: "info", Format: "text"},
+		Predictor: predictor.DefaultConfig(),
+		Alerts:    DefaultAlerts(),
 	}
 }
 

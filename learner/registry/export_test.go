@@ -116,8 +116,12 @@ func TestExportImportRoundTripIntoFreshRedis(t *testing.T) {
 
 	// Tampering is caught: a changed weight byte, a changed version, another format.
 	for i, corrupt := range []func([]byte) []byte{
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`"examples": 3000`), []byte(`"examples": 3001`), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": "streamlearn.model/v1"`), []byte(`"format": "x"`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"examples": 3000`), []byte(`"examples": 3001`), 1)
+		},
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"format": "streamlearn.model/v1"`), []byte(`"format": "x"`), 1)
+		},
 		func(b []byte) []byte {
 			i := bytes.Index(b, []byte(`"snapshot": "`)) + len(`"snapshot": "`) + 40
 			c := bytes.Clone(b)
