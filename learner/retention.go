@@ -85,6 +85,21 @@ type Report struct {
 	Calibration []CalibrationBin `json:"calibration,omitempty"`
 	// TopWeights: the features with the largest weights.
 	TopWeights []FeatureWeight `json:"top_weights,omitempty"`
+	// Gate: for a retrain snapshot, the promotion decision it came from.
+	Gate *Gate `json:"gate,omitempty"`
+}
+
+// Gate is a promotion decision: the challenger and the champion scored on the same held-out
+// outcomes (neither had learned them), the challenger promoted only when its metric (higher is
+// better: minus the logloss, or minus the mean squared error) beats the champion's by Margin.
+type Gate struct {
+	Champion         int64   `json:"champion"`
+	Challenger       int64   `json:"challenger"`
+	N                int64   `json:"n"`
+	ChampionMetric   float64 `json:"champion_metric"`
+	ChallengerMetric float64 `json:"challenger_metric"`
+	Margin           float64 `json:"margin"`
+	Promoted         bool    `json:"promoted"`
 }
 
 // HeldOut are the metrics of a snapshot on the N examples that came after it.

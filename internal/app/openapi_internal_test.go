@@ -70,6 +70,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"HeldOut":         reflect.TypeFor[learner.HeldOut](),
 		"CalibrationBin":  reflect.TypeFor[learner.CalibrationBin](),
 		"FeatureWeight":   reflect.TypeFor[learner.FeatureWeight](),
+		"Gate":            reflect.TypeFor[learner.Gate](),
 		"ChampionChange":  reflect.TypeFor[learner.ChampionChange](),
 		"ChampionResult":  reflect.TypeFor[predictor.ChampionResult](),
 		"Status":          reflect.TypeFor[Status](),

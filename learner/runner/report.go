@@ -31,6 +31,7 @@ type pendingReport struct {
 	from, to        time.Time
 	weights         map[string]float64
 	explained, want int
+	gate            *learner.Gate
 }
 
 // lastSnapshot is when the model's newest retained snapshot was made (zero when none).
@@ -59,7 +60,8 @@ func (l *learning) retained(ctx context.Context, v learner.Version, s *learner.S
 	if len(l.reports) == maxPendingReports {
 		l.reports = l.reports[1:]
 	}
-	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want})
+	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want, gate: l.gate})
+	l.gate = nil
 }
 
 // scoreReports scores the pending snapshots on the last poll's examples, which none of them
@@ -116,7 +118,7 @@ func (p *pendingReport) add(ex wire.Example) {
 // report is the finished report: progressive metrics from the version, held-out metrics and the
 // calibration table for binary models, and the largest weights by feature.
 func (p *pendingReport) report() learner.Report {
-	rep := learner.Report{Progressive: p.v.Metrics}
+	rep := learner.Report{Progressive: p.v.Metrics, Gate: p.gate}
 	if t := p.v.Spec.Task; t == learner.Binary || t == "" {
 		rep.HeldOut = &learner.HeldOut{N: int64(len(p.scores)), AUC: finite(eval.AUC(p.scores, p.labels)),
 			LogLoss: finite(eval.LogLoss(p.scores, p.labels)), Brier: finite(eval.Brier(p.scores, p.labels)), From: p.from, To: p.to}

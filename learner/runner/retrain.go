@@ -187,7 +187,7 @@ func shadowMetric(task learner.Task, w *window) float64 {
 
 // decide compares the challenger with the champion on the shadow examples and reports whether
 // the challenger takes over. A champion pinned by hand is never replaced.
-func (r *Runner) decide(ctx context.Context, rt *retrain, champion int64) bool {
+func (r *Runner) decide(ctx context.Context, rt *retrain, champion int64) (bool, *learner.Gate) {
 	ev := RetrainEvent{AlertID: rt.cmd.AlertID, ChampionVersion: champion, ChallengerVersion: rt.version}
 	n := rt.champ.len()
 	ev.ChampionMetric, ev.ChallengerMetric = shadowMetric(r.Spec.Task, rt.champ), shadowMetric(r.Spec.Task, rt.chall)
@@ -202,5 +202,7 @@ func (r *Runner) decide(ctx context.Context, rt *retrain, champion int64) bool {
 		ev.Step, ev.Reason = StepPromoted, fmt.Sprintf("challenger %.4f vs champion %.4f on %d new outcomes", ev.ChallengerMetric, ev.ChampionMetric, n)
 	}
 	r.emit(ev)
-	return ev.Step == StepPromoted
+	gate := &learner.Gate{Champion: champion, Challenger: rt.version, N: int64(n), ChampionMetric: ev.ChampionMetric,
+		ChallengerMetric: ev.ChallengerMetric, Margin: r.Retrain.Margin, Promoted: ev.Step == StepPromoted}
+	return gate.Promoted, gate
 }

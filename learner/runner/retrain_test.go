@@ -150,7 +150,13 @@ func TestRetrainAfterConceptDriftPromotes(t *testing.T) {
 	if len(hist) == 0 || hist[0].Version != champ {
 		t.Errorf("champion history = %+v, want the retrain promotion on top", hist)
 	}
-	f.wantRetained(t, learner.SnapshotRetrain, "retrained for m:concept_drift:x")
+	retrained := f.wantRetained(t, learner.SnapshotRetrain, "retrained for m:concept_drift:x")
+	if retrained.Report == nil {
+		t.Fatalf("the retrained snapshot %+v has no report", retrained)
+	}
+	if g := retrained.Report.Gate; g == nil || !g.Promoted || g.N != 1500 || g.ChallengerMetric != last.ChallengerMetric || g.ChampionMetric != last.ChampionMetric {
+		t.Errorf("gate of the retrained version = %+v, want the decision %+v", retrained.Report.Gate, last)
+	}
 	t.Logf("challenger AUC %.4f vs champion %.4f", last.ChallengerMetric, last.ChampionMetric)
 }
 
@@ -180,11 +186,17 @@ func TestRetrainOnStableStreamIsRejected(t *testing.T) {
 	if strings.Contains(v.Note, "retrained") || champ < before {
 		t.Errorf("champion %d note %q after a rejected retrain", champ, v.Note)
 	}
-	f.wantRetained(t, learner.SnapshotRetrain, "champion kept after retrain for m:feature_drift:y")
+	kept := f.wantRetained(t, learner.SnapshotRetrain, "champion kept after retrain for m:feature_drift:y")
+	if kept.Report == nil {
+		t.Fatalf("the kept champion's snapshot %+v has no report", kept)
+	}
+	if g := kept.Report.Gate; g == nil || g.Promoted || g.N != 1500 || g.Margin != 0.05 || g.ChallengerMetric >= g.ChampionMetric+g.Margin {
+		t.Errorf("gate of the kept champion = %+v", kept.Report.Gate)
+	}
 }
 
-// wantRetained checks that a snapshot of kind with note is retained.
-func (f *fixture) wantRetained(t *testing.T, kind, note string) {
+// wantRetained checks that a snapshot of kind with note is retained and returns it.
+func (f *fixture) wantRetained(t *testing.T, kind, note string) learner.Version {
 	t.Helper()
 	vs, err := f.reg.List(context.Background(), "m")
 	if err != nil {
@@ -192,10 +204,11 @@ func (f *fixture) wantRetained(t *testing.T, kind, note string) {
 	}
 	for _, v := range vs {
 		if v.Kind == kind && v.Note == note {
-			return
+			return v
 		}
 	}
-	t.Errorf("no %s snapshot %q among %+v", kind, note, vs)
+	t.Fatalf("no %s snapshot %q among %+v", kind, note, vs)
+	return learner.Version{}
 }
 
 // countingBackend is the CPU backend recording the largest batch its models learned.

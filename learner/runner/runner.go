@@ -250,6 +250,7 @@ type learning struct {
 	// the held-out reports of recent snapshots in progress.
 	lastSnapshot time.Time
 	reports      []*pendingReport
+	gate         *learner.Gate // the last retrain's decision, for the next snapshot's report
 }
 
 // close releases the trainers.
@@ -352,7 +353,8 @@ func (l *learning) finishRetrain(ctx context.Context) {
 	if a == nil || (a.champ.seen < int64(r.Retrain.MinOutcomes) && time.Since(a.started) <= r.Retrain.MaxShadow) {
 		return
 	}
-	promoted := r.decide(ctx, a, l.parent)
+	promoted, gate := r.decide(ctx, a, l.parent)
+	l.gate = gate // in the report of the snapshot that follows
 	// Each retrain ends in a snapshot: the retrained model that takes over, or the champion that stays.
 	l.kind, l.dirty = learner.SnapshotRetrain, l.dirty+1
 	if promoted {
@@ -404,7 +406,7 @@ func (l *learning) publish(ctx context.Context) error {
 	v, err := r.Registry.Publish(ctx, learner.Version{
 		Model: l.model, Parent: l.parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
 		From: l.from, To: l.to, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
-		Kind: kind, Binary: r.binary(), CreatedAt: now.UTC(),
+		Kind: kind, Binary: r.binary(), CreatedAt: now.UTC(), Report: l.gateReport(kind, m),
 	}, snap, &learner.Checkpoint{Offsets: maps.Clone(l.offsets), State: state, Fence: r.Fence})
 	if err != nil {
 		return err
@@ -428,6 +430,15 @@ func (l *learning) publish(ctx context.Context) error {
 	}
 	l.log.Debug("published", "model", l.model, "version", v.Version, "examples", v.Examples, "auc", m.AUC)
 	return nil
+}
+
+// gateReport is the first report of a retrain snapshot: the promotion decision, until the held-out
+// report replaces it (nil for other versions).
+func (l *learning) gateReport(kind string, m learner.Metrics) *learner.Report {
+	if kind == "" || l.gate == nil {
+		return nil
+	}
+	return &learner.Report{Progressive: m, Gate: l.gate}
 }
 
 // newTrainer returns a fresh trainer of the runner's model on its backend.
