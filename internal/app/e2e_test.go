@@ -103,7 +103,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("AUC on the last quarter = %.3f", auc)
 	}
 
-	counts := countRows(t, cfg, 60*time.Second, "predictions", "outcomes", "feature_drift", "model_performance", "model_versions")
+	counts := countRows(t, cfg, 60*time.Second, "predictions", "outcomes", "feature_drift", "model_performance", "model_versions", "model_reports")
 	for tb, n := range counts {
 		if n == 0 {
 			t.Errorf("table %s has no rows", tb)
@@ -113,6 +113,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("predictions table has %d rows (FINAL), want %d", counts["predictions"], len(evs))
 	}
 	t.Logf("rows: %v", counts)
+	// Publishes moved the live version; only the first (a scheduled snapshot: the interval is an
+	// hour) was retained, and its report covers exactly the 500 examples after it.
+	if counts["model_versions"] != 1 {
+		t.Errorf("model_versions has %d rows, want 1 (the one scheduled snapshot)", counts["model_versions"])
+	}
+	if n := heldOutN(t, cfg); n != 500 {
+		t.Errorf("the snapshot's held-out report covers %d examples, want 500", n)
+	}
 
 	// A live score reads features without changing them.
 	ent := evs[0].Entity

@@ -36,6 +36,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.ClickHouse.Database = fmt.Sprintf("sl_%s_%d", name, time.Now().UnixNano()%1e9)
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Learner.PublishInterval = 200 * time.Millisecond
+	cfg.Learner.Snapshots.ReportOutcomes = 500
 	cfg.Drift.Window = time.Minute
 	cfg.Drift.AllowedLateness = time.Minute
 	cfg.Drift.FlushInterval = 200 * time.Millisecond
@@ -224,4 +225,20 @@ func countRows(t *testing.T, cfg config.Config, timeout time.Duration, tables ..
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// heldOutN is the n of the first snapshot's held-out AUC in model_reports.
+func heldOutN(t *testing.T, cfg config.Config) int64 {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: cfg.ClickHouse.Addr, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int64
+	q := fmt.Sprintf("SELECT n FROM %s.model_reports FINAL WHERE model = 'default' AND version = 1 AND section = 'held_out' AND key = 'auc'", cfg.ClickHouse.Database)
+	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("held-out report: %v", err)
+	}
+	return n
 }
