@@ -8,9 +8,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	segkafka "github.com/segmentio/kafka-go"
 
+	"github.com/streamlearn/streamlearn/features/featurestore"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/learner/registry"
+	"github.com/streamlearn/streamlearn/predictor"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 type modelsResponse struct {
@@ -72,34 +75,79 @@ func TestChallengersAndRollback(t *testing.T) {
 		}
 	}
 
-	// Roll the champion model back and watch the predictor follow.
+	// Roll the champion back over HTTP to the first snapshot and watch the predictor serve it.
 	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
 	defer rdb.Close()
 	reg := registry.NewRegistry(rdb, cfg.Redis.KeyPrefix)
-	change, err := reg.Rollback(context.Background(), "default", 0, "test rollback", "test")
+	base := "http://" + r.HTTPAddr
+	var change predictor.ChampionResult
+	if code := postJSON(t, base+"/v1/models/default/rollback", `{"to": "1", "reason": "e2e", "by": "tester"}`, &change); code != 200 ||
+		change.Version != 1 || !change.Pinned || change.Serving != 1 {
+		t.Fatalf("rollback = %d %+v", code, change)
+	}
+	// The score is the snapshot's, on the features the store gives the event.
+	b, err := reg.Snapshot(context.Background(), "default", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		getJSON(t, "http://"+r.HTTPAddr+"/v1/models", &q)
-		serving := int64(-1)
-		for _, m := range q.Models {
-			if m.Model == "default" {
-				serving = m.Serving
-			}
+	snap, err := learner.UnmarshalSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := featurestore.NewOnline(rdb, cfg.Features, featurestore.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := wire.Event{ID: "probe", Time: time.Now().UTC(), Fields: map[string]any{"amount": 30.0, "age": 40.0, "country": "US", "mobile": true, "visits": 2.0}}
+	vs, err := store.Lookup(context.Background(), []wire.Event{probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := snap.Predict(vs[0]).Score
+	scoreProbe := func() predictor.Score {
+		t.Helper()
+		var s predictor.Score
+		body := `{"id": "probe", "time": "` + probe.Time.Format(time.RFC3339Nano) + `", "fields": {"amount": 30, "age": 40, "country": "US", "mobile": true, "visits": 2}}`
+		if code := postJSON(t, base+"/v1/score", body, &s); code != 200 {
+			t.Fatalf("score = %d %+v", code, s)
 		}
-		if serving == change.Version {
+		return s
+	}
+	if s := scoreProbe(); s.Version != 1 || s.Score != want {
+		t.Fatalf("score after the rollback = %+v, want version 1's %v", s, want)
+	}
+	// Learning goes on beside the pin: more examples move the live version, serving stays.
+	liveBefore, _ := reg.Live(context.Background(), "default")
+	more := stream(300, 32)
+	var msgs, outs []segkafka.Message
+	for _, ev := range more {
+		msgs = append(msgs, segkafka.Message{Key: []byte(ev.Entity), Value: ev.JSON()})
+		outs = append(outs, segkafka.Message{Key: []byte(ev.ID), Value: ev.OutcomeJSON()})
+	}
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, msgs...)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outs...)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		live, _ := reg.Live(context.Background(), "default")
+		if live.Examples == int64(len(evs)+len(more)) {
+			if live.Version <= liveBefore.Version {
+				t.Fatalf("live version %d did not move past %d", live.Version, liveBefore.Version)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serving version %d, want the rolled-back %d", serving, change.Version)
+			t.Fatalf("the learner did not learn the %d new examples beside the pin: live %+v", len(more), live)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The pin holds while the learner keeps publishing.
-	time.Sleep(3 * cfg.Learner.PublishInterval)
-	if c, _ := reg.Champion(context.Background(), "default"); c != change.Version {
-		t.Errorf("champion moved to %d after a pinned rollback to %d", c, change.Version)
+	if c, _ := reg.Champion(context.Background(), "default"); c != 1 {
+		t.Errorf("champion moved to %d after a pinned rollback to 1", c)
+	}
+	if s := scoreProbe(); s.Version != 1 || s.Score != want {
+		t.Fatalf("score while pinned = %+v, want version 1's %v", s, want)
+	}
+	hist, _ := reg.History(context.Background(), "default")
+	if len(hist) != 1 || hist[0].By != "tester" || hist[0].Reason != "e2e" || hist[0].Version != 1 {
+		t.Errorf("history = %+v", hist)
 	}
 }
