@@ -8,8 +8,10 @@ import (
 
 // Version describes one published model version: where it came from and how well it did.
 type Version struct {
-	Model     string    `json:"model"`
-	Version   int64     `json:"version"`
+	Model   string `json:"model"`
+	Version int64  `json:"version"`
+	// Parent is the retained snapshot the version descends from (0: none): live versions come
+	// and go, so lineage runs through snapshots.
 	Parent    int64     `json:"parent"`
 	CreatedAt time.Time `json:"created_at"`
 	// Spec is the model's definition (hyperparameters) as trained.

@@ -34,20 +34,20 @@ type pendingReport struct {
 	gate            *learner.Gate
 }
 
-// lastSnapshot is when the model's newest retained snapshot was made (zero when none).
-func (r *Runner) lastSnapshot(ctx context.Context) time.Time {
+// lastSnapshot is the model's newest retained snapshot (zero when none).
+func (r *Runner) lastSnapshot(ctx context.Context) learner.Version {
 	vs, err := r.Registry.List(ctx, r.Spec.Name)
 	if err != nil || len(vs) == 0 {
-		return time.Time{}
+		return learner.Version{}
 	}
-	return vs[0].CreatedAt
+	return vs[0]
 }
 
 // retained follows a retained snapshot: it prunes the model's snapshots and starts the
 // snapshot's held-out report.
 func (l *learning) retained(ctx context.Context, v learner.Version, s *learner.Snapshot, now time.Time) {
 	r := l.r
-	l.lastSnapshot = now
+	l.lastSnapshot, l.lineage = now, v.Version
 	if gone, err := r.Registry.Prune(ctx, l.model, r.retention(), now); err != nil {
 		l.log.Warn("prune snapshots", "model", l.model, "err", err)
 	} else if len(gone) > 0 {

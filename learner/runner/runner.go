@@ -183,8 +183,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	l := &learning{
 		r: r, log: log, model: r.Spec.Name, trainer: trainer, offsets: offsets, parent: parent, recent: recent,
 		window: newWindow(r.MetricsWindow), lastPublish: time.Now(), note: "online",
-		lastSnapshot: r.lastSnapshot(ctx),
 	}
+	last := r.lastSnapshot(ctx)
+	l.lastSnapshot, l.lineage = last.CreatedAt, last.Version
 	defer l.close() // after the final publish
 	l.takeCommand(ctx)
 	loop := ingest.PollLoop{Client: cl, MaxRecords: 10000, Interval: r.PublishInterval, Logger: log}
@@ -249,6 +250,7 @@ type learning struct {
 	// lastSnapshot is when the last scheduled or retrain snapshot was retained; reports are
 	// the held-out reports of recent snapshots in progress.
 	lastSnapshot time.Time
+	lineage      int64 // the last retained snapshot: the parent of the versions that follow
 	reports      []*pendingReport
 	gate         *learner.Gate // the last retrain's decision, for the next snapshot's report
 }
@@ -404,7 +406,7 @@ func (l *learning) publish(ctx context.Context) error {
 	}
 	m := l.window.metrics()
 	v, err := r.Registry.Publish(ctx, learner.Version{
-		Model: l.model, Parent: l.parent, Spec: trainer.Spec(), Examples: trainer.Seen(),
+		Model: l.model, Parent: l.lineage, Spec: trainer.Spec(), Examples: trainer.Seen(),
 		From: l.from, To: l.to, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
 		Kind: kind, Binary: r.binary(), CreatedAt: now.UTC(), Report: l.gateReport(kind, m),
 	}, snap, &learner.Checkpoint{Offsets: maps.Clone(l.offsets), State: state, Fence: r.Fence})

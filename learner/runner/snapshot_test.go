@@ -35,7 +35,7 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 		t.Fatalf("retained %+v, %v; want one scheduled snapshot", vs, err)
 	}
 	live, _ := f.reg.Live(context.Background(), "m")
-	if live.Version <= vs[0].Version || live.Kind != "" {
+	if live.Version <= vs[0].Version || live.Kind != "" || live.Parent != vs[0].Version {
 		t.Fatalf("live %+v, want a newer unretained version", live)
 	}
 	mu.Lock()
@@ -44,7 +44,7 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 	f.produce(t, 2000, 3000)
 	f.waitLearned(t, 3000)
 	vs, _ = f.reg.List(context.Background(), "m")
-	if len(vs) != 2 || !vs[0].CreatedAt.Equal(clock) {
+	if len(vs) != 2 || !vs[0].CreatedAt.Equal(clock) || vs[0].Parent != vs[1].Version || vs[1].Parent != 0 {
 		t.Fatalf("retained %+v, want a second snapshot at %s", vs, clock)
 	}
 
