@@ -108,7 +108,15 @@ func modelsCommand() *cobra.Command {
 		})}
 	promote.Flags().StringVar(&reason, "reason", "manual promotion", "why, recorded in the champion history")
 	promote.Flags().BoolVar(&pin, "pin", true, "pause automatic promotion of newer versions")
-	var to, by, tag string
+	cmd.AddCommand(list, show, promote)
+	cmd.AddCommand(snapshotCommands(withRegistry)...)
+	cmd.AddCommand(exportCommands(withRegistry)...)
+	return cmd
+}
+
+// snapshotCommands are `models rollback`, `unpin`, `snapshot` and `versions`.
+func snapshotCommands(withRegistry func(registryRun) func(*cobra.Command, []string) error) []*cobra.Command {
+	var to, by, tag, reason string
 	rollback := &cobra.Command{Use: "rollback MODEL", Short: "Serve a retained snapshot again, pinned (--to VERSION|TAG|TIME; default the one before the champion)", Args: cobra.ExactArgs(1),
 		RunE: withRegistry(func(ctx context.Context, cfg config.Config, reg learner.Registry, w io.Writer, args []string) error {
 			var target int64
@@ -157,9 +165,7 @@ func modelsCommand() *cobra.Command {
 	for _, c := range []*cobra.Command{rollback, unpin, snapshot} {
 		c.Flags().StringVar(&by, "by", defaultBy(), "who, recorded in the history")
 	}
-	cmd.AddCommand(list, show, promote, rollback, unpin, snapshot, versions)
-	cmd.AddCommand(exportCommands(withRegistry)...)
-	return cmd
+	return []*cobra.Command{rollback, unpin, snapshot, versions}
 }
 
 // defaultBy is the user and host running the command.

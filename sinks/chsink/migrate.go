@@ -93,19 +93,30 @@ type addColumn struct {
 
 func (s addColumn) apply(ctx context.Context, conn driver.Conn, sc schema) error {
 	for _, table := range sc.tables(s.table) {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-			sc.db, table, s.column).Scan(&n); err != nil {
-			return fmt.Errorf("look up column %s.%s: %w", table, s.column, err)
-		}
-		if n > 0 {
-			continue
+		has, err := s.has(ctx, conn, sc, table)
+		if err != nil || has {
+			return err
 		}
 		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sc.db, table, s.column, s.typ)); err != nil {
+			// Another process migrating at the same moment may have added it between the look-up
+			// and the ALTER ("column with this name already exists"): that is success.
+			if has, herr := s.has(ctx, conn, sc, table); herr == nil && has {
+				continue
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// has reports whether table has the column.
+func (s addColumn) has(ctx context.Context, conn driver.Conn, sc schema, table string) (bool, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		sc.db, table, s.column).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up column %s.%s: %w", table, s.column, err)
+	}
+	return n > 0, nil
 }
 
 // migrate creates database sc.db and applies the migrations it lacks, recording each in

@@ -2,6 +2,7 @@ package chsink_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"reflect"
 	"sync"
@@ -75,6 +76,31 @@ func TestMigrationAddsColumnOnce(t *testing.T) {
 	}
 	if got := count(t, w, "predictions"); got != 10 {
 		t.Errorf("predictions = %d, want 10", got)
+	}
+}
+
+// TestConcurrentMigrationsAddColumnOnce: processes starting together (every role of a deployment)
+// add the same column at the same moment; none fails, whoever's ALTER lands first.
+func TestConcurrentMigrationsAddColumnOnce(t *testing.T) {
+	addr := testenv.ClickHouse(t)
+	w := open(t, testConfig(t, addr), nil)
+	ctx := testenv.Context(t, time.Minute)
+	for round := range 5 { // each round a fresh database, migrated from nothing by 8 at once
+		db := fmt.Sprintf("%s_r%d", w.Database(), round)
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() { errs <- chsink.MigrateAddingColumn(ctx, w.Conn(), db, "outcomes", "extra", "Float64") }()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: concurrent migration: %v", round, err)
+			}
+		}
+		var n uint64
+		if err := w.Conn().QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table IN ('outcomes', 'model_versions') AND name IN ('extra', 'kind')",
+			db).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("round %d: added columns = %d, %v; want 2", round, n, err)
+		}
 	}
 }
 
