@@ -45,7 +45,7 @@ func modelsCommand() *cobra.Command {
 		reason string
 		pin    bool
 	)
-	list := &cobra.Command{Use: "list", Short: "Models with their champion and latest version", Args: cobra.NoArgs,
+	list := &cobra.Command{Use: "list", Short: "Models with their champion and live (latest) version", Args: cobra.NoArgs,
 		RunE: withRegistry(func(ctx context.Context, _ config.Config, reg learner.Registry, w io.Writer, _ []string) error {
 			names, err := reg.Models(ctx)
 			if err != nil {
@@ -59,11 +59,14 @@ func modelsCommand() *cobra.Command {
 					return err
 				}
 				pinned, _ := reg.Pinned(ctx, n)
-				vs, err := reg.List(ctx, n)
-				if err != nil || len(vs) == 0 {
-					continue
+				l, err := reg.Live(ctx, n) // the newest version, else the newest snapshot
+				if err != nil {
+					vs, lerr := reg.List(ctx, n)
+					if lerr != nil || len(vs) == 0 {
+						continue
+					}
+					l = vs[0]
 				}
-				l := vs[0]
 				fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%d\t%.4f\t%.4f\t%s\n", n, champ, pinned, l.Version, l.Examples, l.Metrics.AUC, l.Metrics.LogLoss, l.CreatedAt.Format(time.RFC3339))
 			}
 			return tw.Flush()
