@@ -85,6 +85,8 @@ type Report struct {
 	Calibration []CalibrationBin `json:"calibration,omitempty"`
 	// TopWeights: the features with the largest weights.
 	TopWeights []FeatureWeight `json:"top_weights,omitempty"`
+	// Segments: the held-out metrics per segment (the drift.segments fields' values).
+	Segments []SegmentMetrics `json:"segments,omitempty"`
 	// Gate: for a retrain snapshot, the promotion decision it came from.
 	Gate *Gate `json:"gate,omitempty"`
 }
@@ -120,6 +122,14 @@ type CalibrationBin struct {
 	N         int64   `json:"n"`
 	MeanScore float64 `json:"mean_score"`
 	MeanLabel float64 `json:"mean_label"`
+}
+
+// SegmentMetrics are held-out metrics over the examples of one segment ("country=DE").
+type SegmentMetrics struct {
+	Segment string  `json:"segment"`
+	N       int64   `json:"n"`
+	AUC     float64 `json:"auc"`
+	LogLoss float64 `json:"logloss"`
 }
 
 // FeatureWeight is one feature's weight in a model.

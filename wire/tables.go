@@ -149,8 +149,8 @@ type ModelVersionRow struct {
 
 // ModelReportRow is one figure of a snapshot's evaluation report. Key: (Model, Version, Section,
 // Key). Sections: "progressive" and "held_out" (Key auc, logloss, brier; N examples), "calibration"
-// (Key the bin's range, N examples, Value mean score, Aux mean label), "weights" (Key the feature,
-// Value its weight).
+// (Key the bin's range, N examples, Value mean score, Aux mean label), "segment_auc" and
+// "segment_logloss" (Key the segment), "weights" (Key the feature, Value its weight).
 type ModelReportRow struct {
 	Time         time.Time // the snapshot's
 	Model        string

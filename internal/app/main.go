@@ -241,6 +241,9 @@ func modelReportRows(v learner.Version) []wire.ModelReportRow {
 	if h := rep.HeldOut; h != nil {
 		rows = append(rows, row("held_out", "auc", h.N, h.AUC, 0), row("held_out", "logloss", h.N, h.LogLoss, 0), row("held_out", "brier", h.N, h.Brier, 0))
 	}
+	for _, sg := range rep.Segments {
+		rows = append(rows, row("segment_auc", sg.Segment, sg.N, sg.AUC, 0), row("segment_logloss", sg.Segment, sg.N, sg.LogLoss, 0))
+	}
 	for _, b := range rep.Calibration {
 		rows = append(rows, row("calibration", fmt.Sprintf("%.2f-%.2f", b.Lo, b.Hi), b.N, b.MeanScore, b.MeanLabel))
 	}

@@ -71,6 +71,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"CalibrationBin":  reflect.TypeFor[learner.CalibrationBin](),
 		"FeatureWeight":   reflect.TypeFor[learner.FeatureWeight](),
 		"Gate":            reflect.TypeFor[learner.Gate](),
+		"SegmentMetrics":  reflect.TypeFor[learner.SegmentMetrics](),
 		"ChampionChange":  reflect.TypeFor[learner.ChampionChange](),
 		"ChampionResult":  reflect.TypeFor[predictor.ChampionResult](),
 		"Status":          reflect.TypeFor[Status](),

@@ -342,7 +342,7 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 			m.metrics.DuplicateExamples.WithLabelValues(spec.Name).Add(float64(n))
 		},
 		DedupeWindow:     cfg.Learner.DedupeWindow,
-		SnapshotInterval: cfg.Learner.Snapshots.Interval, ReportOutcomes: cfg.Learner.Snapshots.ReportOutcomes,
+		SnapshotInterval: cfg.Learner.Snapshots.Interval, ReportOutcomes: cfg.Learner.Snapshots.ReportOutcomes, Segments: cfg.Drift.Segments,
 		Retention: learner.Retention{Hourly: cfg.Learner.Snapshots.KeepHourly, Daily: cfg.Learner.Snapshots.KeepDaily},
 		OnPublish: func(v learner.Version) {
 			m.metrics.Published.WithLabelValues(v.Model).SetToCurrentTime()

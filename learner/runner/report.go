@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streamlearn/streamlearn/eval"
@@ -32,7 +34,17 @@ type pendingReport struct {
 	weights         map[string]float64
 	explained, want int
 	gate            *learner.Gate
+	segments        []string            // the segment fields
+	segs            map[string]*segment // by "field=value"
+	values          map[string]int      // distinct values kept per field
 }
+
+// segment holds one segment's held-out scores and labels.
+type segment struct{ scores, labels []float64 }
+
+// maxSegmentValues bounds the values a report keeps per segment field; later ones are
+// "field=__other__".
+const maxSegmentValues = 20
 
 // lastSnapshot is the model's newest retained snapshot (zero when none).
 func (r *Runner) lastSnapshot(ctx context.Context) learner.Version {
@@ -60,7 +72,8 @@ func (l *learning) retained(ctx context.Context, v learner.Version, s *learner.S
 	if len(l.reports) == maxPendingReports {
 		l.reports = l.reports[1:]
 	}
-	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want, gate: l.gate})
+	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want, gate: l.gate,
+		segments: r.Segments, segs: map[string]*segment{}, values: map[string]int{}})
 	l.gate = nil
 }
 
@@ -105,6 +118,17 @@ func (p *pendingReport) add(ex wire.Example) {
 	if ex.Time.After(p.to) {
 		p.to = ex.Time
 	}
+	for _, f := range p.segments {
+		if key, ok := p.segmentOf(f, ex.Features); ok {
+			sg := p.segs[key]
+			if sg == nil {
+				sg = &segment{}
+				p.segs[key] = sg
+			}
+			sg.scores = append(sg.scores, p.scores[len(p.scores)-1])
+			sg.labels = append(sg.labels, ex.Label)
+		}
+	}
 	if p.explained < explainedExamples {
 		p.explained++
 		for _, c := range p.snap.Contributions(ex.Features) {
@@ -115,6 +139,33 @@ func (p *pendingReport) add(ex wire.Example) {
 	}
 }
 
+// segmentOf is the segment of field f in v: "f=value" for a string field (its one-hot feature), or
+// "f=" and the number for a numeric or boolean one; false when v lacks the field. Past
+// maxSegmentValues values of a field, new ones are "f=__other__".
+func (p *pendingReport) segmentOf(f string, v wire.Vector) (string, bool) {
+	key := ""
+	for _, ft := range v {
+		if ft.Name == f {
+			key = f + "=" + strconv.FormatFloat(ft.Value, 'g', -1, 64)
+			break
+		}
+		if strings.HasPrefix(ft.Name, f+"=") {
+			key = ft.Name
+			break
+		}
+	}
+	if key == "" {
+		return "", false
+	}
+	if _, ok := p.segs[key]; !ok {
+		if p.values[f] >= maxSegmentValues {
+			return f + "=__other__", true
+		}
+		p.values[f]++
+	}
+	return key, true
+}
+
 // report is the finished report: progressive metrics from the version, held-out metrics and the
 // calibration table for binary models, and the largest weights by feature.
 func (p *pendingReport) report() learner.Report {
@@ -123,6 +174,11 @@ func (p *pendingReport) report() learner.Report {
 		rep.HeldOut = &learner.HeldOut{N: int64(len(p.scores)), AUC: finite(eval.AUC(p.scores, p.labels)),
 			LogLoss: finite(eval.LogLoss(p.scores, p.labels)), Brier: finite(eval.Brier(p.scores, p.labels)), From: p.from, To: p.to}
 		rep.Calibration = Calibration(p.scores, p.labels, 10)
+		for key, sg := range p.segs {
+			rep.Segments = append(rep.Segments, learner.SegmentMetrics{Segment: key, N: int64(len(sg.scores)),
+				AUC: finite(eval.AUC(sg.scores, sg.labels)), LogLoss: finite(eval.LogLoss(sg.scores, sg.labels))})
+		}
+		sort.Slice(rep.Segments, func(i, j int) bool { return rep.Segments[i].Segment < rep.Segments[j].Segment })
 	}
 	for f, w := range p.weights {
 		rep.TopWeights = append(rep.TopWeights, learner.FeatureWeight{Feature: f, Weight: w})

@@ -81,6 +81,8 @@ type Runner struct {
 	// DefaultReportOutcomes). OnReport, when set, receives every report written.
 	ReportOutcomes int
 	OnReport       func(v learner.Version)
+	// Segments are the event fields whose values split a report's held-out metrics (drift.segments).
+	Segments []string
 	// Binary is the binary's version, recorded in every version (default: the build info's).
 	Binary string
 	// Now is the clock of snapshots and retention (default time.Now).

@@ -2,6 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 	var reports []learner.Version
 	r := f.runner(0, nil)
 	r.ReportOutcomes = 400
+	r.Segments = []string{"country", "nope"}
 	r.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	r.OnReport = func(v learner.Version) { mu.Lock(); reports = append(reports, v); mu.Unlock() }
 	run(t, r)
@@ -67,15 +70,32 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 	}
 	// Held out: the 400 examples after those it learned.
 	var scores, labels []float64
+	bySeg := map[string][2][]float64{}
 	for _, ex := range f.examples[first.Examples : first.Examples+400] {
-		scores = append(scores, snap.Predict(ex.Features).Score)
+		s := snap.Predict(ex.Features).Score
+		scores = append(scores, s)
 		labels = append(labels, ex.Label)
+		for _, ft := range ex.Features {
+			if strings.HasPrefix(ft.Name, "country=") {
+				sl := bySeg[ft.Name]
+				bySeg[ft.Name] = [2][]float64{append(sl[0], s), append(sl[1], ex.Label)}
+			}
+		}
 	}
 	rep := first.Report
 	h := rep.HeldOut
 	if h == nil || h.N != 400 || h.AUC != eval.AUC(scores, labels) || h.LogLoss != eval.LogLoss(scores, labels) ||
 		!h.From.Equal(f.examples[first.Examples].Time) || !h.To.Equal(f.examples[first.Examples+399].Time) {
 		t.Fatalf("held-out report %+v, want AUC %v on examples %d..%d", h, eval.AUC(scores, labels), first.Examples, first.Examples+399)
+	}
+	if len(rep.Segments) != len(bySeg) || len(bySeg) < 2 {
+		t.Errorf("segments %+v, want one per country of %v", rep.Segments, len(bySeg))
+	}
+	for _, sg := range rep.Segments {
+		want := bySeg[sg.Segment]
+		if sg.N != int64(len(want[0])) || sg.AUC != finite(eval.AUC(want[0], want[1])) {
+			t.Errorf("segment %+v, want n %d AUC %v", sg, len(want[0]), eval.AUC(want[0], want[1]))
+		}
 	}
 	var n int64
 	for _, b := range rep.Calibration {
@@ -98,6 +118,13 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 		t.Errorf("OnReport got %+v", reports)
 	}
 	_ = runner.DefaultReportOutcomes
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
 }
 
 func abs(x float64) float64 {
