@@ -15,16 +15,23 @@ import (
 )
 
 // txRetries bounds the optimistic retries of a snapshot or a prune that met a concurrent change.
-const txRetries = 20
+const txRetries = 50
 
 // watched runs fn in a WATCH of the model's live head, retained versions and tags, retrying
 // when another client changed them in between.
-func (r *Registry) watched(ctx context.Context, model string, fn func(tx *goredis.Tx) error) error {
+func (r *Registry) watched(ctx context.Context, model string, fn func(tx *goredis.Tx) error, more ...string) error {
 	keys := []string{r.modelKey(model, "live"), r.modelKey(model, "versions"), r.modelKey(model, "tags")}
-	for range txRetries {
+	keys = append(keys, more...)
+	for i := range txRetries {
 		err := r.rdb.Watch(ctx, fn, keys...)
 		if !errors.Is(err, goredis.TxFailedErr) {
 			return err
+		}
+		// Back off a little more each time, so that a writer publishing back to back lets one through.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(i+1) * 200 * time.Microsecond):
 		}
 	}
 	return fmt.Errorf("model %s: too many concurrent changes", model)
@@ -42,21 +49,19 @@ func (r *Registry) TakeSnapshot(ctx context.Context, model string, req learner.S
 	}
 	var out learner.Version
 	err := r.watched(ctx, model, func(tx *goredis.Tx) error {
-		n := req.Version
-		if n == 0 {
-			live, err := r.Live(ctx, model)
-			if err != nil {
-				return err
-			}
-			n = live.Version
+		v, snap, err := r.target(ctx, tx, model, req.Version)
+		if err != nil {
+			return err
 		}
+		n := v.Version
 		retained, err := tx.ZScore(ctx, r.modelKey(model, "versions"), strconv.FormatInt(n, 10)).Result()
 		if err != nil && !errors.Is(err, goredis.Nil) {
 			return err
 		}
-		v, snap, err := r.read(ctx, tx, model, n, retained == 0)
-		if err != nil {
-			return err
+		if retained != 0 { // keep the retained copy's metadata (tags, report)
+			if v, _, err = r.read(ctx, tx, model, n, false); err != nil {
+				return err
+			}
 		}
 		if req.Tag != "" {
 			owner, err := tx.HGet(ctx, r.modelKey(model, "tags"), req.Tag).Int64()
@@ -102,6 +107,29 @@ func (r *Registry) TakeSnapshot(ctx context.Context, model string, req learner.S
 	return out, nil
 }
 
+// target reads the version a snapshot is asked of, with its weights: version n, or the live head
+// (n 0) in one read, so that a publish in between cannot pair one version's metadata with
+// another's weights.
+func (r *Registry) target(ctx context.Context, tx *goredis.Tx, model string, n int64) (learner.Version, []byte, error) {
+	if n != 0 {
+		return r.read(ctx, tx, model, n, true)
+	}
+	vals, err := tx.HMGet(ctx, r.modelKey(model, "live"), "meta", "snapshot").Result()
+	if err != nil {
+		return learner.Version{}, nil, err
+	}
+	meta, ok1 := vals[0].(string)
+	snap, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
+		return learner.Version{}, nil, fmt.Errorf("model %s has no live version: %w", model, learner.ErrNotFound)
+	}
+	var v learner.Version
+	if err := json.Unmarshal([]byte(meta), &v); err != nil {
+		return learner.Version{}, nil, fmt.Errorf("decode live version of %s: %w", model, err)
+	}
+	return v, []byte(snap), nil
+}
+
 // Resolve implements learner.Registry.
 func (r *Registry) Resolve(ctx context.Context, model, ref string) (int64, error) {
 	if ref == "" {
@@ -136,23 +164,24 @@ func (r *Registry) Resolve(ctx context.Context, model, ref string) (int64, error
 }
 
 // Prune implements learner.Registry. The current champion and every version named in the
-// champion history are kept whatever their age, like tagged snapshots.
+// champion history are kept whatever their age, like tagged snapshots; a promotion at the same
+// moment (its champion and history keys are watched too) makes the prune start again.
 func (r *Registry) Prune(ctx context.Context, model string, keep learner.Retention, now time.Time) ([]int64, error) {
-	keepers := map[int64]bool{}
-	champ, err := r.Champion(ctx, model)
-	if err != nil {
-		return nil, err
-	}
-	keepers[champ] = true
-	hist, err := r.History(ctx, model)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range hist {
-		keepers[c.Version], keepers[c.Previous] = true, true
-	}
 	var gone []int64
-	err = r.watched(ctx, model, func(tx *goredis.Tx) error {
+	err := r.watched(ctx, model, func(tx *goredis.Tx) error {
+		keepers := map[int64]bool{}
+		champ, err := r.Champion(ctx, model)
+		if err != nil {
+			return err
+		}
+		keepers[champ] = true
+		hist, err := r.History(ctx, model)
+		if err != nil {
+			return err
+		}
+		for _, c := range hist {
+			keepers[c.Version], keepers[c.Previous] = true, true
+		}
 		vs, err := r.List(ctx, model)
 		if err != nil {
 			return err
@@ -175,7 +204,7 @@ func (r *Registry) Prune(ctx context.Context, model string, keep learner.Retenti
 			return nil
 		})
 		return err
-	})
+	}, r.modelKey(model, "champion"), r.modelKey(model, "history"))
 	if err != nil {
 		return nil, fmt.Errorf("prune %s: %w", model, err)
 	}

@@ -167,3 +167,45 @@ func TestPruneKeepsHourlyDailyTaggedAndChampions(t *testing.T) {
 	}
 	t.Logf("kept %d of %d snapshots (at most %d at once), %d keys", len(vs), hours, maxKept, len(n))
 }
+
+// TestSnapshotsRaceWithPublishes: snapshots taken on demand while the learner publishes always
+// retain a live version whole: its metadata and its own weights, never one's metadata with the
+// next one's weights.
+func TestSnapshotsRaceWithPublishes(t *testing.T) {
+	rdb, prefix := client(t)
+	reg := registry.NewRegistry(rdb, prefix)
+	ctx := context.Background()
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("w-1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := 2; i <= 300; i++ {
+			if _, err := reg.Publish(ctx, learner.Version{Model: "m", Examples: int64(i)}, []byte(fmt.Sprintf("w-%d", i)), nil); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(time.Millisecond) // a learner publishing 1,000 times a second (the default is every 2 s)
+		}
+		done <- nil
+	}()
+	taken := 0
+	for i := 0; i < 100; i++ {
+		v, err := reg.TakeSnapshot(ctx, "m", learner.SnapshotRequest{Tag: fmt.Sprintf("t%d", i)})
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+		b, err := reg.Snapshot(ctx, "m", v.Version)
+		if err != nil || string(b) != fmt.Sprintf("w-%d", v.Version) {
+			t.Fatalf("snapshot of version %d holds weights %q, %v", v.Version, b, err)
+		}
+		taken++
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := rdb.HLen(ctx, prefix+"model:{m}:tags").Result()
+	if tags != int64(taken) {
+		t.Errorf("%d tags recorded, want %d", tags, taken)
+	}
+}
