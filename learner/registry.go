@@ -41,7 +41,7 @@ type Version struct {
 
 // The kinds of retained snapshots.
 const (
-	SnapshotScheduled = "scheduled" // every learner.snapshot_interval
+	SnapshotScheduled = "scheduled" // every learner.snapshots.interval
 	SnapshotManual    = "manual"    // asked for (streamlearn models snapshot, POST .../snapshots)
 	SnapshotPromotion = "promotion" // a live head promoted by hand
 	SnapshotRetrain   = "retrain"   // a retrain step: the champion when a retrain ends, or the retrained model
