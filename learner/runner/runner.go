@@ -6,6 +6,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -415,7 +416,7 @@ func (l *learning) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.AutoPromote {
+	if r.AutoPromote && l.follows(ctx, v) {
 		// A champion pinned by hand stays; the version is still published for a later promote.
 		if _, err := r.Registry.Promote(ctx, l.model, v.Version, "auto", false, false); err != nil && !errors.Is(err, learner.ErrPinned) {
 			return err
@@ -434,6 +435,27 @@ func (l *learning) publish(ctx context.Context) error {
 	}
 	l.log.Debug("published", "model", l.model, "version", v.Version, "examples", v.Examples, "auc", m.AUC)
 	return nil
+}
+
+// follows reports whether automatic promotion may move the champion to v: it follows the fresh
+// weights of this learner, never swaps in another family or spec. A champion of another spec (an
+// import or another model's snapshot promoted by hand) stays until a manual promotion or an unpin.
+func (l *learning) follows(ctx context.Context, v learner.Version) bool {
+	champ, err := l.r.Registry.Champion(ctx, l.model)
+	if err != nil || champ == 0 || champ == v.Version {
+		return true
+	}
+	cv, err := l.r.Registry.Get(ctx, l.model, champ)
+	if err != nil { // a live version of this learner, overwritten since
+		return true
+	}
+	a, _ := json.Marshal(cv.Spec)
+	b, _ := json.Marshal(v.Spec)
+	if !bytes.Equal(a, b) {
+		l.log.Debug("champion has another spec: not promoted automatically", "model", l.model, "champion", champ, "version", v.Version)
+		return false
+	}
+	return true
 }
 
 // gateReport is the first report of a retrain snapshot: the promotion decision, until the held-out

@@ -133,3 +133,38 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestAutoPromoteNeverSwapsSpecs: a champion of another spec promoted by hand without a pin stays
+// while the learner publishes (automatic promotion follows this learner's fresh weights only),
+// until an unpin hands serving back to the live version.
+func TestAutoPromoteNeverSwapsSpecs(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 2000, 0)
+	run(t, f.runner(0, nil))
+	f.produce(t, 0, 1000)
+	f.waitLearned(t, 1000)
+	other := learner.DefaultSpec()
+	other.Name, other.Optimizer = "m", "adagrad"
+	tr, err := learner.NewTrainer(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := tr.Snapshot().MarshalBinary()
+	imp, err := f.reg.Import(ctx, learner.Version{Model: "m", Spec: other}, b, "another family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.Promote(ctx, "m", imp.Version, "try adagrad", true, false); err != nil {
+		t.Fatal(err)
+	}
+	f.produce(t, 1000, 2000)
+	f.waitLearned(t, 2000)
+	if c, _ := f.reg.Champion(ctx, "m"); c != imp.Version {
+		t.Fatalf("champion %d after publishes, want the hand-promoted %d of another spec", c, imp.Version)
+	}
+	ch, err := f.reg.Unpin(ctx, "m", "", "test")
+	live, _ := f.reg.Live(ctx, "m")
+	if err != nil || ch.Version != live.Version || live.Spec.Optimizer == "adagrad" {
+		t.Fatalf("unpin = %+v, %v; live %+v", ch, err, live)
+	}
+}
