@@ -44,6 +44,22 @@ func (t *Online) MarshalBinary() ([]byte, error) {
 // UnmarshalTrainer resumes a trainer from a checkpoint written by MarshalBinary; learning continues
 // bit-exactly as if the trainer had never stopped.
 func UnmarshalTrainer(data []byte) (Trainer, error) {
+	if len(data) >= 4 {
+		switch string(data[:4]) {
+		case familyCheckpointMagic:
+			t, err := decodeFamily(data)
+			if err != nil {
+				return nil, fmt.Errorf("unmarshal trainer: %w", err)
+			}
+			return t, nil
+		case autoCheckpointMagic:
+			t, err := decodeAuto(data)
+			if err != nil {
+				return nil, fmt.Errorf("unmarshal trainer: %w", err)
+			}
+			return t, nil
+		}
+	}
 	t, err := decodeCheckpoint(data)
 	if err != nil {
 		return nil, fmt.Errorf("unmarshal trainer: %w", err)

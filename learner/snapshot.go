@@ -23,6 +23,7 @@ type Snapshot struct {
 	mean   []float64 // per row: standardization of a numeric input in that slot
 	scale  []float64
 	table  slotTable
+	fam    familyScorer // a non-linear family's model (family.go); nil for linear
 
 	scratch sync.Pool // *Hashed
 }
@@ -86,6 +87,9 @@ func (s *Snapshot) Seen() int64 { return s.seen }
 
 // Predict scores v. It equals the trainer's Predict at the time of the snapshot.
 func (s *Snapshot) Predict(v wire.Vector) Prediction {
+	if s.fam != nil {
+		return s.familyPredict(v)
+	}
 	h := s.hashed(v)
 	defer s.scratch.Put(h)
 	if s.out == 1 {
@@ -130,7 +134,13 @@ func (s *Snapshot) margins(h *Hashed, m []float64) {
 // Contributions explains the prediction for v: each feature's weight times its standardized value,
 // and the bias, largest absolute contribution first. For multiclass they are for the top class; for
 // a standardized regression target they are in target units and the bias includes the target's mean.
+//
+// A non-linear family explains where ExplainErr is nil (FM: each feature's linear term plus half of
+// each of its pairwise interactions); for the others Contributions returns nil.
 func (s *Snapshot) Contributions(v wire.Vector) []Contribution {
+	if s.fam != nil {
+		return s.familyContributions(v)
+	}
 	h := s.hashed(v)
 	defer s.scratch.Put(h)
 	o, unit, offset := 0, 1.0, 0.0

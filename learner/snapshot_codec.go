@@ -6,7 +6,11 @@ import (
 )
 
 // MarshalBinary encodes the snapshot: magic "SLSN", version, spec as JSON, then the sparse weights.
+// A non-linear family's snapshot has its own form (magic "SLSF", family_trainer.go).
 func (s *Snapshot) MarshalBinary() ([]byte, error) {
+	if s.fam != nil {
+		return s.marshalFamily()
+	}
 	e := newEncoder(snapshotMagic, 64+len(s.slots)*(20+8*s.out))
 	if err := e.spec(s.spec); err != nil {
 		return nil, fmt.Errorf("marshal snapshot: %w", err)
@@ -26,7 +30,11 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 
 // UnmarshalSnapshot decodes a snapshot written by Snapshot.MarshalBinary.
 func UnmarshalSnapshot(data []byte) (*Snapshot, error) {
-	s, err := decodeSnapshot(data)
+	decode := decodeSnapshot
+	if len(data) >= 4 && string(data[:4]) == familySnapshotMagic {
+		decode = decodeFamilySnapshot
+	}
+	s, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("unmarshal snapshot: %w", err)
 	}

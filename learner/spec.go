@@ -62,6 +62,14 @@ type Spec struct {
 	// Crosses are pairs of feature names; a categorical side names its prefix ("country" matches
 	// "country=DE"). Each pair present in a vector adds a feature with the product of the two values.
 	Crosses [][2]string `yaml:"crosses" json:"crosses,omitempty"`
+
+	// Family is the kind of model (family.go): "linear" (the default when empty), "fm", "mlp",
+	// "tree", "forest" or "auto" (several families side by side, serving the best). FM, MLP and Tree
+	// hold the settings of the non-linear families; their zero fields take the defaults.
+	Family string   `yaml:"family" json:"family,omitempty"`
+	FM     FMSpec   `yaml:"fm" json:"fm,omitzero"`
+	MLP    MLPSpec  `yaml:"mlp" json:"mlp,omitzero"`
+	Tree   TreeSpec `yaml:"tree" json:"tree,omitzero"`
 }
 
 // DefaultSpec returns a binary FTRL model whose settings work on an unseen tabular stream without tuning:
@@ -151,6 +159,7 @@ func (s Spec) Validate() error {
 			bad(fmt.Sprintf("crosses[%d]", i), "must name two different features, got %q", c)
 		}
 	}
+	s.validateFamily(bad)
 	return errors.Join(errs...)
 }
 
@@ -189,5 +198,6 @@ func (s Spec) classIndex(class string) int {
 func (s Spec) clone() Spec {
 	s.Classes = append([]string(nil), s.Classes...)
 	s.Crosses = append([][2]string(nil), s.Crosses...)
+	s.MLP.Hidden = append([]int(nil), s.MLP.Hidden...)
 	return s
 }

@@ -20,5 +20,14 @@ type Trainer interface {
 	Seen() int64
 }
 
-// NewTrainer returns a trainer for spec, which must be valid.
-func NewTrainer(spec Spec) (Trainer, error) { return NewOnline(spec) }
+// NewTrainer returns a CPU trainer for spec, which must be valid: Online for the linear family,
+// Family for fm, mlp, tree and forest, Auto for auto.
+func NewTrainer(spec Spec) (Trainer, error) {
+	switch spec.family() {
+	case FamilyLinear:
+		return NewOnline(spec)
+	case FamilyAuto:
+		return NewAuto(spec)
+	}
+	return NewFamily(spec)
+}

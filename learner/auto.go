@@ -1,0 +1,200 @@
+package learner
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/streamlearn/streamlearn/wire"
+)
+
+const autoCheckpointMagic = "SLCA"
+
+// AutoFamilies are the families the auto family learns side by side, in this order; the first is
+// the champion until another proves better.
+var AutoFamilies = []string{FamilyLinear, FamilyFM, FamilyMLP, FamilyForest}
+
+// Auto's selection: each member's progressive log loss is a running mean over the last
+// AutoWindow examples or so (exponentially weighted); a member replaces the champion once it has
+// seen AutoMinExamples and its loss is lower by AutoMargin (hysteresis, so that two members close
+// to each other do not take turns).
+const (
+	AutoWindow      = 500
+	AutoMinExamples = 100
+	AutoMargin      = 0.005
+)
+
+// Auto is the trainer of the "auto" family, the zero-config default: it learns every example with
+// one model of each of AutoFamilies, scores each before it learns (progressive validation), and
+// serves the champion, the member with the lowest recent log loss (with hysteresis). Learn returns
+// the champion's prediction, Snapshot the champion's snapshot.
+type Auto struct {
+	spec     Spec
+	members  []Trainer
+	loss     []float64
+	champ    int
+	seen     int64
+	switches int64
+}
+
+var _ Trainer = (*Auto)(nil)
+
+// NewAuto returns an auto trainer for spec, which must be valid.
+func NewAuto(spec Spec) (*Auto, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
+	}
+	a := &Auto{spec: spec.withDefaults(), loss: make([]float64, len(AutoFamilies))}
+	for _, f := range AutoFamilies {
+		ms := a.spec.clone()
+		ms.Family = f
+		var (
+			tr  Trainer
+			err error
+		)
+		if f == FamilyLinear {
+			tr, err = NewOnline(ms)
+		} else {
+			tr, err = NewFamily(ms)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("new trainer: %s member: %w", f, err)
+		}
+		a.members = append(a.members, tr)
+	}
+	return a, nil
+}
+
+// Spec returns the model's definition.
+func (a *Auto) Spec() Spec { return a.spec.clone() }
+
+// Seen is the number of examples learned.
+func (a *Auto) Seen() int64 { return a.seen }
+
+// Champion is the family that serves now.
+func (a *Auto) Champion() string { return AutoFamilies[a.champ] }
+
+// Losses returns each member's recent progressive log loss, in AutoFamilies order.
+func (a *Auto) Losses() []float64 { return append([]float64(nil), a.loss...) }
+
+// Switches is how many times the champion changed.
+func (a *Auto) Switches() int64 { return a.switches }
+
+// Skipped sums the members' updates left out to keep their state finite.
+func (a *Auto) Skipped() int64 {
+	var n int64
+	for _, m := range a.members {
+		if s, ok := m.(interface{ Skipped() int64 }); ok {
+			n += s.Skipped()
+		}
+	}
+	return n
+}
+
+// Predict scores v with the champion.
+func (a *Auto) Predict(v wire.Vector) Prediction { return a.members[a.champ].Predict(v) }
+
+// Learn learns (v, y) with every member and returns the champion's prediction from before.
+func (a *Auto) Learn(v wire.Vector, y Label) Prediction {
+	var out Prediction
+	usable := finite(y.Value)
+	target := min(max(y.Value, 0), 1)
+	rate := max(1/float64(a.seen+1), 1.0/AutoWindow)
+	for i, m := range a.members {
+		p := m.Learn(v, y)
+		if i == a.champ {
+			out = p
+		}
+		if usable {
+			a.loss[i] += rate * (logLoss(p.Score, target) - a.loss[i])
+		}
+	}
+	if !usable {
+		return out
+	}
+	a.seen++
+	best := a.champ
+	for i, l := range a.loss {
+		if l < a.loss[best] {
+			best = i
+		}
+	}
+	if best != a.champ && a.seen >= AutoMinExamples && a.loss[best] < a.loss[a.champ]-AutoMargin {
+		a.champ = best
+		a.switches++
+	}
+	return out
+}
+
+// logLoss is the log loss of probability p for label y, p kept off 0 and 1.
+func logLoss(p, y float64) float64 {
+	if p != p {
+		p = 0.5
+	}
+	p = min(max(p, 1e-15), 1-1e-15)
+	return -(y*math.Log(p) + (1-y)*math.Log(1-p))
+}
+
+// Snapshot returns the champion's snapshot.
+func (a *Auto) Snapshot() *Snapshot { return a.members[a.champ].Snapshot() }
+
+// MarshalBinary encodes the full state: the selection and each member's checkpoint.
+func (a *Auto) MarshalBinary() ([]byte, error) {
+	e := newEncoder(autoCheckpointMagic, 1<<16)
+	if err := e.spec(a.spec); err != nil {
+		return nil, fmt.Errorf("marshal trainer: %w", err)
+	}
+	e.u64(uint64(a.seen))
+	e.u64(uint64(a.switches))
+	e.u32(uint32(a.champ))
+	e.u32(uint32(len(a.members)))
+	for i, m := range a.members {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("marshal trainer: %s member: %w", AutoFamilies[i], err)
+		}
+		e.f64(a.loss[i])
+		e.u32(uint32(len(b)))
+		e.b = append(e.b, b...)
+	}
+	return e.b, nil
+}
+
+func decodeAuto(data []byte) (*Auto, error) {
+	d, err := newDecoder(data, autoCheckpointMagic)
+	if err != nil {
+		return nil, err
+	}
+	spec := d.spec()
+	if d.err != nil {
+		return nil, d.err
+	}
+	a := &Auto{spec: spec.withDefaults(), loss: make([]float64, len(AutoFamilies))}
+	a.seen, a.switches = int64(d.u64()), int64(d.u64())
+	a.champ = d.bounded(uint32(len(AutoFamilies) - 1))
+	if n := d.u32(); d.err == nil && int(n) != len(AutoFamilies) {
+		return nil, fmt.Errorf("%d members, want %d", n, len(AutoFamilies))
+	}
+	for i, f := range AutoFamilies {
+		a.loss[i] = d.f64()
+		if !finite(a.loss[i]) || a.loss[i] < 0 {
+			a.loss[i] = 0
+		}
+		b := d.take(int(d.u32()))
+		if d.err != nil {
+			return nil, d.err
+		}
+		m, err := UnmarshalTrainer(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s member: %w", f, err)
+		}
+		if m.Spec().family() != f {
+			return nil, errors.New("members out of order")
+		}
+		a.members = append(a.members, m)
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}

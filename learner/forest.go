@@ -1,0 +1,126 @@
+package learner
+
+import (
+	"errors"
+	"math"
+)
+
+var errBadTree = errors.New("malformed tree")
+
+// forest is the "forest" family: an adaptive random forest (Gomes et al. 2017) of Hoeffding trees.
+// Each tree learns an example Poisson(Lambda) times (online bagging), each leaf considers a random
+// share of the features, and each tree has its own Page-Hinkley detector on its error that
+// replaces it with a fresh tree on drift. The score is the mean of the trees' probabilities.
+//
+// Unlike the paper, a drifting tree is replaced at once rather than by a background tree grown
+// since a warning, and trees are not weighted by accuracy.
+type forest struct {
+	cfg    htConfig
+	lambda float64
+	seed   uint64
+	trees  []*htree
+	ph     []pageHinkley
+	r      rng
+	drifts int64
+}
+
+func newForest(spec Spec) *forest {
+	cfg := htConfigOf(spec, spec.Tree.Features)
+	f := &forest{cfg: cfg, lambda: spec.Tree.Lambda, seed: spec.Tree.Seed, r: rng{s: splitmix(spec.Tree.Seed)}}
+	for i := range spec.Tree.Trees {
+		f.trees = append(f.trees, newHTree(cfg, splitmix(spec.Tree.Seed+uint64(i)+1)))
+	}
+	f.ph = make([]pageHinkley, len(f.trees))
+	return f
+}
+
+func (f *forest) margin(in *input) float64 {
+	var s float64
+	for _, t := range f.trees {
+		s += t.prob(in)
+	}
+	return logit(s / float64(len(f.trees)))
+}
+
+func (f *forest) learn(in *input, y float64) {
+	for i, t := range f.trees {
+		if f.ph[i].add(math.Abs(y - t.prob(in))) {
+			f.drifts++
+			t = newHTree(f.cfg, f.r.next())
+			f.trees[i] = t
+		}
+		if k := f.r.poisson(f.lambda); k > 0 {
+			t.learn(in, y, float64(k))
+		}
+	}
+}
+
+func (f *forest) skipped() int64 { return 0 }
+
+func (f *forest) encode(e *encoder) {
+	e.u64(f.r.s)
+	e.u64(uint64(f.drifts))
+	e.u32(uint32(len(f.trees)))
+	for i, t := range f.trees {
+		f.ph[i].encode(e)
+		t.encode(e)
+	}
+}
+
+func (f *forest) decode(d *decoder) {
+	f.r.s = d.u64()
+	f.drifts = int64(d.u64())
+	if n := d.bounded(100); d.err == nil && n != len(f.trees) {
+		d.fail(errors.New("forest size differs from the spec"))
+	}
+	for i, t := range f.trees {
+		if d.err != nil {
+			return
+		}
+		f.ph[i].decode(d)
+		t.decode(d)
+	}
+}
+
+// forestScorer serves the forest.
+type forestScorer struct{ trees []treeScorer }
+
+func (f *forest) scorer([]moments) familyScorer {
+	s := &forestScorer{}
+	for _, t := range f.trees {
+		s.trees = append(s.trees, t.scorer())
+	}
+	return s
+}
+
+func (s *forestScorer) inputs(in *input) { in.x = append(in.x[:0], in.raw...) }
+
+func (s *forestScorer) margin(in *input) float64 {
+	var p float64
+	for i := range s.trees {
+		p += s.trees[i].prob(in)
+	}
+	return logit(p / float64(len(s.trees)))
+}
+
+func (s *forestScorer) encode(e *encoder) {
+	e.u32(uint32(len(s.trees)))
+	for i := range s.trees {
+		s.trees[i].encode(e)
+	}
+}
+
+func decodeForestScorer(spec Spec, d *decoder) familyScorer {
+	s := &forestScorer{}
+	n := d.bounded(100)
+	if d.err == nil && n != spec.Tree.Trees {
+		d.fail(errors.New("forest size differs from the spec"))
+	}
+	for range n {
+		if d.err != nil {
+			break
+		}
+		s.trees = append(s.trees, decodeTreeScorerFrom(d))
+	}
+	return s
+}

@@ -1,0 +1,498 @@
+package learner
+
+import (
+	"math"
+)
+
+// Bounds that keep a tree's memory in check whatever the stream holds.
+const (
+	maxTreeNodes = 4096 // nodes per tree
+	maxLeafObs   = 256  // features a leaf keeps split statistics for
+	maxBins      = 64
+)
+
+// htConfig are the settings of one Hoeffding tree.
+type htConfig struct {
+	grace, delta, tau float64
+	maxDepth, bins    int
+	features          float64 // share of features a leaf considers (1 for a lone tree)
+}
+
+func htConfigOf(spec Spec, features float64) htConfig {
+	t := spec.Tree
+	return htConfig{grace: float64(t.GracePeriod), delta: t.Delta, tau: t.Tau, maxDepth: t.MaxDepth, bins: t.Bins, features: features}
+}
+
+// htObs is a leaf's split statistics for one feature: class weights per bin, the bins cut at thr.
+// Numeric thresholds are placed when the leaf first sees the feature, at the normal quantiles of
+// the feature's running mean and deviation (one cut at 0.5 for a one-hot feature); fresh marks
+// cuts placed before the feature had shown spread, placed again at the next split attempt.
+type htObs struct {
+	slot  uint32
+	fresh bool
+	thr   []float64
+	cnt   []float64 // per bin: weight of class 0, of class 1
+}
+
+// htNode is a leaf (left < 0) or a split on slot at thr: an input at most thr, or missing, goes left.
+type htNode struct {
+	slot        uint32
+	thr         float64
+	left, right int32
+	depth       int32
+	n           [2]float64 // class weights seen at the leaf
+	since       float64    // weight since the last split attempt
+	seed        uint64     // picks the leaf's features in a forest
+	obs         []htObs
+	index       map[uint32]int32 // slot -> position in obs
+}
+
+// htree is a Hoeffding tree (Domingos and Hulten 2000) for binary labels: a leaf splits when the
+// information gain of its best split beats the second best by the Hoeffding bound.
+type htree struct {
+	cfg   htConfig
+	nodes []htNode
+	r     rng
+}
+
+func newHTree(cfg htConfig, seed uint64) *htree {
+	t := &htree{cfg: cfg, r: rng{s: seed}}
+	t.nodes = []htNode{t.leaf(0, [2]float64{})}
+	return t
+}
+
+func (t *htree) leaf(depth int32, n [2]float64) htNode {
+	return htNode{left: -1, right: -1, depth: depth, n: n, seed: t.r.next()}
+}
+
+// valueOf returns the raw value of slot in in, and whether it is there.
+func valueOf(in *input, slot uint32) (float64, bool) {
+	for i, s := range in.slots {
+		if s == slot {
+			return in.raw[i], true
+		}
+	}
+	return 0, false
+}
+
+// route returns the leaf of in.
+func route(in *input, leaf func(i int32) bool, split func(i int32) (uint32, float64, int32, int32)) int32 {
+	i := int32(0)
+	for !leaf(i) {
+		slot, thr, l, r := split(i)
+		if v, ok := valueOf(in, slot); ok && v > thr {
+			i = r
+		} else {
+			i = l
+		}
+	}
+	return i
+}
+
+func (t *htree) find(in *input) int32 {
+	return route(in, func(i int32) bool { return t.nodes[i].left < 0 }, func(i int32) (uint32, float64, int32, int32) {
+		n := &t.nodes[i]
+		return n.slot, n.thr, n.left, n.right
+	})
+}
+
+// leafProb is a leaf's P(label = 1), Laplace-smoothed.
+func leafProb(n [2]float64) float64 { return (n[1] + 1) / (n[0] + n[1] + 2) }
+
+func (t *htree) prob(in *input) float64 { return leafProb(t.nodes[t.find(in)].n) }
+
+// considers reports whether a leaf with seed looks at slot (a random share of the features in a forest).
+func (t *htree) considers(seed uint64, slot uint32) bool {
+	if t.cfg.features >= 1 {
+		return true
+	}
+	return float64(splitmix(seed^uint64(slot))>>11)/(1<<53) < t.cfg.features
+}
+
+// learn adds one example of label y (0 or 1) with weight w.
+func (t *htree) learn(in *input, y float64, w float64) {
+	li := t.find(in)
+	n := &t.nodes[li]
+	c := 0
+	if y >= 0.5 {
+		c = 1
+	}
+	n.n[c] += w
+	n.since += w
+	for i, slot := range in.slots {
+		if !t.considers(n.seed, slot) {
+			continue
+		}
+		o := t.observer(n, slot, in, i)
+		if o == nil {
+			continue
+		}
+		b := binOf(o.thr, in.raw[i])
+		o.cnt[2*b+c] += w
+	}
+	if n.since >= t.cfg.grace {
+		n.since = 0
+		t.attempt(li, in.stats)
+	}
+}
+
+// binOf is the bin of v: the first cut it is at most, else the last bin.
+func binOf(thr []float64, v float64) int {
+	for j, c := range thr {
+		if v <= c {
+			return j
+		}
+	}
+	return len(thr)
+}
+
+// observer returns the leaf's statistics for the feature at position i of in, made on first sight.
+func (t *htree) observer(n *htNode, slot uint32, in *input, i int) *htObs {
+	if j, ok := n.index[slot]; ok {
+		return &n.obs[j]
+	}
+	if len(n.obs) >= maxLeafObs {
+		return nil
+	}
+	o := htObs{slot: slot}
+	t.cuts(&o, in.numeric[i], in.raw[i], in.stats)
+	if n.index == nil {
+		n.index = map[uint32]int32{}
+	}
+	n.index[slot] = int32(len(n.obs))
+	n.obs = append(n.obs, o)
+	return &n.obs[len(n.obs)-1]
+}
+
+// cuts places o's thresholds (and clears its counts).
+func (t *htree) cuts(o *htObs, numeric bool, v float64, stats []moments) {
+	o.thr, o.fresh = o.thr[:0], false
+	switch {
+	case !numeric:
+		o.thr = append(o.thr, 0.5)
+	case stats != nil && stats[o.slot].scale > 0 && stats[o.slot].n >= float64(2*t.cfg.bins):
+		st := &stats[o.slot]
+		for j := 1; j < t.cfg.bins; j++ {
+			z := math.Sqrt2 * math.Erfinv(2*float64(j)/float64(t.cfg.bins)-1)
+			o.thr = append(o.thr, st.mean+z/st.scale)
+		}
+	default:
+		o.thr, o.fresh = append(o.thr, v), true
+	}
+	o.cnt = make([]float64, 2*(len(o.thr)+1))
+}
+
+// entropy is the binary entropy (bits) of class weights n.
+func entropy(n [2]float64) float64 {
+	t := n[0] + n[1]
+	if t <= 0 {
+		return 0
+	}
+	var h float64
+	for _, c := range n {
+		if c > 0 {
+			p := c / t
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// candidate is the best split of one feature.
+type candidate struct {
+	gain float64
+	thr  float64
+	l, r [2]float64
+	obs  int
+}
+
+// best returns the best cut of o at a leaf with class weights n.
+func bestCut(o *htObs, n [2]float64) candidate {
+	best := candidate{gain: math.Inf(-1)}
+	var present [2]float64
+	for b := 0; b < len(o.cnt)/2; b++ {
+		present[0] += o.cnt[2*b]
+		present[1] += o.cnt[2*b+1]
+	}
+	l := [2]float64{max(n[0]-present[0], 0), max(n[1]-present[1], 0)} // missing goes left
+	total, h := n[0]+n[1], entropy(n)
+	for j, thr := range o.thr {
+		l[0] += o.cnt[2*j]
+		l[1] += o.cnt[2*j+1]
+		r := [2]float64{max(n[0]-l[0], 0), max(n[1]-l[1], 0)}
+		wl, wr := l[0]+l[1], r[0]+r[1]
+		if wl < 0.01*total || wr < 0.01*total {
+			continue
+		}
+		g := h - (wl*entropy(l)+wr*entropy(r))/total
+		if g > best.gain {
+			best = candidate{gain: g, thr: thr, l: l, r: r}
+		}
+	}
+	return best
+}
+
+// attempt splits leaf li when the Hoeffding bound says its best split is the best.
+func (t *htree) attempt(li int32, stats []moments) {
+	n := &t.nodes[li]
+	if int(n.depth) >= t.cfg.maxDepth || len(t.nodes)+2 > maxTreeNodes || n.n[0] == 0 || n.n[1] == 0 {
+		return
+	}
+	first, second := candidate{gain: math.Inf(-1), obs: -1}, 0.0
+	for j := range n.obs {
+		o := &n.obs[j]
+		if o.fresh {
+			if stats != nil && stats[o.slot].scale > 0 && stats[o.slot].n >= float64(2*t.cfg.bins) {
+				t.cuts(o, true, 0, stats)
+			}
+			continue
+		}
+		c := bestCut(o, n.n)
+		c.obs = j
+		switch {
+		case c.gain > first.gain:
+			second = max(second, first.gain)
+			first = c
+		case c.gain > second:
+			second = c.gain
+		}
+	}
+	total := n.n[0] + n.n[1]
+	eps := math.Sqrt(math.Log(1/t.cfg.delta) / (2 * total))
+	if first.obs < 0 || !(first.gain > 0) || !(first.gain-second > eps || eps < t.cfg.tau) {
+		return
+	}
+	slot, depth := n.obs[first.obs].slot, n.depth+1
+	left, right := t.leaf(depth, first.l), t.leaf(depth, first.r)
+	n = &t.nodes[li]
+	n.slot, n.thr, n.obs, n.index = slot, first.thr, nil, nil
+	n.left, n.right = int32(len(t.nodes)), int32(len(t.nodes)+1)
+	t.nodes = append(t.nodes, left, right)
+}
+
+// treeScorer is a tree's serving copy: splits and leaf probabilities.
+type treeScorer struct {
+	slot        []uint32
+	thr, p      []float64
+	left, right []int32
+}
+
+func (t *htree) scorer() treeScorer {
+	var s treeScorer
+	for i := range t.nodes {
+		n := &t.nodes[i]
+		s.slot, s.thr, s.left, s.right = append(s.slot, n.slot), append(s.thr, n.thr), append(s.left, n.left), append(s.right, n.right)
+		s.p = append(s.p, leafProb(n.n))
+	}
+	return s
+}
+
+func (s *treeScorer) prob(in *input) float64 {
+	i := route(in, func(i int32) bool { return s.left[i] < 0 }, func(i int32) (uint32, float64, int32, int32) {
+		return s.slot[i], s.thr[i], s.left[i], s.right[i]
+	})
+	return s.p[i]
+}
+
+func (s *treeScorer) encode(e *encoder) {
+	e.u32(uint32(len(s.p)))
+	for i := range s.p {
+		e.u32(s.slot[i])
+		e.f64(s.thr[i])
+		e.u32(uint32(s.left[i]))
+		e.u32(uint32(s.right[i]))
+		e.f64(s.p[i])
+	}
+}
+
+// childOK reports whether child is a valid child of node i among n: leaves have -1 on both sides,
+// splits point forward, so every path ends.
+func childOK(i int, l, r int32, n int) bool {
+	if l < 0 || r < 0 {
+		return l == -1 && r == -1
+	}
+	return int(l) > i && int(r) > i && int(l) < n && int(r) < n
+}
+
+func decodeTreeScorerFrom(d *decoder) treeScorer {
+	var s treeScorer
+	n := d.count(4 + 8 + 8 + 8)
+	if n == 0 || n > maxTreeNodes {
+		d.fail(errBadTree)
+		return s
+	}
+	for i := range n {
+		slot, thr, l, r, p := d.u32(), d.f64(), int32(d.u32()), int32(d.u32()), d.f64()
+		if d.err != nil {
+			return s
+		}
+		if !childOK(i, l, r, n) || !finite(thr) || !(p >= 0 && p <= 1) {
+			d.fail(errBadTree)
+			return s
+		}
+		s.slot, s.thr, s.left, s.right, s.p = append(s.slot, slot), append(s.thr, thr), append(s.left, l), append(s.right, r), append(s.p, p)
+	}
+	return s
+}
+
+func (t *htree) encode(e *encoder) {
+	e.u64(t.r.s)
+	e.u32(uint32(len(t.nodes)))
+	for i := range t.nodes {
+		n := &t.nodes[i]
+		e.u32(n.slot)
+		e.f64(n.thr)
+		e.u32(uint32(n.left))
+		e.u32(uint32(n.right))
+		e.u32(uint32(n.depth))
+		e.f64s([]float64{n.n[0], n.n[1], n.since})
+		e.u64(n.seed)
+		e.u32(uint32(len(n.obs)))
+		for _, o := range n.obs {
+			e.u32(o.slot)
+			fresh := uint32(0)
+			if o.fresh {
+				fresh = 1
+			}
+			e.u32(fresh)
+			e.u32(uint32(len(o.thr)))
+			e.f64s(o.thr)
+			e.f64s(o.cnt)
+		}
+	}
+}
+
+func (t *htree) decode(d *decoder) {
+	t.r.s = d.u64()
+	n := d.count(4 + 8 + 4 + 4 + 4 + 24 + 8 + 4)
+	if d.err == nil && (n == 0 || n > maxTreeNodes) {
+		d.fail(errBadTree)
+	}
+	t.nodes = t.nodes[:0]
+	for i := range n {
+		var nd htNode
+		nd.slot, nd.thr, nd.left, nd.right = d.u32(), d.f64(), int32(d.u32()), int32(d.u32())
+		nd.depth = int32(d.u32())
+		nd.n[0], nd.n[1], nd.since = d.f64(), d.f64(), d.f64()
+		nd.seed = d.u64()
+		nobs := d.bounded(maxLeafObs)
+		if d.err != nil {
+			return
+		}
+		if !childOK(i, nd.left, nd.right, n) || nd.depth < 0 || !finiteState(nd.thr, nd.n[0], nd.n[1]) || !finite(nd.since) {
+			d.fail(errBadTree)
+			return
+		}
+		for range nobs {
+			o := htObs{slot: d.u32(), fresh: d.u32() == 1}
+			nthr := d.bounded(maxBins)
+			o.thr = make([]float64, nthr)
+			d.f64s(o.thr)
+			o.cnt = make([]float64, 2*(nthr+1))
+			d.f64s(o.cnt)
+			if d.err != nil {
+				return
+			}
+			zeroNonFinite(o.thr)
+			zeroNonFinite(o.cnt)
+			if nd.index == nil {
+				nd.index = map[uint32]int32{}
+			}
+			if _, dup := nd.index[o.slot]; dup {
+				d.fail(errRepeatedSlot)
+				return
+			}
+			nd.index[o.slot] = int32(len(nd.obs))
+			nd.obs = append(nd.obs, o)
+		}
+		t.nodes = append(t.nodes, nd)
+	}
+}
+
+// pageHinkley detects a rise in the mean of a stream of errors (Page 1954): the per-tree drift
+// detector of the tree and the forest. Its whole state is four numbers, so checkpoints carry it.
+type pageHinkley struct{ n, mean, sum, min float64 }
+
+// Page-Hinkley's tolerance, threshold and the examples it waits for, as River's defaults.
+const (
+	phDelta  = 0.005
+	phLambda = 50
+	phMinN   = 30
+)
+
+// add folds in one error and reports a drift (then starts afresh).
+func (p *pageHinkley) add(x float64) bool {
+	p.n++
+	p.mean += (x - p.mean) / p.n
+	p.sum += x - p.mean - phDelta
+	p.min = min(p.min, p.sum)
+	if p.n >= phMinN && p.sum-p.min > phLambda {
+		*p = pageHinkley{}
+		return true
+	}
+	return false
+}
+
+func (p *pageHinkley) encode(e *encoder) { e.f64s([]float64{p.n, p.mean, p.sum, p.min}) }
+
+func (p *pageHinkley) decode(d *decoder) {
+	p.n, p.mean, p.sum, p.min = d.f64(), d.f64(), d.f64(), d.f64()
+	if !finiteState(p.n, p.mean, p.sum) || !finite(p.min) {
+		*p = pageHinkley{}
+	}
+}
+
+// treeModel is the "tree" family: one Hoeffding tree whose Page-Hinkley detector, fed the tree's
+// absolute error, replaces it with a fresh tree on drift.
+type treeModel struct {
+	cfg    htConfig
+	seed   uint64
+	t      *htree
+	ph     pageHinkley
+	drifts int64
+}
+
+func newTreeModel(spec Spec) *treeModel {
+	cfg := htConfigOf(spec, 1)
+	return &treeModel{cfg: cfg, seed: spec.Tree.Seed, t: newHTree(cfg, spec.Tree.Seed)}
+}
+
+func (m *treeModel) margin(in *input) float64 { return logit(m.t.prob(in)) }
+
+func (m *treeModel) learn(in *input, y float64) {
+	if m.ph.add(math.Abs(y - m.t.prob(in))) {
+		m.drifts++
+		m.t = newHTree(m.cfg, m.seed+uint64(m.drifts))
+	}
+	m.t.learn(in, y, 1)
+}
+
+func (m *treeModel) skipped() int64 { return 0 }
+
+func (m *treeModel) encode(e *encoder) {
+	e.u64(uint64(m.drifts))
+	m.ph.encode(e)
+	m.t.encode(e)
+}
+
+func (m *treeModel) decode(d *decoder) {
+	m.drifts = int64(d.u64())
+	m.ph.decode(d)
+	m.t.decode(d)
+}
+
+// treeFamilyScorer serves the tree family.
+type treeFamilyScorer struct{ t treeScorer }
+
+func (m *treeModel) scorer([]moments) familyScorer { return &treeFamilyScorer{t: m.t.scorer()} }
+
+// inputs: trees split on raw values.
+func (s *treeFamilyScorer) inputs(in *input) { in.x = append(in.x[:0], in.raw...) }
+
+func (s *treeFamilyScorer) margin(in *input) float64 { return logit(s.t.prob(in)) }
+
+func (s *treeFamilyScorer) encode(e *encoder) { s.t.encode(e) }
+
+func decodeTreeScorer(_ Spec, d *decoder) familyScorer {
+	return &treeFamilyScorer{t: decodeTreeScorerFrom(d)}
+}
