@@ -274,7 +274,7 @@ func TestFamiliesLearnInteractions(t *testing.T) {
 	if got[learner.FamilyLinear] > 0.56 {
 		t.Errorf("linear: AUC %.4f on the checkerboard, want near 0.5", got[learner.FamilyLinear])
 	}
-	for f, min := range map[string]float64{"fm": 0.8, "mlp": 0.9, "tree": 0.85, "forest": 0.9, "auto": 0.9} {
+	for f, min := range map[string]float64{"fm": 0.9, "mlp": 0.9, "tree": 0.65, "forest": 0.9, "auto": 0.9} {
 		if got[f] < min {
 			t.Errorf("%s: AUC %.4f, want >= %.2f", f, got[f], min)
 		}

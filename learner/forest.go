@@ -83,12 +83,12 @@ func (f *forest) decode(d *decoder) {
 }
 
 // forestScorer serves the forest.
-type forestScorer struct{ trees []treeScorer }
+type forestScorer struct{ trees []*htree }
 
 func (f *forest) scorer([]moments) familyScorer {
 	s := &forestScorer{}
 	for _, t := range f.trees {
-		s.trees = append(s.trees, t.scorer())
+		s.trees = append(s.trees, t.clone())
 	}
 	return s
 }
@@ -120,7 +120,9 @@ func decodeForestScorer(spec Spec, d *decoder) familyScorer {
 		if d.err != nil {
 			break
 		}
-		s.trees = append(s.trees, decodeTreeScorerFrom(d))
+		t := newHTree(htConfigOf(spec, spec.Tree.Features), 0)
+		t.decode(d)
+		s.trees = append(s.trees, t)
 	}
 	return s
 }

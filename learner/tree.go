@@ -99,7 +99,36 @@ func (t *htree) find(in *input) int32 {
 // leafProb is a leaf's P(label = 1), Laplace-smoothed.
 func leafProb(n [2]float64) float64 { return (n[1] + 1) / (n[0] + n[1] + 2) }
 
-func (t *htree) prob(in *input) float64 { return leafProb(t.nodes[t.find(in)].n) }
+// nbMin is the weight a leaf must have seen before it predicts by naive Bayes.
+const nbMin = 10
+
+// prob is P(label = 1) at the leaf of in: naive Bayes over the leaf's binned feature statistics
+// (the features of in that the leaf keeps), from the Laplace-smoothed class weights, as River's
+// naive Bayes leaves; the class weights alone while the leaf is young.
+func (t *htree) prob(in *input) float64 {
+	n := &t.nodes[t.find(in)]
+	if n.n[0]+n.n[1] < nbMin || len(n.obs) == 0 {
+		return leafProb(n.n)
+	}
+	m := math.Log((n.n[1] + 1) / (n.n[0] + 1))
+	for i, slot := range in.slots {
+		j, ok := n.index[slot]
+		if !ok || n.obs[j].fresh {
+			continue
+		}
+		o := &n.obs[j]
+		b := binOf(o.thr, in.raw[i])
+		var present [2]float64
+		for k := 0; k < len(o.cnt); k += 2 {
+			present[0] += o.cnt[k]
+			present[1] += o.cnt[k+1]
+		}
+		bins := float64(len(o.cnt) / 2)
+		m += math.Log((o.cnt[2*b+1] + 1) / (present[1] + bins))
+		m -= math.Log((o.cnt[2*b] + 1) / (present[0] + bins))
+	}
+	return sigmoid(clampAbs(m, 30))
+}
 
 // considers reports whether a leaf with seed looks at slot (a random share of the features in a forest).
 func (t *htree) considers(seed uint64, slot uint32) bool {
@@ -270,39 +299,25 @@ func (t *htree) attempt(li int32, stats []moments) {
 	t.nodes = append(t.nodes, left, right)
 }
 
-// treeScorer is a tree's serving copy: splits and leaf probabilities.
-type treeScorer struct {
-	slot        []uint32
-	thr, p      []float64
-	left, right []int32
-}
-
-func (t *htree) scorer() treeScorer {
-	var s treeScorer
-	for i := range t.nodes {
-		n := &t.nodes[i]
-		s.slot, s.thr, s.left, s.right = append(s.slot, n.slot), append(s.thr, n.thr), append(s.left, n.left), append(s.right, n.right)
-		s.p = append(s.p, leafProb(n.n))
+// clone returns a deep copy of t, the serving copy of a tree: it scores with the same code.
+func (t *htree) clone() *htree {
+	c := &htree{cfg: t.cfg, r: t.r, nodes: make([]htNode, len(t.nodes))}
+	for i, n := range t.nodes {
+		n.obs = append([]htObs(nil), n.obs...)
+		for j := range n.obs {
+			n.obs[j].thr = append([]float64(nil), n.obs[j].thr...)
+			n.obs[j].cnt = append([]float64(nil), n.obs[j].cnt...)
+		}
+		if n.index != nil {
+			idx := make(map[uint32]int32, len(n.index))
+			for k, v := range n.index {
+				idx[k] = v
+			}
+			n.index = idx
+		}
+		c.nodes[i] = n
 	}
-	return s
-}
-
-func (s *treeScorer) prob(in *input) float64 {
-	i := route(in, func(i int32) bool { return s.left[i] < 0 }, func(i int32) (uint32, float64, int32, int32) {
-		return s.slot[i], s.thr[i], s.left[i], s.right[i]
-	})
-	return s.p[i]
-}
-
-func (s *treeScorer) encode(e *encoder) {
-	e.u32(uint32(len(s.p)))
-	for i := range s.p {
-		e.u32(s.slot[i])
-		e.f64(s.thr[i])
-		e.u32(uint32(s.left[i]))
-		e.u32(uint32(s.right[i]))
-		e.f64(s.p[i])
-	}
+	return c
 }
 
 // childOK reports whether child is a valid child of node i among n: leaves have -1 on both sides,
@@ -312,27 +327,6 @@ func childOK(i int, l, r int32, n int) bool {
 		return l == -1 && r == -1
 	}
 	return int(l) > i && int(r) > i && int(l) < n && int(r) < n
-}
-
-func decodeTreeScorerFrom(d *decoder) treeScorer {
-	var s treeScorer
-	n := d.count(4 + 8 + 8 + 8)
-	if n == 0 || n > maxTreeNodes {
-		d.fail(errBadTree)
-		return s
-	}
-	for i := range n {
-		slot, thr, l, r, p := d.u32(), d.f64(), int32(d.u32()), int32(d.u32()), d.f64()
-		if d.err != nil {
-			return s
-		}
-		if !childOK(i, l, r, n) || !finite(thr) || !(p >= 0 && p <= 1) {
-			d.fail(errBadTree)
-			return s
-		}
-		s.slot, s.thr, s.left, s.right, s.p = append(s.slot, slot), append(s.thr, thr), append(s.left, l), append(s.right, r), append(s.p, p)
-	}
-	return s
 }
 
 func (t *htree) encode(e *encoder) {
@@ -482,9 +476,9 @@ func (m *treeModel) decode(d *decoder) {
 }
 
 // treeFamilyScorer serves the tree family.
-type treeFamilyScorer struct{ t treeScorer }
+type treeFamilyScorer struct{ t *htree }
 
-func (m *treeModel) scorer([]moments) familyScorer { return &treeFamilyScorer{t: m.t.scorer()} }
+func (m *treeModel) scorer([]moments) familyScorer { return &treeFamilyScorer{t: m.t.clone()} }
 
 // inputs: trees split on raw values.
 func (s *treeFamilyScorer) inputs(in *input) { in.x = append(in.x[:0], in.raw...) }
@@ -493,6 +487,8 @@ func (s *treeFamilyScorer) margin(in *input) float64 { return logit(s.t.prob(in)
 
 func (s *treeFamilyScorer) encode(e *encoder) { s.t.encode(e) }
 
-func decodeTreeScorer(_ Spec, d *decoder) familyScorer {
-	return &treeFamilyScorer{t: decodeTreeScorerFrom(d)}
+func decodeTreeScorer(spec Spec, d *decoder) familyScorer {
+	t := newHTree(htConfigOf(spec, 1), 0)
+	t.decode(d)
+	return &treeFamilyScorer{t: t}
 }
