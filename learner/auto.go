@@ -39,10 +39,13 @@ type Auto struct {
 
 var _ Trainer = (*Auto)(nil)
 
-// NewAuto returns an auto trainer for spec, which must be valid.
+// NewAuto returns an auto trainer for spec, which must be valid and binary.
 func NewAuto(spec Spec) (*Auto, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
+	}
+	if spec.Task != Binary {
+		return nil, fmt.Errorf("new trainer: auto learns several families on binary tasks only, got %q", spec.Task)
 	}
 	a := &Auto{spec: spec.withDefaults(), loss: make([]float64, len(AutoFamilies))}
 	for _, f := range AutoFamilies {

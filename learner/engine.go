@@ -37,6 +37,9 @@ func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	if !spec.IsLinear() {
+		return nil, fmt.Errorf("new engine: family %s: %w", spec.Family, ErrFamilyDevice)
+	}
 	if hyper == nil {
 		hyper = []Hyper{hyperOf(spec)}
 	}

@@ -21,7 +21,7 @@ const (
 
 // ErrFamilyDevice is returned when a family is asked to train on a backend it has no kernels for:
 // only the linear family runs on the GPU.
-var ErrFamilyDevice = errors.New("only the linear family runs on a GPU backend")
+var ErrFamilyDevice = errors.New("only the linear family trains on a minibatch backend (the GPU included); the others train on the CPU")
 
 // FMSpec holds a factorization machine's settings (Rendle 2010): a linear term plus pairwise
 // interactions <v_i, v_j> x_i x_j through Factors latent factors per slot, learned with AdaGrad.
@@ -130,7 +130,7 @@ func (s Spec) validateFamily(bad func(field, format string, args ...any)) {
 		bad("family", "must be linear, fm, mlp, tree, forest or auto, got %q", s.Family)
 		return
 	}
-	if s.Task != Binary {
+	if s.Task != Binary && s.Family != FamilyAuto {
 		bad("family", "%s learns binary tasks only, got task %q", s.Family, s.Task)
 	}
 	rng := func(field string, v, lo, hi float64) {

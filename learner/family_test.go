@@ -239,6 +239,7 @@ func TestFamilySpecValidate(t *testing.T) {
 		{"auto", func(s *learner.Spec) { s.Family = "auto" }, ""},
 		{"unknown", func(s *learner.Spec) { s.Family = "svm" }, "model.family: must be linear, fm, mlp, tree, forest or auto"},
 		{"regression", func(s *learner.Spec) { s.Family, s.Task = "mlp", learner.Regression }, "model.family: mlp learns binary tasks only"},
+		{"auto regression is linear", func(s *learner.Spec) { s.Family, s.Task = "auto", learner.Regression }, ""},
 		{"factors", func(s *learner.Spec) { s.Family, s.FM.Factors = "fm", 65 }, "model.fm.factors:"},
 		{"fm bits", func(s *learner.Spec) { s.Family, s.HashBits, s.FM.Bits = "fm", 12, 13 }, "model.fm.bits:"},
 		{"layers", func(s *learner.Spec) { s.Family, s.MLP.Hidden = "mlp", []int{8, 8, 8} }, "model.mlp.hidden:"},

@@ -295,3 +295,7 @@ func (s *Snapshot) familyContributions(v wire.Vector) []Contribution {
 	s.fam.inputs(&in)
 	return ex.contributions(&in, func(i int) string { return h.featureName(v, i) })
 }
+
+// Family is the snapshot's model family: "linear", "fm", "mlp", "tree" or "forest" (an auto
+// trainer's snapshot is its champion's).
+func (s *Snapshot) Family() string { return s.spec.family() }

@@ -22,6 +22,10 @@ type forest struct {
 	ph     []pageHinkley
 	r      rng
 	drifts int64
+	// probs are the trees' probabilities for the input of the last margin call, which learn
+	// reuses when it gets the same input (Family.Learn scores, then learns).
+	probs []float64
+	last  *input
 }
 
 func newForest(spec Spec) *forest {
@@ -35,16 +39,24 @@ func newForest(spec Spec) *forest {
 }
 
 func (f *forest) margin(in *input) float64 {
+	f.probs = f.probs[:0]
 	var s float64
 	for _, t := range f.trees {
-		s += t.prob(in)
+		p := t.prob(in)
+		f.probs = append(f.probs, p)
+		s += p
 	}
+	f.last = in
 	return logit(s / float64(len(f.trees)))
 }
 
 func (f *forest) learn(in *input, y float64) {
+	if f.last != in || len(f.probs) != len(f.trees) {
+		f.margin(in)
+	}
+	f.last = nil
 	for i, t := range f.trees {
-		if f.ph[i].add(math.Abs(y - t.prob(in))) {
+		if f.ph[i].add(math.Abs(y - f.probs[i])) {
 			f.drifts++
 			t = newHTree(f.cfg, f.r.next())
 			f.trees[i] = t

@@ -21,12 +21,18 @@ type Trainer interface {
 }
 
 // NewTrainer returns a CPU trainer for spec, which must be valid: Online for the linear family,
-// Family for fm, mlp, tree and forest, Auto for auto.
+// Family for fm, mlp, tree and forest, Auto for auto (Online for auto on a regression or
+// multiclass task, which only the linear family learns).
 func NewTrainer(spec Spec) (Trainer, error) {
 	switch spec.family() {
 	case FamilyLinear:
 		return NewOnline(spec)
 	case FamilyAuto:
+		if spec.Task != Binary { // linear is the one family that learns the other tasks
+			spec = spec.clone()
+			spec.Family = FamilyLinear
+			return NewOnline(spec)
+		}
 		return NewAuto(spec)
 	}
 	return NewFamily(spec)

@@ -31,7 +31,8 @@ type htObs struct {
 	slot  uint32
 	fresh bool
 	thr   []float64
-	cnt   []float64 // per bin: weight of class 0, of class 1
+	cnt   []float64  // per bin: weight of class 0, of class 1
+	tot   [2]float64 // the sums of cnt per class
 }
 
 // htNode is a leaf (left < 0) or a split on slot at thr: an input at most thr, or missing, goes left.
@@ -110,7 +111,9 @@ func (t *htree) prob(in *input) float64 {
 	if n.n[0]+n.n[1] < nbMin || len(n.obs) == 0 {
 		return leafProb(n.n)
 	}
-	m := math.Log((n.n[1] + 1) / (n.n[0] + 1))
+	// The likelihood ratios are multiplied, and the product's log taken only when it nears the
+	// ends of the float range: one logarithm per example instead of two per feature.
+	m, prod := math.Log((n.n[1]+1)/(n.n[0]+1)), 1.0
 	for i, slot := range in.slots {
 		j, ok := n.index[slot]
 		if !ok || n.obs[j].fresh {
@@ -118,16 +121,14 @@ func (t *htree) prob(in *input) float64 {
 		}
 		o := &n.obs[j]
 		b := binOf(o.thr, in.raw[i])
-		var present [2]float64
-		for k := 0; k < len(o.cnt); k += 2 {
-			present[0] += o.cnt[k]
-			present[1] += o.cnt[k+1]
+		bins := float64(len(o.thr) + 1)
+		prod *= (o.cnt[2*b+1] + 1) * (o.tot[0] + bins) / ((o.cnt[2*b] + 1) * (o.tot[1] + bins))
+		if prod > 1e100 || prod < 1e-100 {
+			m += math.Log(prod)
+			prod = 1
 		}
-		bins := float64(len(o.cnt) / 2)
-		m += math.Log((o.cnt[2*b+1] + 1) / (present[1] + bins))
-		m -= math.Log((o.cnt[2*b] + 1) / (present[0] + bins))
 	}
-	return sigmoid(clampAbs(m, 30))
+	return sigmoid(clampAbs(m+math.Log(prod), 30))
 }
 
 // considers reports whether a leaf with seed looks at slot (a random share of the features in a forest).
@@ -158,6 +159,7 @@ func (t *htree) learn(in *input, y float64, w float64) {
 		}
 		b := binOf(o.thr, in.raw[i])
 		o.cnt[2*b+c] += w
+		o.tot[c] += w
 	}
 	if n.since >= t.cfg.grace {
 		n.since = 0
@@ -208,7 +210,7 @@ func (t *htree) cuts(o *htObs, numeric bool, v float64, stats []moments) {
 	default:
 		o.thr, o.fresh = append(o.thr, v), true
 	}
-	o.cnt = make([]float64, 2*(len(o.thr)+1))
+	o.cnt, o.tot = make([]float64, 2*(len(o.thr)+1)), [2]float64{}
 }
 
 // entropy is the binary entropy (bits) of class weights n.
@@ -238,11 +240,7 @@ type candidate struct {
 // best returns the best cut of o at a leaf with class weights n.
 func bestCut(o *htObs, n [2]float64) candidate {
 	best := candidate{gain: math.Inf(-1)}
-	var present [2]float64
-	for b := 0; b < len(o.cnt)/2; b++ {
-		present[0] += o.cnt[2*b]
-		present[1] += o.cnt[2*b+1]
-	}
+	present := o.tot
 	l := [2]float64{max(n[0]-present[0], 0), max(n[1]-present[1], 0)} // missing goes left
 	total, h := n[0]+n[1], entropy(n)
 	for j, thr := range o.thr {
@@ -389,6 +387,10 @@ func (t *htree) decode(d *decoder) {
 			}
 			zeroNonFinite(o.thr)
 			zeroNonFinite(o.cnt)
+			for k := 0; k < len(o.cnt); k += 2 {
+				o.tot[0] += o.cnt[k]
+				o.tot[1] += o.cnt[k+1]
+			}
 			if nd.index == nil {
 				nd.index = map[uint32]int32{}
 			}

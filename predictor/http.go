@@ -91,6 +91,11 @@ type Score struct {
 	Route         string                 `json:"route"`
 	Features      map[string]float64     `json:"features,omitempty"`
 	Contributions []learner.Contribution `json:"contributions,omitempty"`
+	// Family is the serving model's family when it is not linear (fm, mlp, tree, forest).
+	Family string `json:"family,omitempty"`
+	// ExplainError says why ?explain=1 brought no contributions: the family cannot split its
+	// score into per-feature shares (mlp, tree, forest).
+	ExplainError string `json:"explain_error,omitempty"`
 }
 
 // defaultTop is how many contributions ?explain=1 returns unless ?top=N says otherwise.
@@ -194,8 +199,15 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		scores[i] = Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
+		if f := served.Snapshot.Family(); f != learner.FamilyLinear {
+			scores[i].Family = f
+		}
 		if explain {
 			scores[i].Features = vs[i].Map()
+			if err := served.Snapshot.ExplainErr(); err != nil {
+				scores[i].ExplainError = err.Error()
+				continue
+			}
 			cs := served.Snapshot.Contributions(vs[i])
 			scores[i].Contributions = cs[:min(top, len(cs))]
 		}

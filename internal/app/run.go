@@ -298,6 +298,10 @@ func (m *Main) startLearn(r *run, st *stages) error {
 	r.onClose(func() { devices.Close() })
 	for _, spec := range cfg.Models() {
 		backend, why := devices.For(learner.ShapeOf(spec, 1))
+		if !spec.IsLinear() {
+			// Config.Validate refuses device cuda for these: auto puts them on the CPU.
+			backend, why = nil, "cpu: family "+spec.Family+" trains on the CPU"
+		}
 		m.Logger.Info("learner device", "model", spec.Name, "device", why)
 		device := "cpu"
 		if g, ok := backend.(*cuda.Backend); ok {

@@ -307,6 +307,9 @@ type Log struct {
 func DefaultConfig() Config {
 	spec := learner.DefaultSpec()
 	spec.Name = "default"
+	// Zero config learns every family side by side and serves the best (learner.Auto); a model
+	// section that names another family, linear included, replaces it.
+	spec.Family = learner.FamilyAuto
 	return Config{
 		Kafka:      kafkaclient.DefaultConfig(),
 		Redis:      Redis{Addr: "127.0.0.1:6379", KeyPrefix: "sl:", EntityTTL: 8 * 24 * time.Hour, PoolSize: 32},
@@ -560,6 +563,13 @@ func (c Config) Validate() error {
 	case "auto", "cpu", "cuda":
 	default:
 		add(fmt.Errorf("learner.device: %q is not auto, cpu or cuda", c.Learner.Device))
+	}
+	if c.Learner.Device == "cuda" {
+		for _, m := range c.Models() {
+			if !m.IsLinear() {
+				add(fmt.Errorf("learner.device: cuda trains the linear family only; model %q is family %s (use auto or cpu)", m.Name, m.Family))
+			}
+		}
 	}
 	if c.Learner.Batch < 1 || c.Learner.Batch > 1<<16 {
 		add(fmt.Errorf("learner.batch: %d is not in 1..65536", c.Learner.Batch))

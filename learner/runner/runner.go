@@ -470,10 +470,7 @@ func (l *learning) gateReport(kind string, m learner.Metrics) *learner.Report {
 
 // newTrainer returns a fresh trainer of the runner's model on its backend.
 func (r *Runner) newTrainer() (learner.Trainer, error) {
-	if r.Backend != nil {
-		return learner.NewBatchTrainer(r.Backend, r.Spec)
-	}
-	return learner.NewTrainer(r.Spec)
+	return learner.NewTrainerOn(r.Backend, r.Spec)
 }
 
 // batchLearner is a trainer that learns minibatches (learner.BatchTrainer).
@@ -542,12 +539,7 @@ func (r *Runner) resume(ctx context.Context) (learner.Trainer, map[int32]int64, 
 		tr, err := r.newTrainer()
 		return tr, map[int32]int64{}, 0, err
 	}
-	var tr learner.Trainer
-	if r.Backend != nil {
-		tr, err = learner.ResumeBatchTrainer(r.Backend, cp.State)
-	} else {
-		tr, err = learner.UnmarshalTrainer(cp.State)
-	}
+	tr, err := learner.ResumeTrainerOn(r.Backend, cp.State)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("resume %s from checkpoint of version %d: %w", r.Spec.Name, cp.Version, err)
 	}
