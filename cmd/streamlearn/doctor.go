@@ -52,6 +52,9 @@ func doctorCommand() *cobra.Command {
 			} else {
 				for _, spec := range cfg.Models() {
 					_, why := sel.For(learner.ShapeOf(spec, 1))
+					if !spec.IsLinear() {
+						why = "cpu: family " + spec.Family + " trains on the CPU (linear models: " + why + ")"
+					}
 					r.Learner.Models[spec.Name] = why
 				}
 				sel.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/features"
+	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
@@ -33,9 +34,11 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	const n = 30000
-	reg, examples := killAndResume(t, n, nil, nil, os.Stderr)
+	reg, examples := killAndResume(t, n, "", nil, nil, os.Stderr)
 	// The resumed model equals one trained without interruption on the same order.
-	ref, err := learner.NewTrainer(func() learner.Spec { s := learner.DefaultSpec(); s.Name = "default"; return s }())
+	// The zero-config model: family auto, every family learned side by side, so the kill -9 checks
+	// that each of them resumes bit-exactly.
+	ref, err := learner.NewTrainer(config.DefaultConfig().Model)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +63,11 @@ func TestLearnerSurvivesKill9(t *testing.T) {
 	}
 }
 
-// killAndResume runs `streamlearn learner` with args (and env added to the environment) over a stream
+// killAndResume runs `streamlearn learner` with args (and env added to the environment, and extra
+// appended to its config file) over a stream
 // of n examples, SIGKILLs it once it has checkpointed 3,000, starts it again, and checks that exactly
 // n were learned in the end. Its stderr goes to stderr. It returns the registry and the stream.
-func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*registry.Registry, []wire.Example) {
+func killAndResume(t *testing.T, n int, extra string, args, env []string, stderr io.Writer) (*registry.Registry, []wire.Example) {
 	t.Helper()
 	bin := build(t)
 	if len(env) > 0 {
@@ -75,7 +79,7 @@ func killAndResume(t *testing.T, n int, args, env []string, stderr io.Writer) (*
 	cfgFile := filepath.Join(t.TempDir(), "streamlearn.yaml")
 	cfg := fmt.Sprintf("redis:\n  key_prefix: %q\nclickhouse:\n  database: kill9_%d\nkafka:\n  partitions: 1\nlearner:\n  publish_interval: 100ms\n",
 		prefix, time.Now().UnixNano()%1e9)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(cfg+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startLearner := func() *exec.Cmd {
@@ -177,7 +181,8 @@ func TestLearnerOnGPUSurvivesKill9(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	var stderr syncBuffer
-	reg, _ := killAndResume(t, 20000, []string{"--device", "cuda", "--log-level", "info"}, testenv.FakeCUDAEnv(testenv.FakeCUDA(t)), &stderr)
+	// The GPU trains the linear family only (zero config is family auto, on the CPU).
+	reg, _ := killAndResume(t, 20000, "model:\n  family: linear\n", []string{"--device", "cuda", "--log-level", "info"}, testenv.FakeCUDAEnv(testenv.FakeCUDA(t)), &stderr)
 	if !strings.Contains(stderr.String(), "cuda: Fake GPU (CPU emulator), as asked; minibatches of 256") {
 		t.Fatalf("the learner did not train on the fake GPU; its log:\n%s", stderr.String())
 	}

@@ -299,7 +299,7 @@ func (m *Main) startLearn(r *run, st *stages) error {
 	for _, spec := range cfg.Models() {
 		backend, why := devices.For(learner.ShapeOf(spec, 1))
 		if !spec.IsLinear() {
-			// Config.Validate refuses device cuda for these: auto puts them on the CPU.
+			// learner.device places linear models only (learner.ErrFamilyDevice).
 			backend, why = nil, "cpu: family "+spec.Family+" trains on the CPU"
 		}
 		m.Logger.Info("learner device", "model", spec.Name, "device", why)

@@ -230,7 +230,9 @@ type Learner struct {
 	// Retrain says how retrain commands from the drift trigger are carried out.
 	Retrain learner.RetrainPolicy `yaml:"retrain"`
 	// Device is where models train: cpu (one example at a time), cuda (an NVIDIA GPU, in minibatches
-	// of Batch; an error without one) or auto (the GPU where it beats the CPU, default).
+	// of Batch; an error without one) or auto (the GPU where it beats the CPU, default). It places
+	// linear models only: the other families (model.family fm, mlp, tree, forest, auto) train on
+	// the CPU whatever it says.
 	Device string `yaml:"device"`
 	// Batch is the minibatch size on the GPU (default 256).
 	Batch int `yaml:"batch"`
@@ -564,13 +566,7 @@ func (c Config) Validate() error {
 	default:
 		add(fmt.Errorf("learner.device: %q is not auto, cpu or cuda", c.Learner.Device))
 	}
-	if c.Learner.Device == "cuda" {
-		for _, m := range c.Models() {
-			if !m.IsLinear() {
-				add(fmt.Errorf("learner.device: cuda trains the linear family only; model %q is family %s (use auto or cpu)", m.Name, m.Family))
-			}
-		}
-	}
+
 	if c.Learner.Batch < 1 || c.Learner.Batch > 1<<16 {
 		add(fmt.Errorf("learner.batch: %d is not in 1..65536", c.Learner.Batch))
 	}
