@@ -281,3 +281,30 @@ func TestFamiliesLearnInteractions(t *testing.T) {
 		}
 	}
 }
+
+// TestFMContributionsSumToMargin: an FM's explanation (the bias, each feature's linear term and
+// half of each interaction it takes part in) adds up to the log-odds of its score.
+func TestFMContributionsSumToMargin(t *testing.T) {
+	tr := newTrainer(t, familySpec(learner.FamilyFM))
+	for _, ex := range familyStream(2000, 15) {
+		tr.Learn(ex.v, ex.y)
+	}
+	s := tr.Snapshot()
+	if err := s.ExplainErr(); err != nil {
+		t.Fatal(err)
+	}
+	for i, ex := range familyStream(20, 16) {
+		var sum float64
+		for _, c := range s.Contributions(ex.v) {
+			sum += c.Contribution
+		}
+		p := s.Predict(ex.v).Score
+		if m := math.Log(p / (1 - p)); math.Abs(sum-m) > 1e-9*max(1, math.Abs(m)) {
+			t.Fatalf("example %d: contributions sum to %v, margin %v", i, sum, m)
+		}
+	}
+	forest := newTrainer(t, familySpec(learner.FamilyForest)).Snapshot()
+	if err := forest.ExplainErr(); err == nil || forest.Contributions(wire.Vector{{Name: "x", Value: 1}}) != nil {
+		t.Fatalf("forest: ExplainErr %v, want an error and no contributions", err)
+	}
+}
