@@ -45,7 +45,23 @@ type htNode struct {
 	since       float64    // weight since the last split attempt
 	seed        uint64     // picks the leaf's features in a forest
 	obs         []htObs
-	index       map[uint32]int32 // slot -> position in obs
+	index       slotTable // slot -> position in obs, made with the first observer
+}
+
+// lookup returns the position of slot's observer in n.obs, or -1.
+func (n *htNode) lookup(slot uint32) int32 {
+	if len(n.index.keys) == 0 {
+		return -1
+	}
+	return n.index.get(slot)
+}
+
+// add indexes the observer about to be appended to n.obs for slot.
+func (n *htNode) add(slot uint32) {
+	if len(n.index.keys) == 0 {
+		n.index = newSlotTable(maxLeafObs)
+	}
+	n.index.put(slot, int32(len(n.obs)))
 }
 
 // htree is a Hoeffding tree (Domingos and Hulten 2000) for binary labels: a leaf splits when the
@@ -115,8 +131,8 @@ func (t *htree) prob(in *input) float64 {
 	// ends of the float range: one logarithm per example instead of two per feature.
 	m, prod := math.Log((n.n[1]+1)/(n.n[0]+1)), 1.0
 	for i, slot := range in.slots {
-		j, ok := n.index[slot]
-		if !ok || n.obs[j].fresh {
+		j := n.lookup(slot)
+		if j < 0 || n.obs[j].fresh {
 			continue
 		}
 		o := &n.obs[j]
@@ -179,7 +195,7 @@ func binOf(thr []float64, v float64) int {
 
 // observer returns the leaf's statistics for the feature at position i of in, made on first sight.
 func (t *htree) observer(n *htNode, slot uint32, in *input, i int) *htObs {
-	if j, ok := n.index[slot]; ok {
+	if j := n.lookup(slot); j >= 0 {
 		return &n.obs[j]
 	}
 	if len(n.obs) >= maxLeafObs {
@@ -187,10 +203,7 @@ func (t *htree) observer(n *htNode, slot uint32, in *input, i int) *htObs {
 	}
 	o := htObs{slot: slot}
 	t.cuts(&o, in.numeric[i], in.raw[i], in.stats)
-	if n.index == nil {
-		n.index = map[uint32]int32{}
-	}
-	n.index[slot] = int32(len(n.obs))
+	n.add(slot)
 	n.obs = append(n.obs, o)
 	return &n.obs[len(n.obs)-1]
 }
@@ -292,7 +305,7 @@ func (t *htree) attempt(li int32, stats []moments) {
 	slot, depth := n.obs[first.obs].slot, n.depth+1
 	left, right := t.leaf(depth, first.l), t.leaf(depth, first.r)
 	n = &t.nodes[li]
-	n.slot, n.thr, n.obs, n.index = slot, first.thr, nil, nil
+	n.slot, n.thr, n.obs, n.index = slot, first.thr, nil, slotTable{}
 	n.left, n.right = int32(len(t.nodes)), int32(len(t.nodes)+1)
 	t.nodes = append(t.nodes, left, right)
 }
@@ -306,13 +319,8 @@ func (t *htree) clone() *htree {
 			n.obs[j].thr = append([]float64(nil), n.obs[j].thr...)
 			n.obs[j].cnt = append([]float64(nil), n.obs[j].cnt...)
 		}
-		if n.index != nil {
-			idx := make(map[uint32]int32, len(n.index))
-			for k, v := range n.index {
-				idx[k] = v
-			}
-			n.index = idx
-		}
+		n.index.keys = append([]uint32(nil), n.index.keys...)
+		n.index.rows = append([]int32(nil), n.index.rows...)
 		c.nodes[i] = n
 	}
 	return c
@@ -391,14 +399,11 @@ func (t *htree) decode(d *decoder) {
 				o.tot[0] += o.cnt[k]
 				o.tot[1] += o.cnt[k+1]
 			}
-			if nd.index == nil {
-				nd.index = map[uint32]int32{}
-			}
-			if _, dup := nd.index[o.slot]; dup {
+			if nd.lookup(o.slot) >= 0 {
 				d.fail(errRepeatedSlot)
 				return
 			}
-			nd.index[o.slot] = int32(len(nd.obs))
+			nd.add(o.slot)
 			nd.obs = append(nd.obs, o)
 		}
 		t.nodes = append(t.nodes, nd)
