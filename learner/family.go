@@ -165,14 +165,17 @@ func (s Spec) validateFamily(bad func(field, format string, args ...any)) {
 	rng("tree.lambda", t.Lambda, 0, 100)
 	rng("tree.features", t.Features, 0, 1)
 	if d := s.withDefaults(); d.HashBits >= 1 && d.HashBits <= MaxHashBits {
-		if (d.FM.Factors+1)<<uint(d.FM.Bits) > 1<<24 {
-			bad("fm.bits", "(factors+1) * 2^bits must be at most 2^24")
+		if (d.FM.Factors+1)<<uint(d.FM.Bits) > 1<<22 {
+			bad("fm.bits", "(factors+1) * 2^bits must be at most 2^22")
 		}
-		if len(d.MLP.Hidden) > 0 && d.MLP.Hidden[0]<<uint(d.MLP.Bits) > 1<<24 {
-			bad("mlp.bits", "hidden[0] * 2^bits must be at most 2^24")
+		if len(d.MLP.Hidden) > 0 && d.MLP.Hidden[0]<<uint(d.MLP.Bits) > 1<<22 {
+			bad("mlp.bits", "hidden[0] * 2^bits must be at most 2^22")
 		}
 	}
 }
+
+// maxTreeBits bounds the slots the trees tell apart (and keep statistics for): 2^20.
+const maxTreeBits = 20
 
 // maxFamilyInput bounds an input of a non-linear model, so that products and squares of inputs
 // and weights stay finite.

@@ -308,3 +308,47 @@ func TestFMContributionsSumToMargin(t *testing.T) {
 		t.Fatalf("forest: ExplainErr %v, want an error and no contributions", err)
 	}
 }
+
+// familyEncodings are checkpoints and snapshots of every non-linear family, as fuzz seeds.
+func familyEncodings(t testing.TB) (checkpoints, snapshots [][]byte) {
+	for _, f := range nonLinear {
+		s := familySpec(f)
+		s.HashBits, s.Tree.Trees = 8, 2
+		tr := newTrainer(t, s)
+		for _, ex := range familyStream(300, 17) {
+			tr.Learn(ex.v, ex.y)
+		}
+		cp, err := tr.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn, err := tr.Snapshot().MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkpoints, snapshots = append(checkpoints, cp), append(snapshots, sn)
+	}
+	return checkpoints, snapshots
+}
+
+// FuzzUnmarshalFamily: whatever a family decoder accepts learns, serves and encodes again
+// without panicking, its scores finite.
+func FuzzUnmarshalFamily(f *testing.F) {
+	cps, snaps := familyEncodings(f)
+	for _, b := range append(cps, snaps...) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ex := familyStream(2, 18)[1]
+		if tr, err := learner.UnmarshalTrainer(data); err == nil && tr.Spec().Task == learner.Binary {
+			checkPrediction(t, "decoded trainer", tr.Learn(ex.v, ex.y))
+			checkPrediction(t, "its snapshot", tr.Snapshot().Predict(ex.v))
+		}
+		if s, err := learner.UnmarshalSnapshot(data); err == nil {
+			checkPrediction(t, "decoded snapshot", s.Predict(ex.v))
+			if _, err := s.MarshalBinary(); err != nil {
+				t.Fatalf("MarshalBinary of a decoded snapshot: %v", err)
+			}
+		}
+	})
+}

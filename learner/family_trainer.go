@@ -42,7 +42,7 @@ func NewFamily(spec Spec) (*Family, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
 	}
-	bits := spec.HashBits
+	bits := min(spec.HashBits, maxTreeBits)
 	switch spec.Family {
 	case FamilyFM:
 		bits = spec.FM.Bits

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamlearn/streamlearn/deploy"
 	"github.com/streamlearn/streamlearn/internal/config"
+	"github.com/streamlearn/streamlearn/learner"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -165,5 +166,30 @@ func TestAlertsConfig(t *testing.T) {
 	_, err = config.Parse([]byte("alerts:\n  webhook_url: ftp://hooks.example.com/T0/secret\n"), env(nil))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("a bad webhook_url: %v; want an error that does not repeat the URL", err)
+	}
+}
+
+// TestModelFamilies: zero config is family auto; a challenger names its own family and settings
+// over the linear defaults; a bad family setting is refused, naming the field.
+func TestModelFamilies(t *testing.T) {
+	if f := config.DefaultConfig().Model.Family; f != learner.FamilyAuto {
+		t.Fatalf("zero-config family %q, want auto", f)
+	}
+	cfg, err := config.Parse([]byte("model:\n  family: forest\n  tree: {trees: 4}\nchallengers:\n  - name: fm\n    family: fm\n    fm: {factors: 4}\n  - name: plain\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := cfg.Models()
+	if ms[0].Family != "forest" || ms[0].Tree.Trees != 4 || ms[1].Family != "fm" || ms[1].FM.Factors != 4 || ms[2].Family != "" {
+		t.Fatalf("models = %+v", ms)
+	}
+	for src, want := range map[string]string{
+		"model:\n  family: svm\n":                       "model.family",
+		"model:\n  family: mlp\n  mlp: {hidden: [0]}\n": "model.mlp.hidden[0]",
+		"model:\n  family: fm\n  task: regression\n":    "model.family",
+	} {
+		if _, err := config.Parse([]byte(src), env(nil)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", src, err, want)
+		}
 	}
 }
