@@ -232,14 +232,23 @@ func entropy(n [2]float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	var h float64
+	return weightedEntropy(n) / t
+}
+
+// weightedEntropy is t times the entropy (bits) of class weights n of total t: (t ln t - sum c ln c)
+// / ln 2, three logarithms where the entropy's own form takes two divisions and two log2s.
+func weightedEntropy(n [2]float64) float64 {
+	t := n[0] + n[1]
+	if t <= 0 {
+		return 0
+	}
+	h := t * math.Log(t)
 	for _, c := range n {
 		if c > 0 {
-			p := c / t
-			h -= p * math.Log2(p)
+			h -= c * math.Log(c)
 		}
 	}
-	return h
+	return max(h, 0) / math.Ln2
 }
 
 // candidate is the best split of one feature.
@@ -264,7 +273,7 @@ func bestCut(o *htObs, n [2]float64) candidate {
 		if wl < 0.01*total || wr < 0.01*total {
 			continue
 		}
-		g := h - (wl*entropy(l)+wr*entropy(r))/total
+		g := h - (weightedEntropy(l)+weightedEntropy(r))/total
 		if g > best.gain {
 			best = candidate{gain: g, thr: thr, l: l, r: r}
 		}
