@@ -75,3 +75,16 @@ func modelFinite(m familyModel, check func(string, ...float64) error) error {
 	}
 	return fmt.Errorf("unknown model %T", m)
 }
+
+// FamilyDrifts is how many times a tree or forest trainer replaced a tree on drift.
+func FamilyDrifts(tr Trainer) int64 {
+	if t, ok := tr.(*Family); ok {
+		switch m := t.m.(type) {
+		case *treeModel:
+			return m.drifts
+		case *forest:
+			return m.drifts
+		}
+	}
+	return -1
+}

@@ -352,3 +352,29 @@ func FuzzUnmarshalFamily(f *testing.F) {
 		}
 	})
 }
+
+// TestTreesFollowDrift: when the checkerboard's labels flip, the trees' drift detectors replace
+// them and the models learn the new concept.
+func TestTreesFollowDrift(t *testing.T) {
+	stream := checkerboard(16000, 31)
+	for i := 8000; i < len(stream); i++ {
+		stream[i].y.Value = 1 - stream[i].y.Value
+	}
+	for _, f := range []string{learner.FamilyTree, learner.FamilyForest} {
+		t.Run(f, func(t *testing.T) {
+			tr := newTrainer(t, familySpec(f))
+			var scores, labels []float64
+			for i, ex := range stream {
+				p := tr.Learn(ex.v, ex.y)
+				if i >= 12000 {
+					scores, labels = append(scores, p.Score), append(labels, ex.y.Value)
+				}
+			}
+			got, drifts := auc(scores, labels), learner.FamilyDrifts(tr)
+			t.Logf("AUC over the last 4000 examples %.4f, %d trees replaced", got, drifts)
+			if drifts < 1 || got < 0.7 {
+				t.Errorf("after the flip: %d trees replaced, AUC %.4f; want at least 1 and 0.7", drifts, got)
+			}
+		})
+	}
+}
