@@ -365,6 +365,19 @@ func TestTreesFollowDrift(t *testing.T) {
 			tr := newTrainer(t, familySpec(f))
 			var scores, labels []float64
 			for i, ex := range stream {
+				if i == 9000 { // mid-drift, background trees growing: resume from a checkpoint
+					back, err := learner.UnmarshalTrainer(mustMarshal(t, tr))
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, ex := range stream[i : i+500] {
+						a, b := tr.Predict(ex.v), back.Predict(ex.v)
+						if math.Float64bits(a.Score) != math.Float64bits(b.Score) {
+							t.Fatalf("resumed at %d: scores %v, uninterrupted %v", i, b.Score, a.Score)
+						}
+					}
+					tr = back
+				}
 				p := tr.Learn(ex.v, ex.y)
 				if i >= 12000 {
 					scores, labels = append(scores, p.Score), append(labels, ex.y.Value)

@@ -10,16 +10,18 @@ var errBadTree = errors.New("malformed tree")
 // forest is the "forest" family: an adaptive random forest (Gomes et al. 2017) of Hoeffding trees.
 // Each tree learns an example Poisson(Lambda) times (online bagging), each leaf considers a random
 // share of the features, and each tree has its own Page-Hinkley detector on its error that
-// replaces it with a fresh tree on drift. The score is the mean of the trees' probabilities.
+// replaces it on drift: by the background tree it started at a warning (half the drift threshold)
+// and has grown since, or by a fresh tree. The score is the mean of the trees' probabilities.
 //
-// Unlike the paper, a drifting tree is replaced at once rather than by a background tree grown
-// since a warning, and trees are not weighted by accuracy.
+// Unlike the paper, the detector is Page-Hinkley rather than ADWIN, one detector gives both the
+// warning and the drift, and trees are not weighted by accuracy.
 type forest struct {
 	cfg    htConfig
 	lambda float64
 	seed   uint64
 	trees  []*htree
 	ph     []pageHinkley
+	bg     []*htree // background trees, started at a warning; nil where none
 	r      rng
 	drifts int64
 	// probs are the trees' probabilities for the input of the last margin call, which learn
@@ -34,7 +36,7 @@ func newForest(spec Spec) *forest {
 	for i := range spec.Tree.Trees {
 		f.trees = append(f.trees, newHTree(cfg, splitmix(spec.Tree.Seed+uint64(i)+1)))
 	}
-	f.ph = make([]pageHinkley, len(f.trees))
+	f.ph, f.bg = make([]pageHinkley, len(f.trees)), make([]*htree, len(f.trees))
 	return f
 }
 
@@ -56,13 +58,23 @@ func (f *forest) learn(in *input, y float64) {
 	}
 	f.last = nil
 	for i, t := range f.trees {
-		if f.ph[i].add(math.Abs(y - f.probs[i])) {
+		switch {
+		case f.ph[i].add(math.Abs(y - f.probs[i])):
 			f.drifts++
-			t = newHTree(f.cfg, f.r.next())
-			f.trees[i] = t
+			if t = f.bg[i]; t == nil {
+				t = newHTree(f.cfg, f.r.next())
+			}
+			f.trees[i], f.bg[i] = t, nil
+		case f.bg[i] == nil && f.ph[i].warning():
+			f.bg[i] = newHTree(f.cfg, f.r.next())
 		}
 		if k := f.r.poisson(f.lambda); k > 0 {
 			t.learn(in, y, float64(k))
+		}
+		if b := f.bg[i]; b != nil {
+			if k := f.r.poisson(f.lambda); k > 0 {
+				b.learn(in, y, float64(k))
+			}
 		}
 	}
 }
@@ -76,6 +88,12 @@ func (f *forest) encode(e *encoder) {
 	for i, t := range f.trees {
 		f.ph[i].encode(e)
 		t.encode(e)
+		if f.bg[i] == nil {
+			e.u32(0)
+			continue
+		}
+		e.u32(1)
+		f.bg[i].encode(e)
 	}
 }
 
@@ -91,6 +109,14 @@ func (f *forest) decode(d *decoder) {
 		}
 		f.ph[i].decode(d)
 		t.decode(d)
+		switch d.u32() {
+		case 0:
+		case 1:
+			f.bg[i] = newHTree(f.cfg, 0)
+			f.bg[i].decode(d)
+		default:
+			d.fail(errBadTree)
+		}
 	}
 }
 

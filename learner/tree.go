@@ -430,6 +430,9 @@ const (
 	phMinN   = 30
 )
 
+// warning reports a rise of half the drift threshold: the forest starts a background tree.
+func (p *pageHinkley) warning() bool { return p.n >= phMinN && p.sum-p.min > phLambda/2 }
+
 // add folds in one error and reports a drift (then starts afresh).
 func (p *pageHinkley) add(x float64) bool {
 	p.n++
