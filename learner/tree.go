@@ -455,43 +455,95 @@ func (p *pageHinkley) decode(d *decoder) {
 	}
 }
 
-// treeModel is the "tree" family: one Hoeffding tree whose Page-Hinkley detector, fed the tree's
-// absolute error, replaces it with a fresh tree on drift.
+// treeModel is the "tree" family: a Hoeffding adaptive tree, in a simple form. Every node keeps a
+// Page-Hinkley detector fed the tree's absolute error on the examples that pass through it; when
+// the detector of a split fires, the subtree under it is regrown from a fresh leaf (the root's
+// regrows the whole tree), so a change in one region of the inputs costs only that region's
+// structure. (Bifet and Gavaldà's HAT grows an alternate subtree and swaps it in when it is more
+// accurate; this one replaces at once.)
 type treeModel struct {
 	cfg    htConfig
 	seed   uint64
 	t      *htree
-	ph     pageHinkley
+	ph     []pageHinkley // per node of t
 	drifts int64
+	path   []int32
 }
 
 func newTreeModel(spec Spec) *treeModel {
 	cfg := htConfigOf(spec, 1)
-	return &treeModel{cfg: cfg, seed: spec.Tree.Seed, t: newHTree(cfg, spec.Tree.Seed)}
+	return &treeModel{cfg: cfg, seed: spec.Tree.Seed, t: newHTree(cfg, spec.Tree.Seed), ph: make([]pageHinkley, 1)}
 }
 
 func (m *treeModel) margin(in *input) float64 { return logit(m.t.prob(in)) }
 
 func (m *treeModel) learn(in *input, y float64) {
-	if m.ph.add(math.Abs(y - m.t.prob(in))) {
-		m.drifts++
-		m.t = newHTree(m.cfg, m.seed+uint64(m.drifts))
+	err := math.Abs(y - m.t.prob(in))
+	m.path = m.path[:0]
+	for i := int32(0); ; {
+		m.path = append(m.path, i)
+		n := &m.t.nodes[i]
+		if n.left < 0 {
+			break
+		}
+		if v, ok := valueOf(in, n.slot); ok && v > n.thr {
+			i = n.right
+		} else {
+			i = n.left
+		}
+	}
+	for _, i := range m.path {
+		if m.ph[i].add(err) {
+			m.drifts++
+			m.regrow(i)
+			break
+		}
 	}
 	m.t.learn(in, y, 1)
+	for len(m.ph) < len(m.t.nodes) {
+		m.ph = append(m.ph, pageHinkley{})
+	}
+}
+
+// regrow replaces the subtree under node i with a fresh leaf and drops the nodes it held, keeping
+// the others in preorder (children after their parent) with their detectors.
+func (m *treeModel) regrow(i int32) {
+	t := m.t
+	t.nodes[i] = t.leaf(t.nodes[i].depth, [2]float64{})
+	m.ph[i] = pageHinkley{}
+	nodes, ph := make([]htNode, 0, len(t.nodes)), make([]pageHinkley, 0, len(t.nodes))
+	var walk func(j int32) int32
+	walk = func(j int32) int32 {
+		at := int32(len(nodes))
+		nodes, ph = append(nodes, t.nodes[j]), append(ph, m.ph[j])
+		if n := t.nodes[j]; n.left >= 0 {
+			l := walk(n.left)
+			r := walk(n.right)
+			nodes[at].left, nodes[at].right = l, r
+		}
+		return at
+	}
+	walk(0)
+	t.nodes, m.ph = nodes, ph
 }
 
 func (m *treeModel) skipped() int64 { return 0 }
 
 func (m *treeModel) encode(e *encoder) {
 	e.u64(uint64(m.drifts))
-	m.ph.encode(e)
 	m.t.encode(e)
+	for i := range m.ph {
+		m.ph[i].encode(e)
+	}
 }
 
 func (m *treeModel) decode(d *decoder) {
 	m.drifts = int64(d.u64())
-	m.ph.decode(d)
 	m.t.decode(d)
+	m.ph = make([]pageHinkley, len(m.t.nodes))
+	for i := range m.ph {
+		m.ph[i].decode(d)
+	}
 }
 
 // treeFamilyScorer serves the tree family.
