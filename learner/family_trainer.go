@@ -264,10 +264,14 @@ func decodeFamilySnapshot(data []byte) (*Snapshot, error) {
 func (s *Snapshot) familyPredict(v wire.Vector) Prediction {
 	h := s.hashed(v)
 	defer s.scratch.Put(h)
-	var in input
+	in, _ := s.inputs.Get().(*input)
+	if in == nil {
+		in = new(input)
+	}
+	defer s.inputs.Put(in)
 	in.fill(h, s.mask)
-	s.fam.inputs(&in)
-	return Prediction{Score: sigmoid(saneMargin(s.fam.margin(&in)))}
+	s.fam.inputs(in)
+	return Prediction{Score: sigmoid(saneMargin(s.fam.margin(in)))}
 }
 
 // ExplainErr reports why Contributions cannot explain this model's scores, nil when it can: the

@@ -26,6 +26,7 @@ type Snapshot struct {
 	fam    familyScorer // a non-linear family's model (family.go); nil for linear
 
 	scratch sync.Pool // *Hashed
+	inputs  sync.Pool // *input, of a non-linear family
 }
 
 // Snapshot returns an immutable copy of the current weights.
