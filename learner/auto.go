@@ -191,8 +191,8 @@ func decodeAuto(data []byte) (*Auto, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s member: %w", f, err)
 		}
-		if m.Spec().family() != f {
-			return nil, errors.New("members out of order")
+		if ms := m.Spec(); ms.family() != f || ms.Name != a.spec.Name || ms.Task != a.spec.Task || ms.HashBits != a.spec.HashBits {
+			return nil, errors.New("a member does not fit the model: out of order, or another name, task or hash_bits")
 		}
 		a.members = append(a.members, m)
 	}

@@ -340,7 +340,9 @@ func FuzzUnmarshalFamily(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ex := familyStream(2, 18)[1]
-		if tr, err := learner.UnmarshalTrainer(data); err == nil && tr.Spec().Task == learner.Binary {
+		// A spec of 2^28 slots decodes (its memory is only reserved), but a snapshot of it walks every
+		// slot: seconds per input, which would stall the fuzzer; such specs are left out.
+		if tr, err := learner.UnmarshalTrainer(data); err == nil && tr.Spec().Task == learner.Binary && tr.Spec().HashBits <= 16 {
 			checkPrediction(t, "decoded trainer", tr.Learn(ex.v, ex.y))
 			checkPrediction(t, "its snapshot", tr.Snapshot().Predict(ex.v))
 		}
