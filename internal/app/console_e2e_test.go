@@ -333,6 +333,7 @@ func consoleModels(t *testing.T, b *browser, s *consoleStream) int64 {
 	if n := evalJS[int](t, b, `slConsole.drawn.models.models.find(m => m.model === "`+model+`").versions`); len(prog) != 3 || len(prog[0]) != n || n < 2 || prog[1][n-1] == nil || *prog[1][n-1] <= 0.5 {
 		t.Errorf("chart-progressive data %v for %d versions; want each version's AUC, the latest above 0.5", prog, n)
 	}
+	consoleReport(t, b, s)
 	b.screenshot(t, "models")
 	// Cancelled, a promotion sends nothing.
 	before, _, _ := champion(t, base, model)
@@ -414,6 +415,55 @@ func consoleDrift(t *testing.T, b *browser, s *consoleStream) {
 	consoleHistogram(t, b, psi, driftWindow)
 	b.screenshot(t, "drift")
 
+}
+
+// consoleReport clicks the Report button of the model's oldest retained version: the page shows
+// its lineage and the report the registry holds for it.
+func consoleReport(t *testing.T, b *browser, s *consoleStream) {
+	_, body, err := authed("GET", s.base+"/v1/models/"+s.model+"/versions", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Versions []struct {
+			Version int64 `json:"version"`
+			Parent  int64 `json:"parent"`
+			Metrics struct {
+				N int64 `json:"n"`
+			} `json:"metrics"`
+			Report *struct {
+				Progressive struct {
+					N int64 `json:"n"`
+				} `json:"progressive"`
+				HeldOut *struct {
+					N int64 `json:"n"`
+				} `json:"held_out"`
+			} `json:"report"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil || len(list.Versions) == 0 {
+		t.Fatalf("versions: %v (%d): %s", err, len(list.Versions), body)
+	}
+	v := list.Versions[len(list.Versions)-1]
+	b.do(t, "report", chromedp.Click(fmt.Sprintf(`button[data-action="report"][data-model=%q][data-version="%d"]`, s.model, v.Version)))
+	b.poll(t, "report drawn", fmt.Sprintf(`slConsole.drawn.report && slConsole.drawn.report.version === %d`, v.Version))
+	drawn := evalJS[struct {
+		Lineage      []string `json:"lineage"`
+		ProgressiveN int64    `json:"progressive_n"`
+		HeldOutN     int64    `json:"held_out_n"`
+		CalibrationN int64    `json:"calibration_n"`
+	}](t, b, `slConsole.drawn.report`)
+	wantProgressive, wantHeldOut := v.Metrics.N, int64(0)
+	if v.Report != nil {
+		wantProgressive = v.Report.Progressive.N
+		if v.Report.HeldOut != nil {
+			wantHeldOut = v.Report.HeldOut.N
+		}
+	}
+	if len(drawn.Lineage) == 0 || drawn.Lineage[0] != fmt.Sprintf("v%d", v.Version) || drawn.ProgressiveN != wantProgressive ||
+		drawn.HeldOutN != wantHeldOut || (wantHeldOut > 0 && drawn.CalibrationN != wantHeldOut) {
+		t.Errorf("report of v%d drawn %+v; want progressive n %d, held-out n %d (calibration bins summing to it)", v.Version, drawn, wantProgressive, wantHeldOut)
+	}
 }
 
 // histogramDrawn is what the drift page drew for the cell last clicked.

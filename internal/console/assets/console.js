@@ -166,11 +166,14 @@
     box.replaceChildren();
     for (const m of list.models) box.append(modelPanel(m));
     const chosen = list.models.find((m) => m.model === state.model) || list.models[0];
-    state.drawn.models = { models: list.models.map((m) => ({ model: m.model, serving: m.serving_version, champion: m.champion, versions: m.versions.length })) };
+    state.drawn.models = { models: list.models.map((m) => ({ model: m.model, serving: m.serving_version, champion: m.champion,
+      versions: m.versions.length + (m.live && !m.versions.some((v) => v.version === m.live.version) ? 1 : 0) })) };
     if (!chosen) return;
     const model = chosen.model;
     $("#models-chosen").textContent = model;
-    const vs = chosen.versions.filter((v) => v.created_at).slice().reverse(); // oldest first
+    // The retained snapshots and the live version (the newest publish), oldest first.
+    const all = chosen.versions.concat(chosen.live && !chosen.versions.some((v) => v.version === chosen.live.version) ? [chosen.live] : []);
+    const vs = all.filter((v) => v.created_at).sort((a, b) => a.version - b.version);
     plot("chart-progressive", ["progressive AUC", "progressive logloss"],
       [vs.map((v) => Date.parse(v.created_at) / 1000), vs.map((v) => (v.metrics.n ? v.metrics.auc : null)), vs.map((v) => (v.metrics.n ? v.metrics.logloss : null))],
       { series: { "progressive AUC": { points: { show: true } }, "progressive logloss": { points: { show: true } } } });
@@ -192,13 +195,56 @@
       " serving v" + m.serving_version + ", champion v" + m.champion + " ",
       el("button", { class: "danger", "data-action": "rollback", "data-model": m.model, onclick: () => change(m.model, "rollback") }, "Roll back"), " ",
       el("button", { "data-action": "pin", "data-model": m.model, onclick: () => change(m.model, m.pinned ? "unpin" : "pin", m.champion) }, m.pinned ? "Unpin" : "Pin"));
-    const rows = m.versions.map((v) => el("tr", { "data-version": v.version },
+    const shown = (m.live && !m.versions.some((v) => v.version === m.live.version) ? [m.live] : []).concat(m.versions); // newest first
+    const rows = shown.map((v) => el("tr", { "data-version": v.version },
       el("td", { class: "num", text: v.version + (v.version === m.champion ? " ★" : "") }),
       el("td", { text: (v.created_at || "").slice(0, 19) }), el("td", { class: "num", text: fmtInt(v.examples) }),
-      el("td", { class: "num", text: fmt(v.metrics.auc) }), el("td", { class: "num", text: fmt(v.metrics.logloss) }), el("td", { text: v.note || "" }),
-      el("td", {}, v.version === m.champion ? "" : el("button", { "data-action": "promote", "data-model": m.model, "data-version": v.version, onclick: () => change(m.model, "promote", v.version) }, "Promote"))));
-    const table = el("table", {}, el("tr", {}, ...["version", "created", "examples", "progressive AUC", "logloss", "note", ""].map((t) => el("th", { text: t }))), ...rows);
+      el("td", { class: "num", text: fmt(v.metrics.auc) }), el("td", { class: "num", text: fmt(v.metrics.logloss) }),
+      el("td", { class: "num", text: v.parent ? "v" + v.parent : "" }), el("td", { text: [v.kind || "live"].concat(v.tags || []).join(", ") }), el("td", { text: v.note || "" }),
+      el("td", {}, el("button", { "data-action": "report", "data-model": m.model, "data-version": v.version, onclick: () => report(m.model, v.version) }, "Report"), " ",
+        v.version === m.champion ? "" : el("button", { "data-action": "promote", "data-model": m.model, "data-version": v.version, onclick: () => change(m.model, "promote", v.version) }, "Promote"))));
+    const table = el("table", {}, el("tr", {}, ...["version", "created", "examples", "progressive AUC", "logloss", "parent", "kind, tags", "note", ""].map((t) => el("th", { text: t }))), ...rows);
     return el("div", { class: "panel model", "data-model": m.model }, head, table);
+  }
+
+  // report shows a version's evaluation report and its lineage (GET /v1/models/{model}/versions).
+  async function report(model, version) {
+    const list = await api("/v1/models/" + encodeURIComponent(model) + "/versions");
+    const byVersion = new Map(list.versions.map((v) => [v.version, v]));
+    const v = byVersion.get(version);
+    const box = $("#models-report");
+    if (!v) {
+      box.replaceChildren(el("p", { text: "v" + version + " is no longer retained." }));
+      state.drawn.report = { model, version, missing: true };
+      return;
+    }
+    const lineage = [];
+    for (let p = v; p && lineage.length < 20; p = byVersion.get(p.parent)) lineage.push("v" + p.version);
+    $("#report-title").textContent = model + " v" + version + " · lineage " + lineage.join(" ← ");
+    const rep = v.report || { progressive: v.metrics };
+    const kv = (pairs) => el("table", {}, ...pairs.map(([k, val]) => el("tr", {}, el("th", { text: k }), el("td", { class: "num", text: val }))));
+    const parts = [el("h4", { text: "Progressive (scored before learned)" }), kv([["examples", fmtInt(rep.progressive.n)], ["AUC", fmt(rep.progressive.auc)], ["logloss", fmt(rep.progressive.logloss)]])];
+    if (rep.held_out) {
+      parts.push(el("h4", { text: "Held out in time (the next " + fmtInt(rep.held_out.n) + " examples, never learned)" }),
+        kv([["AUC", fmt(rep.held_out.auc)], ["logloss", fmt(rep.held_out.logloss)], ["Brier", fmt(rep.held_out.brier)]]));
+    } else {
+      parts.push(el("p", { text: "No held-out figures yet: they come once the learner has seen the examples after this snapshot (learner-made snapshots only)." }));
+    }
+    if (rep.calibration && rep.calibration.length) {
+      parts.push(el("h4", { text: "Calibration" }), el("table", {}, el("tr", {}, ...["score bin", "n", "mean score", "mean label"].map((t) => el("th", { text: t }))),
+        ...rep.calibration.map((b) => el("tr", {}, el("td", { text: fmt(b.lo) + "–" + fmt(b.hi) }), el("td", { class: "num", text: fmtInt(b.n) }),
+          el("td", { class: "num", text: fmt(b.mean_score) }), el("td", { class: "num", text: fmt(b.mean_label) })))));
+    }
+    if (rep.top_weights && rep.top_weights.length) {
+      parts.push(el("h4", { text: "Largest weights" }), kv(rep.top_weights.slice(0, 10).map((w) => [w.feature, fmt(w.weight)])));
+    }
+    if (rep.gate) {
+      parts.push(el("h4", { text: "Promotion gate" }), kv([["champion v" + rep.gate.champion, fmt(rep.gate.champion_metric)], ["challenger v" + rep.gate.challenger, fmt(rep.gate.challenger_metric)],
+        ["margin", fmt(rep.gate.margin)], ["decision", rep.gate.promoted ? "promoted" : "rejected"]]));
+    }
+    box.replaceChildren(...parts);
+    state.drawn.report = { model, version, lineage, progressive_n: rep.progressive.n, held_out_n: rep.held_out ? rep.held_out.n : 0,
+      calibration_n: (rep.calibration || []).reduce((a, b) => a + b.n, 0), top_weights: (rep.top_weights || []).length };
   }
 
   // change promotes, pins, unpins or rolls back a model after the operator confirms.
