@@ -24,6 +24,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/synth"
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/learner"
 )
 
 const consoleToken = "console-test-token"
@@ -228,6 +229,9 @@ func startConsoleStream(t *testing.T) *consoleStream {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.HTTP.AuthToken = consoleToken
+	// The entity page checks per-feature contributions, which the linear family explains; the
+	// zero-config family (auto) explains only while a linear or FM member is serving.
+	cfg.Model.Family = learner.FamilyLinear
 	cfg.Drift.Trigger.FeatureDrift.MinEvents = 200
 	cfg.Drift.Trigger.Performance.MinExamples = 200
 	r := start(t, cfg)
@@ -250,12 +254,41 @@ func startConsoleStream(t *testing.T) *consoleStream {
 
 	conn := chConn(t, cfg)
 	db := cfg.ClickHouse.Database
-	waitFor(t, 40*time.Second, "drifted amount rows, an alert and two published versions", func() bool {
+	waitFor(t, 40*time.Second, "drifted amount rows, an alert, and a live version past a retained snapshot", func() bool {
 		c, _, _ := champion(t, s.base, s.model)
 		return countWhere(t, conn, db, "feature_drift", "feature = 'amount' AND drifted = 1") > 0 &&
-			countWhere(t, conn, db, "drift_alerts", "1") > 0 && c >= 2
+			countWhere(t, conn, db, "drift_alerts", "1") > 0 && c >= 2 && len(versionsOf(t, s)) >= 2
 	})
 	return s
+}
+
+// versionsOf returns the versions GET /v1/models/{model}/versions lists: the live version, then
+// the retained snapshots, newest first.
+func versionsOf(t *testing.T, s *consoleStream) []int64 {
+	_, body, err := authed("GET", s.base+"/v1/models/"+s.model+"/versions", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type version struct {
+		Version int64 `json:"version"`
+	}
+	var list struct {
+		Live     *version  `json:"live"`
+		Versions []version `json:"versions"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatalf("versions: %v: %s", err, body)
+	}
+	if list.Live != nil {
+		list.Versions = append([]version{*list.Live}, list.Versions...)
+	}
+	var out []int64
+	for _, v := range list.Versions {
+		if !slices.Contains(out, v.Version) {
+			out = append(out, v.Version)
+		}
+	}
+	return out
 }
 
 // liveEvents are published while the overview is open, 100 every 200 ms, so that it shows a live rate.
@@ -337,7 +370,9 @@ func consoleModels(t *testing.T, b *browser, s *consoleStream) int64 {
 	b.screenshot(t, "models")
 	// Cancelled, a promotion sends nothing.
 	before, _, _ := champion(t, base, model)
-	b.do(t, "promote, then cancel", chromedp.Click(fmt.Sprintf(`button[data-action="promote"][data-model=%q][data-version="1"]`, model)),
+	vs := versionsOf(t, s)
+	oldest := vs[len(vs)-1]
+	b.do(t, "promote, then cancel", chromedp.Click(fmt.Sprintf(`button[data-action="promote"][data-model=%q][data-version="%d"]`, model, oldest)),
 		chromedp.WaitVisible("#confirm-cancel"), chromedp.Click("#confirm-cancel"))
 	if evalJS[bool](t, b, `!!slConsole.drawn.lastChange`) {
 		t.Fatal("a cancelled promotion was sent")

@@ -35,21 +35,48 @@ func migrateHost(ctx context.Context, conn driver.Conn, sc schema, logger *slog.
 	return checkLayout(ctx, conn, sc)
 }
 
-// migrateCluster migrates every host of sc.cluster, as conn's server defines it.
+// migrateCluster migrates every host of sc.cluster, as conn's server defines it, one migration at
+// a time on every host before the next: a replicated table must be created on each replica with
+// the structure its ZooKeeper path holds, so a replica may not create a table at migration 1's
+// structure after another has altered it at migration 2.
 func migrateCluster(ctx context.Context, conn driver.Conn, sc schema,
 	dial func(context.Context, []string) (driver.Conn, error), logger *slog.Logger) error {
 	hosts, err := clusterHosts(ctx, conn, sc.cluster)
 	if err != nil {
 		return err
 	}
-	for _, h := range hosts {
+	conns := make([]driver.Conn, 0, len(hosts))
+	defer func() {
+		for _, hc := range conns {
+			hc.Close()
+		}
+	}()
+	applied := make([]map[uint32]bool, len(hosts))
+	for i, h := range hosts {
 		hc, err := dial(ctx, []string{h})
 		if err != nil {
 			return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
 		}
-		err = migrateHost(ctx, hc, sc, logger.With("host", h))
-		hc.Close()
-		if err != nil {
+		conns = append(conns, hc)
+		if sc.replicated {
+			if err := checkKeeper(ctx, hc); err != nil {
+				return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
+			}
+		}
+		if applied[i], err = prepareMigrations(ctx, hc, sc.db); err != nil {
+			return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
+		}
+	}
+	for _, m := range migrations {
+		for i, h := range hosts {
+			if err := applyMigration(ctx, conns[i], sc, m, applied[i], logger.With("host", h)); err != nil {
+				return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
+			}
+		}
+	}
+	for i, h := range hosts {
+		warnNewer(applied[i], migrations, sc.db, logger.With("host", h))
+		if err := checkLayout(ctx, conns[i], sc); err != nil {
 			return fmt.Errorf("cluster %s host %s: %w", sc.cluster, h, err)
 		}
 	}

@@ -94,8 +94,11 @@ type addColumn struct {
 func (s addColumn) apply(ctx context.Context, conn driver.Conn, sc schema) error {
 	for _, table := range sc.tables(s.table) {
 		has, err := s.has(ctx, conn, sc, table)
-		if err != nil || has {
+		if err != nil {
 			return err
+		}
+		if has { // a replica's local table gets the column through ZooKeeper; its Distributed one does not
+			continue
 		}
 		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", sc.db, table, s.column, s.typ)); err != nil {
 			// Another process migrating at the same moment may have added it between the look-up
@@ -122,43 +125,63 @@ func (s addColumn) has(ctx context.Context, conn driver.Conn, sc schema, table s
 // migrate creates database sc.db and applies the migrations it lacks, recording each in
 // schema_migrations. Running it again is a no-op.
 func migrate(ctx context.Context, conn driver.Conn, sc schema, ms []migration, logger *slog.Logger) error {
-	db := sc.db
+	applied, err := prepareMigrations(ctx, conn, sc.db)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, conn, sc, m, applied, logger); err != nil {
+			return err
+		}
+	}
+	warnNewer(applied, ms, sc.db, logger)
+	return nil
+}
+
+// prepareMigrations creates database db and its schema_migrations table and returns the versions
+// applied there.
+func prepareMigrations(ctx context.Context, conn driver.Conn, db string) (map[uint32]bool, error) {
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-		return fmt.Errorf("create database %s: %w", db, err)
+		return nil, fmt.Errorf("create database %s: %w", db, err)
 	}
 	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+db+"."+TableSchemaMigrations+` (
 	version UInt32,
 	name String,
 	applied_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`); err != nil {
-		return fmt.Errorf("create table %s: %w", TableSchemaMigrations, err)
+		return nil, fmt.Errorf("create table %s: %w", TableSchemaMigrations, err)
 	}
-	applied, err := appliedMigrations(ctx, conn, db)
-	if err != nil {
-		return err
+	return appliedMigrations(ctx, conn, db)
+}
+
+// applyMigration applies m unless applied says it was, and records it.
+func applyMigration(ctx context.Context, conn driver.Conn, sc schema, m migration, applied map[uint32]bool, logger *slog.Logger) error {
+	if applied[m.version] {
+		return nil
 	}
+	for i, s := range m.steps {
+		if err := s.apply(ctx, conn, sc); err != nil {
+			return fmt.Errorf("migration %d (%s) step %d: %w", m.version, m.name, i+1, err)
+		}
+	}
+	if err := recordMigration(ctx, conn, sc.db, m); err != nil {
+		return fmt.Errorf("record migration %d: %w", m.version, err)
+	}
+	applied[m.version] = true
+	logger.Info("clickhouse migration applied", "database", sc.db, "version", m.version, "name", m.name)
+	return nil
+}
+
+func warnNewer(applied map[uint32]bool, ms []migration, db string, logger *slog.Logger) {
 	var latest uint32
 	for _, m := range ms {
 		latest = max(latest, m.version)
-		if applied[m.version] {
-			continue
-		}
-		for i, s := range m.steps {
-			if err := s.apply(ctx, conn, sc); err != nil {
-				return fmt.Errorf("migration %d (%s) step %d: %w", m.version, m.name, i+1, err)
-			}
-		}
-		if err := recordMigration(ctx, conn, db, m); err != nil {
-			return fmt.Errorf("record migration %d: %w", m.version, err)
-		}
-		logger.Info("clickhouse migration applied", "database", db, "version", m.version, "name", m.name)
 	}
 	for v := range applied {
 		if v > latest {
 			logger.Warn("clickhouse schema is newer than this binary", "database", db, "schema_version", v, "known_version", latest)
 		}
 	}
-	return nil
 }
 
 // recordMigration inserts through a batch: over the native protocol 18.16 waits for a data block
