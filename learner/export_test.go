@@ -25,3 +25,12 @@ func SnapshotNumbers(s *Snapshot) []float64 {
 	nums = append(nums, s.mean...)
 	return append(nums, s.scale...)
 }
+
+// AutoMemberSeen returns how many examples each member of a learned, in AutoFamilies order.
+func AutoMemberSeen(a *Auto) []int64 {
+	out := make([]int64, len(a.members))
+	for i, m := range a.members {
+		out[i] = m.Seen()
+	}
+	return out
+}

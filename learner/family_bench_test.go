@@ -76,3 +76,26 @@ func BenchmarkFamilySnapshotPredict(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAutoSettled is examples/s of the auto family past its warm-up, when the members that do
+// not serve learn a sample (AutoSample), against the linear family alone, on wideStream.
+func BenchmarkAutoSettled(b *testing.B) {
+	stream := wideStream(learner.AutoWarmup+4096, 1)
+	for _, f := range []string{learner.FamilyLinear, learner.FamilyAuto} {
+		b.Run(f, func(b *testing.B) {
+			s := learner.DefaultSpec()
+			s.Family = f
+			tr := newTrainer(b, s)
+			for _, ex := range stream[:learner.AutoWarmup] {
+				tr.Learn(ex.v, ex.y)
+			}
+			rest := stream[learner.AutoWarmup:]
+			b.ResetTimer()
+			for i := range b.N {
+				ex := &rest[i%len(rest)]
+				tr.Learn(ex.v, ex.y)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+		})
+	}
+}
