@@ -131,10 +131,13 @@ func measure(ctx context.Context, rdb *goredis.Client, host, port string, sc sce
 	defer cleanup(ctx, rdb, prefix)
 	gen := newGenerator(entities, workers)
 	fmt.Printf("\n## %s\n", sc.name)
+	used0 := usedMemory(ctx, rdb)
 	// Warm-up: every entity gets a few events.
 	if _, err := pass(ctx, store, gen.next(2*entities, batch), workers); err != nil {
 		return err
 	}
+	fmt.Printf("redis used_memory after the warm-up: %.1f MiB more, %.0f B per entity (%d entities)\n",
+		float64(usedMemory(ctx, rdb)-used0)/(1<<20), float64(usedMemory(ctx, rdb)-used0)/float64(entities), entities)
 	var rates, evals []float64
 	for r := range runs {
 		work := gen.next(perRun, batch)
@@ -261,6 +264,16 @@ type memory struct {
 	n      int
 	median int64
 	mean   float64
+}
+
+// usedMemory is Redis's used_memory (bytes), 0 when INFO fails.
+func usedMemory(ctx context.Context, rdb *goredis.Client) int64 {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimPrefix(infoLine(info, "used_memory:"), "used_memory:"), 10, 64)
+	return n
 }
 
 func memoryPerEntity(ctx context.Context, rdb *goredis.Client, prefix string, entities int) (memory, error) {
