@@ -22,6 +22,10 @@ const (
 	AutoWindow      = 500
 	AutoMinExamples = 100
 	AutoMargin      = 0.005
+	// AutoPatience is how many examples in a row a member must lead the champion by AutoMargin
+	// before it replaces it, so that a lead that comes and goes with the noise of the running
+	// means changes nothing.
+	AutoPatience = 20
 )
 
 // After AutoWarmup examples the members that do not serve learn (and are scored on) one example in
@@ -45,6 +49,8 @@ type Auto struct {
 	champ    int
 	seen     int64
 	switches int64
+	leader   int   // the member leading the champion by AutoMargin, when lead > 0
+	lead     int64 // examples in a row it has led
 }
 
 var _ Trainer = (*Auto)(nil)
@@ -136,8 +142,16 @@ func (a *Auto) Learn(v wire.Vector, y Label) Prediction {
 			best = i
 		}
 	}
-	if best != a.champ && a.seen >= AutoMinExamples && a.loss[best] < a.loss[a.champ]-AutoMargin {
-		a.champ = best
+	if best == a.champ || a.seen < AutoMinExamples || a.loss[best] >= a.loss[a.champ]-AutoMargin {
+		a.lead = 0
+		return out
+	}
+	if best != a.leader || a.lead == 0 {
+		a.leader, a.lead = best, 0
+	}
+	a.lead++
+	if a.lead >= AutoPatience {
+		a.champ, a.lead = best, 0
 		a.switches++
 	}
 	return out
@@ -164,6 +178,8 @@ func (a *Auto) MarshalBinary() ([]byte, error) {
 	e.u64(uint64(a.seen))
 	e.u64(uint64(a.switches))
 	e.u32(uint32(a.champ))
+	e.u32(uint32(a.leader))
+	e.u64(uint64(a.lead))
 	e.u32(uint32(len(a.members)))
 	for i, m := range a.members {
 		b, err := m.MarshalBinary()
@@ -189,6 +205,7 @@ func decodeAuto(data []byte) (*Auto, error) {
 	a := &Auto{spec: spec.withDefaults(), loss: make([]float64, len(AutoFamilies))}
 	a.seen, a.switches = int64(d.u64()), int64(d.u64())
 	a.champ = d.bounded(uint32(len(AutoFamilies) - 1))
+	a.leader, a.lead = d.bounded(uint32(len(AutoFamilies)-1)), int64(min(d.u64(), AutoPatience))
 	if n := d.u32(); d.err == nil && int(n) != len(AutoFamilies) {
 		return nil, fmt.Errorf("%d members, want %d", n, len(AutoFamilies))
 	}
