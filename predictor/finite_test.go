@@ -52,14 +52,25 @@ func TestScoreNotFiniteIsAnError(t *testing.T) {
 	api := e.api(t, router(t, predictor.Config{}))
 	e.models.Swap(&predictor.Served{Model: "default", Version: 1, Snapshot: brokenSnapshot(t)})
 	srv := serve(t, api)
-	for _, body := range []string{
-		`{"id": "x", "fields": {"a": 10, "b": 10}}`,
-		`{"events": [{"id": "y", "fields": {"a": 1}}, {"id": "x", "fields": {"a": 10, "b": 10}}]}`,
-	} {
-		var got predictor.Error
-		if code := post(t, nil, srv.URL+"/v1/score?explain=1", body, &got); code != 500 || got.Reason != predictor.ReasonInternal || got.Error == "" {
-			t.Errorf("POST %s = %d %+v, want 500 reason internal", body, code, got)
-		}
+	body := `{"id": "x", "fields": {"a": 10, "b": 10}}`
+	var got predictor.Error
+	if code := post(t, nil, srv.URL+"/v1/score?explain=1", body, &got); code != 500 || got.Reason != predictor.ReasonInternal || got.Error == "" {
+		t.Errorf("POST %s = %d %+v, want 500 reason internal", body, code, got)
+	}
+	// In a batch the event that cannot be scored gets its own 500 error; the other is scored.
+	body = `{"events": [{"id": "y", "fields": {"a": 1}}, {"id": "x", "fields": {"a": 10, "b": 10}}]}`
+	var batch struct {
+		Results []map[string]any `json:"results"`
+		Errors  int              `json:"errors"`
+	}
+	if code := post(t, nil, srv.URL+"/v1/score?explain=1", body, &batch); code != 200 || batch.Errors != 1 || len(batch.Results) != 2 {
+		t.Fatalf("POST %s = %d %+v, want 200 with 1 error in 2 results", body, code, batch)
+	}
+	if r := batch.Results[0]; r["id"] != "y" || r["error"] != nil {
+		t.Errorf("results[0] = %v, want the score of y", r)
+	}
+	if r := batch.Results[1]; r["code"] != 500.0 || r["reason"] != predictor.ReasonInternal || r["index"] != 1.0 || r["field"] != "events[1]" || r["score"] != nil {
+		t.Errorf("results[1] = %v, want a 500 internal error at index 1", r)
 	}
 	var ok predictor.Score
 	if code := post(t, nil, srv.URL+"/v1/score", `{"id": "z", "fields": {"a": 1}}`, &ok); code != 200 || ok.ID != "z" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/streamlearn/streamlearn/features"
@@ -51,6 +52,9 @@ type API struct {
 	Now       func() time.Time
 	// OnSnapshot, when set, receives every snapshot taken on demand (for the model_versions table).
 	OnSnapshot func(v learner.Version)
+
+	coalesceOnce sync.Once
+	coalesce     *coalescer
 }
 
 // ShadowLog receives shadow predictions made while serving requests. It must not block the
@@ -124,7 +128,7 @@ func (a *API) now() time.Time {
 
 // readBody reads a body of at most limit bytes; on failure it has answered the request.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -137,17 +141,32 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	return body, true
 }
 
-func (a *API) score(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	explain := q.Get("explain") == "1" || q.Get("explain") == "true"
-	top := defaultTop
-	if s := q.Get("top"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("top=%q must be a positive integer", s), Reason: ReasonBadRequest, Field: "top"})
-			return
+// readAll reads r to its end, in one buffer of the declared length when there is one.
+func readAll(r io.Reader, declared, limit int64) ([]byte, error) {
+	if declared <= 0 || declared > limit {
+		return io.ReadAll(r)
+	}
+	// One byte more than declared, so that the end is seen without growing the buffer.
+	buf := make([]byte, 0, declared+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
 		}
-		top = n
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+func (a *API) score(w http.ResponseWriter, r *http.Request) {
+	explain, top, ok := scoreQuery(w, r)
+	if !ok {
+		return
 	}
 	body, ok := readBody(w, r, a.maxBody())
 	if !ok {
@@ -167,75 +186,163 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now()
-	events := make([]wire.Event, len(raws))
+	// A bad event fails a single request; in a batch it gets its own error and the rest are scored.
+	events := make([]wire.Event, 0, len(raws))
+	var bad map[int]Error
 	for i, raw := range raws {
-		if events[i], err = ingest.DecodeEvent(raw, now, a.Limits); err != nil {
-			index := -1
-			if batch {
-				index = i
-			}
-			WriteError(w, http.StatusBadRequest, eventError(err, index))
+		ev, err := ingest.DecodeEvent(raw, now, a.Limits)
+		if err != nil && !batch {
+			WriteError(w, http.StatusBadRequest, eventError(err, -1))
 			return
 		}
+		if err != nil {
+			if bad == nil {
+				bad = map[int]Error{}
+			}
+			e := eventError(err, i)
+			e.Code = http.StatusBadRequest
+			bad[i] = e
+			continue
+		}
+		events = append(events, ev)
 	}
 	lu, err := a.Router.lineup(a.Models)
 	if err != nil {
 		WriteError(w, http.StatusServiceUnavailable, Error{Error: err.Error(), Reason: ReasonNotReady})
 		return
 	}
-	vs, err := liveVectors(r.Context(), a.Features, events)
-	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: ReasonUnavailable})
-		return
-	}
-	scores := make([]Score, len(events))
-	for i := range events {
-		ev := &events[i]
-		route := a.Router.RouteOf(ev)
-		served := lu.routes[route]
-		p, err := predict(served, vs[i])
-		if err != nil {
-			WriteError(w, http.StatusInternalServerError, Error{Error: fmt.Sprintf("score event %q: %v", ev.ID, err), Reason: ReasonInternal})
+	var vs []wire.Vector
+	if len(events) > 0 {
+		if vs, err = a.lookup(r.Context(), events); err != nil {
+			WriteError(w, http.StatusServiceUnavailable, Error{Error: "feature store: " + err.Error(), Reason: ReasonUnavailable})
 			return
 		}
-		scores[i] = Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
-		if f := served.Snapshot.Family(); f != learner.FamilyLinear {
-			scores[i].Family = f
-		}
-		if explain {
-			scores[i].Features = vs[i].Map()
-			if err := served.Snapshot.ExplainErr(); err != nil {
-				scores[i].ExplainError = err.Error()
-				continue
-			}
-			cs := served.Snapshot.Contributions(vs[i])
-			scores[i].Contributions = cs[:min(top, len(cs))]
-		}
 	}
-	var out any = scores[0]
-	if batch {
-		out = map[string]any{"results": scores}
-	}
-	if !writeEncoded(w, out) {
-		return
+	sc := scoring{lu: lu, router: a.Router, explain: explain, top: top}
+	if !batch {
+		out, e := sc.encode(&events[0], vs[0])
+		if e != nil {
+			WriteError(w, e.Code, *e)
+			return
+		}
+		writeBody(w, append(out, '\n'))
+	} else {
+		writeBody(w, sc.encodeBatch(len(raws), events, vs, bad))
 	}
 	if a.Shadow != nil && len(lu.shadow) > 0 {
 		a.Shadow.LogShadow(shadowPredictions(events, vs, lu.shadow, now.UTC()))
 	}
 }
 
-// writeEncoded answers 200 with v, or 500 where v cannot be encoded (a number that is not finite in
-// an explanation), never a 200 without a body; it reports whether v was written.
-func writeEncoded(w http.ResponseWriter, v any) bool {
-	b, err := json.Marshal(v)
-	if err != nil {
-		WriteError(w, http.StatusInternalServerError, Error{Error: "encode scores: " + err.Error(), Reason: ReasonInternal})
-		return false
+// scoreQuery reads ?explain and ?top; on failure it has answered the request.
+func scoreQuery(w http.ResponseWriter, r *http.Request) (explain bool, top int, ok bool) {
+	top = defaultTop
+	if r.URL.RawQuery == "" {
+		return false, top, true
 	}
-	w.Header().Set("Content-Type", "application/json")
+	q := r.URL.Query()
+	explain = q.Get("explain") == "1" || q.Get("explain") == "true"
+	if s := q.Get("top"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			WriteError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("top=%q must be a positive integer", s), Reason: ReasonBadRequest, Field: "top"})
+			return false, 0, false
+		}
+		top = n
+	}
+	return explain, top, true
+}
+
+// lookup reads the vectors of events, merged with the lookups of concurrent requests.
+func (a *API) lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	a.coalesceOnce.Do(func() { a.coalesce = newCoalescer(a.Features) })
+	return a.coalesce.lookup(ctx, events)
+}
+
+// scoring scores the events of one request with the versions read at its start.
+type scoring struct {
+	lu      lineup
+	router  *Router
+	explain bool
+	top     int
+}
+
+// encode scores one event and encodes its Score; the error has its Code set.
+func (sc *scoring) encode(ev *wire.Event, v wire.Vector) ([]byte, *Error) {
+	route := sc.router.RouteOf(ev)
+	served := sc.lu.routes[route]
+	p, err := predict(served, v)
+	if err != nil {
+		return nil, &Error{Error: fmt.Sprintf("score event %q: %v", ev.ID, err), Code: http.StatusInternalServerError, Reason: ReasonInternal}
+	}
+	s := Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
+	if f := served.Snapshot.Family(); f != learner.FamilyLinear {
+		s.Family = f
+	}
+	if sc.explain {
+		s.Features = v.Map()
+		if err := served.Snapshot.ExplainErr(); err != nil {
+			s.ExplainError = err.Error()
+		} else {
+			cs := served.Snapshot.Contributions(v)
+			s.Contributions = cs[:min(sc.top, len(cs))]
+		}
+	}
+	b, err := wire.Marshal(&s)
+	if err != nil {
+		// A number that is not finite in an explanation: never a 200 without a body.
+		return nil, &Error{Error: "encode scores: " + err.Error(), Code: http.StatusInternalServerError, Reason: ReasonInternal}
+	}
+	return b, nil
+}
+
+// encodeBatch encodes the answer of a batch of n events: {"results": [...], "errors": k}, one
+// result per event in order, a Score or the Error of an event that could not be scored (bad holds
+// those that did not decode; events and vs the others, in order).
+func (sc *scoring) encodeBatch(n int, events []wire.Event, vs []wire.Vector, bad map[int]Error) []byte {
+	out := make([]byte, 0, 160*n+32)
+	out = append(out, `{"results":[`...)
+	failed, next := 0, 0
+	for i := range n {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		e, isBad := bad[i]
+		if !isBad {
+			b, perr := sc.encode(&events[next], vs[next])
+			next++
+			if perr == nil {
+				out = append(out, b...)
+				continue
+			}
+			e = *perr
+			e.Index = &i
+			e.Field = "events[" + strconv.Itoa(i) + "]"
+		}
+		failed++
+		b, _ := wire.Marshal(&e)
+		out = append(out, b...)
+	}
+	out = append(out, `],"errors":`...)
+	out = strconv.AppendInt(out, int64(failed), 10)
+	return append(out, "}\n"...)
+}
+
+// writeBody answers 200 with a JSON body.
+func writeBody(w http.ResponseWriter, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(b, '\n'))
-	return true
+	_, _ = w.Write(b)
+}
+
+// ScoreResults is the answer for a batch: one result per event, in order, either a Score or the
+// Error (code 400 for a bad event, 500 for one that could not be scored; field and index name it)
+// of an event that was not scored; Errors counts the latter.
+type ScoreResults struct {
+	Results []json.RawMessage `json:"results"`
+	Errors  int               `json:"errors"`
 }
 
 func shadowPredictions(events []wire.Event, vs []wire.Vector, shadow []*Served, at time.Time) []wire.Prediction {
@@ -264,11 +371,11 @@ func splitBatch(body []byte) ([]json.RawMessage, bool, error) {
 	var probe struct {
 		Events json.RawMessage `json:"events"`
 	}
-	if json.Unmarshal(trimmed, &probe) != nil || len(probe.Events) == 0 {
+	if wire.Unmarshal(trimmed, &probe) != nil || len(probe.Events) == 0 {
 		return []json.RawMessage{trimmed}, false, nil
 	}
 	var list []json.RawMessage
-	if err := json.Unmarshal(probe.Events, &list); err != nil {
+	if err := wire.Unmarshal(probe.Events, &list); err != nil {
 		return nil, true, errors.New(`"events" must be an array of events`)
 	}
 	if len(list) == 0 {

@@ -38,7 +38,6 @@ func TestScoreErrors(t *testing.T) {
 		{"bad time", "", `{"id": "x", "time": "yesterday"}`, 400, "bad_time", "time", -1},
 		{"bad fields", "", `{"id": "x", "fields": [1]}`, 400, "bad_fields", "fields", -1},
 		{"bad field", "", `{"id": "x", "fields": {"amount": {"v": 1}}}`, 400, "bad_field_type", "fields.amount", -1},
-		{"bad event in batch", "", `{"events": [{"id": "a"}, {"id": 7}]}`, 400, "bad_id", "events[1].id", 1},
 		{"events not a list", "", `{"events": {"id": "a"}}`, 400, "bad_json", "events", -1},
 		{"events empty", "", `{"events": []}`, 400, "bad_json", "events", -1},
 		{"too many events", "", `{"events": [` + strings.Join(many, ",") + `]}`, 413, "too_many_events", "events", -1},
