@@ -35,6 +35,7 @@ func main() {
 	slo := flag.Duration("slo", 10*time.Millisecond, "p99 a sustainable rate must keep (and no failed request)")
 	profile := flag.String("server-cpuprofile", "", "write the server process's CPU profile to this file")
 	clientKind := flag.String("client", "raw", "HTTP client of the generator: raw (persistent connections, little CPU) or std (net/http)")
+	batch := flag.Int("batch", 1, "events per request: above 1, each POST is {\"events\": [...]} (rates stay in requests per second)")
 	flag.Parse()
 
 	if *serverMode {
@@ -59,7 +60,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer srv.stop()
-	b := &bench{srv: srv, posters: map[string]poster{}, bodies: requestBodies(*entities)}
+	b := &bench{srv: srv, posters: map[string]poster{}, bodies: requestBodies(*entities, *batch), batch: *batch}
 	for _, t := range srv.targets {
 		if b.posters[t.name], err = newPoster(*clientKind, t.url); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -86,6 +87,7 @@ type bench struct {
 	srv     *server
 	posters map[string]poster // by target name
 	bodies  [][]byte
+	batch   int
 }
 
 func newPoster(kind, url string) (poster, error) {
@@ -116,7 +118,7 @@ func (b *bench) run(t target, rate float64, d time.Duration) result {
 // latencies runs every target at every rate, runs times, and prints each run and the medians.
 func (b *bench) latencies(rates []float64, runs int, d time.Duration) {
 	for _, t := range b.srv.targets { // warm up connections and heaps
-		b.run(t, 2000, 3*time.Second)
+		b.run(t, max(2000/float64(b.batch), 20), 3*time.Second)
 	}
 	fmt.Printf("%-10s %8s %4s %10s %9s %9s %9s %7s %20s\n", "target", "offered", "run", "achieved", "p50", "p99", "p999", "failed", "CPU µs/req gen/srv/redis")
 	all := map[string][]result{}
@@ -131,15 +133,15 @@ func (b *bench) latencies(rates []float64, runs int, d time.Duration) {
 			}
 		}
 	}
-	fmt.Printf("\nmedians of %d runs of %s\n\n", runs, d)
-	fmt.Println("| target | offered req/s | achieved req/s | p50 | p99 | p999 | failed | server CPU µs/req | redis CPU µs/req |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Printf("\nmedians of %d runs of %s, %d event(s) per request\n\n", runs, d, b.batch)
+	fmt.Println("| target | offered req/s | achieved req/s | events/s | p50 | p99 | p999 | failed | server CPU µs/req | redis CPU µs/req |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range rates {
 		for _, t := range b.srv.targets {
 			rs := all[key(t.name, rate)]
 			med := func(f func(result) float64) float64 { return median(rs, f) }
-			fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s | %.0f | %.0f | %.0f |\n", t.name, rate,
-				med(result.throughput),
+			fmt.Printf("| %s | %.0f | %.0f | %.0f | %s | %s | %s | %.0f | %.0f | %.0f |\n", t.name, rate,
+				med(result.throughput), med(result.throughput)*float64(b.batch),
 				msf(med(func(r result) float64 { return float64(r.quantile(0.5)) })),
 				msf(med(func(r result) float64 { return float64(r.quantile(0.99)) })),
 				msf(med(func(r result) float64 { return float64(r.quantile(0.999)) })),
@@ -156,7 +158,7 @@ func (b *bench) maxRates(slo time.Duration) {
 	fmt.Printf("\nmaximum sustainable rate: median of 3 runs of 3s keeps p99 <= %s, no failure; +20%% a step\n\n", slo)
 	for _, t := range b.srv.targets {
 		best := 0.0
-		for rate := 2000.0; rate <= 200000; rate *= 1.2 {
+		for rate := max(2000/float64(b.batch), 20); rate <= 200000; rate *= 1.2 {
 			var rs []result
 			for range 3 {
 				rs = append(rs, b.run(t, rate, 3*time.Second))
@@ -171,7 +173,7 @@ func (b *bench) maxRates(slo time.Duration) {
 			}
 			best = rate
 		}
-		fmt.Printf("| %s | %.0f req/s |\n", t.name, best)
+		fmt.Printf("| %s | %.0f req/s | %.0f events/s |\n", t.name, best, best*float64(b.batch))
 	}
 }
 
@@ -208,13 +210,29 @@ func startServer(redisAddr string, entities int, profile string) (*server, error
 	}, nil
 }
 
-// requestBodies returns live scoring requests for the seeded entities (no time: scored as of now).
-func requestBodies(entities int) [][]byte {
+// requestBodies returns live scoring requests for the seeded entities (no time: scored as of now),
+// batch events each (as {"events": [...]} when batch > 1).
+func requestBodies(entities, batch int) [][]byte {
 	g := synth.New(synth.Config{Seed: 2, Entities: entities, Start: time.Now(), Step: time.Millisecond})
-	out := make([][]byte, 10000)
-	for i := range out {
+	event := func() []byte {
 		ev := g.Next()
-		out[i], _ = json.Marshal(map[string]any{"id": ev.ID, "entity": ev.Entity, "fields": ev.Fields})
+		b, _ := json.Marshal(map[string]any{"id": ev.ID, "entity": ev.Entity, "fields": ev.Fields})
+		return b
+	}
+	out := make([][]byte, max(10000/batch, 100))
+	for i := range out {
+		if batch <= 1 {
+			out[i] = event()
+			continue
+		}
+		b := []byte(`{"events":[`)
+		for k := range batch {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, event()...)
+		}
+		out[i] = append(b, "]}"...)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -90,16 +91,32 @@ func serve(redisAddr string, entities int, profile string) error {
 	return <-done
 }
 
-// floorHandler is the floor of the comparison: a trivial Go JSON handler that decodes the event and
-// answers a fixed score, with no feature store and no model.
+// floorHandler is the floor of the comparison: a trivial Go JSON handler that decodes the event
+// (or the batch, {"events": [...]}) and answers a fixed score for each, with no feature store and
+// no model.
 func floorHandler(w http.ResponseWriter, r *http.Request) {
 	var ev map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	score := func(ev map[string]any) map[string]any {
+		return map[string]any{"id": ev["id"], "model": "floor", "version": 1, "score": 0.5, "route": "champion"}
+	}
+	var out any = score(ev)
+	if events, ok := ev["events"].([]any); ok {
+		results := make([]any, len(events))
+		for i, e := range events {
+			m, _ := e.(map[string]any)
+			results[i] = score(m)
+		}
+		out = map[string]any{"results": results, "errors": 0}
+	}
+	b, _ := json.Marshal(out)
+	// A length, not chunks, as the predictor answers (the generator's client reads only that).
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"id": ev["id"], "model": "floor", "version": 1, "score": 0.5, "route": "champion"})
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // seed gives every entity features in Redis and publishes a model trained on the same stream.
