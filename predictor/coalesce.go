@@ -41,7 +41,7 @@ type lookupCall struct {
 // chunks, pipelined), and two calls in flight so that one is parsed while Redis serves the other.
 const (
 	coalesceMaxEvents  = 1000
-	coalesceMaxFlights = 2
+	coalesceMaxFlights = 1
 )
 
 func newCoalescer(store features.OnlineStore) *coalescer {

@@ -16,6 +16,7 @@ type result struct {
 	offered  float64
 	sent     int
 	failed   int
+	codes    map[int]int     // of the failed requests (0: no answer)
 	lat      []time.Duration // of the successful requests, sorted
 	duration time.Duration
 	// CPU seconds used during the run by the load generator, the server process and redis-server.
@@ -50,6 +51,7 @@ func attack(ctx context.Context, post poster, bodies [][]byte, rate float64, d t
 	interval := time.Duration(float64(time.Second) / rate)
 	lats := make([]time.Duration, n)
 	ok := make([]bool, n)
+	codes := make([]int, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < n && ctx.Err() == nil; i++ {
@@ -61,16 +63,17 @@ func attack(ctx context.Context, post poster, bodies [][]byte, rate float64, d t
 		go func() {
 			defer wg.Done()
 			code, err := post(bodies[i%len(bodies)])
-			lats[i], ok[i] = time.Since(due), err == nil && code == http.StatusOK
+			lats[i], ok[i], codes[i] = time.Since(due), err == nil && code == http.StatusOK, code
 		}()
 	}
 	wg.Wait()
-	res := result{offered: rate, sent: n, duration: time.Since(start)}
+	res := result{offered: rate, sent: n, duration: time.Since(start), codes: map[int]int{}}
 	for i := range n {
 		if ok[i] {
 			res.lat = append(res.lat, lats[i])
 		} else {
 			res.failed++
+			res.codes[codes[i]]++
 		}
 	}
 	slices.Sort(res.lat)

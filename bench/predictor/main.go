@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -35,6 +36,7 @@ func main() {
 	slo := flag.Duration("slo", 10*time.Millisecond, "p99 a sustainable rate must keep (and no failed request)")
 	profile := flag.String("server-cpuprofile", "", "write the server process's CPU profile to this file")
 	clientKind := flag.String("client", "raw", "HTTP client of the generator: raw (persistent connections, little CPU) or std (net/http)")
+	only := flag.String("targets", "floor,predictor", "the targets to attack, in this order (for profiling one alone)")
 	batch := flag.Int("batch", 1, "events per request: above 1, each POST is {\"events\": [...]} (rates stay in requests per second)")
 	flag.Parse()
 
@@ -60,6 +62,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer srv.stop()
+	srv.targets = slices.DeleteFunc(srv.targets, func(t target) bool { return !slices.Contains(strings.Split(*only, ","), t.name) })
 	b := &bench{srv: srv, posters: map[string]poster{}, bodies: requestBodies(*entities, *batch), batch: *batch}
 	for _, t := range srv.targets {
 		if b.posters[t.name], err = newPoster(*clientKind, t.url); err != nil {
@@ -127,9 +130,9 @@ func (b *bench) latencies(rates []float64, runs int, d time.Duration) {
 			for _, t := range b.srv.targets {
 				r := b.run(t, rate, d)
 				all[key(t.name, rate)] = append(all[key(t.name, rate)], r)
-				fmt.Printf("%-10s %8.0f %4d %10.0f %9s %9s %9s %7d %8.0f/%.0f/%.0f\n", t.name, rate, i+1, r.throughput(),
+				fmt.Printf("%-10s %8.0f %4d %10.0f %9s %9s %9s %7d %8.0f/%.0f/%.0f %s\n", t.name, rate, i+1, r.throughput(),
 					ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(0.999)), r.failed,
-					r.cpuPerRequest(r.genCPU), r.cpuPerRequest(r.serverCPU), r.cpuPerRequest(r.redisCPU))
+					r.cpuPerRequest(r.genCPU), r.cpuPerRequest(r.serverCPU), r.cpuPerRequest(r.redisCPU), failedCodes(r))
 			}
 		}
 	}
@@ -167,7 +170,7 @@ func (b *bench) maxRates(slo time.Duration) {
 			p99 := time.Duration(median(rs, func(r result) float64 { return float64(r.quantile(0.99)) }))
 			failed := median(rs, func(r result) float64 { return float64(r.failed) })
 			achieved := median(rs, result.throughput)
-			fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %.0f\n", t.name, rate, achieved, ms(p99), failed)
+			fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %.0f %s\n", t.name, rate, achieved, ms(p99), failed, failedCodes(rs...))
 			if failed > 0 || p99 > slo {
 				break
 			}
@@ -235,6 +238,24 @@ func requestBodies(entities, batch int) [][]byte {
 		out[i] = append(b, "]}"...)
 	}
 	return out
+}
+
+// failedCodes lists the status codes of the failed requests of rs ("" when none failed).
+func failedCodes(rs ...result) string {
+	all := map[int]int{}
+	for _, r := range rs {
+		for c, n := range r.codes {
+			all[c] += n
+		}
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(all)) {
+		parts = append(parts, fmt.Sprintf("%d×%d", all[c], c))
+	}
+	return "(" + strings.Join(parts, " ") + ")"
 }
 
 func key(name string, rate float64) string { return fmt.Sprintf("%s@%.0f", name, rate) }

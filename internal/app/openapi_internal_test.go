@@ -59,6 +59,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	types := map[string]reflect.Type{
 		"Event":           reflect.TypeFor[wire.Event](),
 		"Score":           reflect.TypeFor[predictor.Score](),
+		"ScoreResults":    reflect.TypeFor[predictor.ScoreResults](),
 		"Contribution":    reflect.TypeFor[learner.Contribution](),
 		"FeatureSnapshot": reflect.TypeFor[features.Snapshot](),
 		"ModelInfo":       reflect.TypeFor[predictor.ModelInfo](),
