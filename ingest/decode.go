@@ -263,7 +263,9 @@ func decodeScalar(r json.RawMessage, lim Limits) (any, error) {
 	switch r[0] {
 	case '"':
 		var s string
-		if err := wire.Unmarshal(r, &s); err != nil {
+		if plainString(r) {
+			s = string(r[1 : len(r)-1])
+		} else if err := wire.Unmarshal(r, &s); err != nil {
 			return nil, err
 		}
 		if len(s) > lim.MaxStringBytes {
@@ -271,6 +273,12 @@ func decodeScalar(r json.RawMessage, lim Limits) (any, error) {
 		}
 		return s, nil
 	case 't', 'f':
+		switch string(r) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
 		var b bool
 		if err := wire.Unmarshal(r, &b); err != nil {
 			return nil, err
@@ -285,6 +293,20 @@ func decodeScalar(r json.RawMessage, lim Limits) (any, error) {
 		}
 		return f, nil
 	}
+}
+
+// plainString reports whether r is a JSON string without escapes or control characters, whose
+// text between the quotes is its value (the record was checked to be UTF-8).
+func plainString(r []byte) bool {
+	if len(r) < 2 || r[0] != '"' || r[len(r)-1] != '"' {
+		return false
+	}
+	for _, c := range r[1 : len(r)-1] {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
 }
 
 func jsonKind(r json.RawMessage) string {

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,4 +170,24 @@ func FuzzDecodeOutcome(f *testing.F) {
 			t.Fatalf("error without a reason: %v", err)
 		}
 	})
+}
+
+// TestDecodeFieldScalars holds the fast paths of string and boolean fields to what encoding/json
+// decodes: escapes, non-ASCII text, and control characters (rejected).
+func TestDecodeFieldScalars(t *testing.T) {
+	for _, raw := range []string{
+		`"plain"`, `""`, `"ünïcödé ✓"`, `"tab\there"`, `"quote \" inside"`, `"back\\slash"`, `"\u00e9"`,
+		"\"raw\x01control\"", "\"raw\ttab\"", `true`, `false`, `tru`, `falsey`,
+	} {
+		var want any
+		wantErr := json.Unmarshal([]byte(raw), &want)
+		ev, err := ingest.DecodeEvent([]byte(`{"id": "x", "fields": {"f": `+raw+`}}`), time.Now(), ingest.DefaultLimits())
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("field %s: error %v, encoding/json's %v", raw, err, wantErr)
+			continue
+		}
+		if err == nil && ev.Fields["f"] != want {
+			t.Errorf("field %s = %#v, encoding/json decodes %#v", raw, ev.Fields["f"], want)
+		}
+	}
 }
