@@ -33,6 +33,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per target and rate")
 	duration := flag.Duration("duration", 10*time.Second, "length of a run")
 	findMax := flag.Bool("max", false, "also find the maximum sustainable rate of each target")
+	maxFrom := flag.Float64("max-from", 0, "the first rate of the -max search (default 2000 events/s)")
 	slo := flag.Duration("slo", 10*time.Millisecond, "p99 a sustainable rate must keep (and no failed request)")
 	profile := flag.String("server-cpuprofile", "", "write the server process's CPU profile to this file")
 	clientKind := flag.String("client", "raw", "HTTP client of the generator: raw (persistent connections, little CPU) or std (net/http)")
@@ -72,7 +73,7 @@ func main() {
 	}
 	b.latencies(rates, *runs, *duration)
 	if *findMax {
-		b.maxRates(*slo)
+		b.maxRates(*slo, *maxFrom)
 	}
 }
 
@@ -156,27 +157,49 @@ func (b *bench) latencies(rates []float64, runs int, d time.Duration) {
 }
 
 // maxRates raises the offered rate by 20% a step while the median of three 3-second runs keeps
-// p99 within slo with no failed request, and prints the last rate that did.
-func (b *bench) maxRates(slo time.Duration) {
+// p99 within slo with no failed request, and prints the last rate that did for each target. At
+// each rate the targets' runs alternate, so that both see the same background load.
+func (b *bench) maxRates(slo time.Duration, from float64) {
+	if from <= 0 {
+		from = max(2000/float64(b.batch), 20)
+	}
 	fmt.Printf("\nmaximum sustainable rate: median of 3 runs of 3s keeps p99 <= %s, no failure; +20%% a step\n\n", slo)
+	best := map[string]float64{}
+	live := map[string]bool{}
 	for _, t := range b.srv.targets {
-		best := 0.0
-		for rate := max(2000/float64(b.batch), 20); rate <= 200000; rate *= 1.2 {
-			var rs []result
-			for range 3 {
-				rs = append(rs, b.run(t, rate, 3*time.Second))
-				time.Sleep(500 * time.Millisecond) // let a backlog drain before the next run
+		live[t.name] = true
+	}
+	for rate := from; rate <= 200000 && len(live) > 0; rate *= 1.2 {
+		rs := map[string][]result{}
+		for range 3 {
+			for _, t := range b.srv.targets {
+				if live[t.name] {
+					rs[t.name] = append(rs[t.name], b.run(t, rate, 3*time.Second))
+					time.Sleep(500 * time.Millisecond) // let a backlog drain before the next run
+				}
 			}
-			p99 := time.Duration(median(rs, func(r result) float64 { return float64(r.quantile(0.99)) }))
-			failed := median(rs, func(r result) float64 { return float64(r.failed) })
-			achieved := median(rs, result.throughput)
-			fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %.0f %s\n", t.name, rate, achieved, ms(p99), failed, failedCodes(rs...))
-			if failed > 0 || p99 > slo {
-				break
-			}
-			best = rate
 		}
-		fmt.Printf("| %s | %.0f req/s | %.0f events/s |\n", t.name, best, best*float64(b.batch))
+		for _, t := range b.srv.targets {
+			if !live[t.name] {
+				continue
+			}
+			r := rs[t.name]
+			p99 := time.Duration(median(r, func(r result) float64 { return float64(r.quantile(0.99)) }))
+			failed := median(r, func(r result) float64 { return float64(r.failed) })
+			achieved := median(r, result.throughput)
+			fmt.Printf("  %-10s %8.0f req/s: achieved %8.0f, p99 %s, failed %.0f %s\n", t.name, rate, achieved, ms(p99), failed, failedCodes(r...))
+			if failed > 0 || p99 > slo {
+				delete(live, t.name)
+				continue
+			}
+			best[t.name] = rate
+		}
+	}
+	for _, t := range b.srv.targets {
+		fmt.Printf("| %s | %.0f req/s | %.0f events/s |\n", t.name, best[t.name], best[t.name]*float64(b.batch))
+	}
+	if f, p := best["floor"], best["predictor"]; f > 0 {
+		fmt.Printf("predictor / floor = %.2f\n", p/f)
 	}
 }
 
