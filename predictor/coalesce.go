@@ -2,6 +2,7 @@ package predictor
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/streamlearn/streamlearn/features"
@@ -61,6 +62,8 @@ func (c *coalescer) lookup(ctx context.Context, events []wire.Event) ([]wire.Vec
 	}
 	c.mu.Unlock()
 	if lead {
+		// Let the requests that are ready to run queue first: they share this round trip.
+		runtime.Gosched()
 		// The merged call must not fail because this request went away: the others wait on it.
 		c.flush(context.WithoutCancel(ctx))
 	}
