@@ -214,3 +214,27 @@ func TestCoalescerCancelledWaiter(t *testing.T) {
 		t.Errorf("the cancelled request: %v, want its vectors or context.Canceled", cancelledErr)
 	}
 }
+
+// TestCoalescerLinger checks that a leader waits only under traffic: a lone request goes at once.
+func TestCoalescerLinger(t *testing.T) {
+	c := newCoalescer(nil)
+	t0 := time.Unix(1000, 0)
+	for _, step := range []struct {
+		at   time.Duration
+		want time.Duration
+	}{
+		{0, 0},                             // the first request
+		{time.Millisecond, coalesceLinger}, // 1 ms after the previous leader: busy
+		{1500 * time.Microsecond, coalesceLinger},
+		{10 * time.Millisecond, 0}, // 8.5 ms of quiet
+		{11 * time.Millisecond, coalesceLinger},
+	} {
+		if got := c.lingerFor(t0.Add(step.at)); got != step.want {
+			t.Errorf("leader at +%s waits %s, want %s", step.at, got, step.want)
+		}
+	}
+	c.linger = 0
+	if got := c.lingerFor(t0.Add(11500 * time.Microsecond)); got != 0 {
+		t.Errorf("with linger 0 a leader waits %s", got)
+	}
+}
