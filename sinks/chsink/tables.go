@@ -178,4 +178,3 @@ var modelReportColumns = []column[wire.ModelReportRow]{
 	col("updated", func(r *wire.ModelReportRow) time.Time { return dateTime(r.Updated) }),
 	col("row_version", func(r *wire.ModelReportRow) uint64 { return rowVersion(r.Updated) }),
 }
-
