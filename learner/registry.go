@@ -20,6 +20,9 @@ type Version struct {
 	Examples int64     `json:"examples"`
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
+	// ArrivedTo is when the newest example it learned reached the examples topic (its Kafka
+	// timestamp: the outcome's join), for model freshness; zero when unknown.
+	ArrivedTo time.Time `json:"arrived_to,omitzero"`
 	// Offsets are the examples-topic offsets (next to read, per partition) this version covers.
 	Offsets map[int32]int64 `json:"offsets"`
 	// Progressive metrics: every example scored before it was learned.

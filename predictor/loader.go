@@ -98,7 +98,7 @@ func (l *Loader) Load(ctx context.Context, model string, version int64) (*Served
 	// The version's times are for the freshness metrics only: a registry that lost them (or a
 	// failed read) leaves them zero, and the version serves all the same.
 	if v, err := l.Registry.Get(ctx, model, version); err == nil {
-		s.CreatedAt, s.DataTo = v.CreatedAt, v.To
+		s.CreatedAt, s.DataTo, s.ArrivedTo = v.CreatedAt, v.To, v.ArrivedTo
 	} else if l.Logger != nil {
 		l.Logger.Warn("model version metadata not read; its age is not reported", "model", model, "version", version, "err", err)
 	}

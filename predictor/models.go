@@ -24,6 +24,8 @@ type Served struct {
 	// it learned, from the registry (zero for version 0, or when the registry did not say).
 	CreatedAt time.Time
 	DataTo    time.Time
+	// ArrivedTo is when the newest example it learned reached the examples topic (zero: unknown).
+	ArrivedTo time.Time
 }
 
 // Models holds the serving version of each model name. Readers take one immutable map with a

@@ -164,6 +164,7 @@ const (
 func checkOperatorMetrics(t *testing.T, r *running) {
 	t.Helper()
 	counts := map[string]uint64{}
+	sums := map[string]float64{}
 	gauges := map[string]float64{}
 	for _, mf := range gather(t, r.Registry) {
 		for _, m := range mf.Metric {
@@ -173,6 +174,7 @@ func checkOperatorMetrics(t *testing.T, r *running) {
 			}
 			if h := m.GetHistogram(); h != nil {
 				counts[key] = h.GetSampleCount()
+				sums[key] = h.GetSampleSum()
 			}
 			if g := m.GetGauge(); g != nil {
 				gauges[key] = g.GetValue()
@@ -201,6 +203,11 @@ func checkOperatorMetrics(t *testing.T, r *running) {
 	}
 	if redisOps < 3 {
 		t.Errorf("Redis calls timed under %d operations, want several", redisOps)
+	}
+	// Freshness: each new version served, from its newest example's arrival; the test's stream is
+	// short, so every one is well under a minute.
+	if n, sum := counts["streamlearn_model_freshness_seconds,default"], sums["streamlearn_model_freshness_seconds,default"]; n == 0 || sum <= 0 || sum/float64(n) > 60 {
+		t.Errorf("streamlearn_model_freshness_seconds{model=default}: %d samples, sum %.3f s", n, sum)
 	}
 	if _, ok := gauges["streamlearn_model_version_age_seconds,default"]; !ok {
 		t.Error("no streamlearn_model_version_age_seconds{model=default}")

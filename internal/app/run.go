@@ -193,9 +193,15 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 	}
 	st.out = &kafkasink.Output{Client: m.producer, PredictionsTopic: cfg.Kafka.Topics.Predictions, ExamplesTopic: cfg.Kafka.Topics.Examples}
 	m.models = predictor.NewModels()
+	var fresh newestServed
 	st.loader = &predictor.Loader{
 		Registry: m.registry, Models: m.models, Bootstrap: cfg.Model, Logger: m.Logger,
-		OnSwap: func(s *predictor.Served) { m.metrics.ModelVersion.WithLabelValues(s.Model).Set(float64(s.Version)) },
+		OnSwap: func(s *predictor.Served) {
+			m.metrics.ModelVersion.WithLabelValues(s.Model).Set(float64(s.Version))
+			if fresh.newer(s.Model, s.Version) { // a rollback to an old snapshot is not a measure of freshness
+				m.metrics.ObserveFreshness(s.Model, s.ArrivedTo, s.LoadedAt)
+			}
+		},
 	}
 	if err := st.loader.Sync(ctx, cfg.Model.Name); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", cfg.Model.Name, err)
@@ -424,4 +430,24 @@ func (m *Main) startHTTP(r *run, st *stages) (*http.Server, error) {
 		OnSnapshot: func(v learner.Version) { m.writeSnapshot(context.WithoutCancel(r.gctx), v) },
 	}
 	return m.serveHTTP(r.g, api, cfg.HTTP.Addr)
+}
+
+// newestServed remembers the newest version served of each model, so that only a version newer
+// than every one before it counts towards freshness.
+type newestServed struct {
+	mu      sync.Mutex
+	version map[string]int64
+}
+
+func (n *newestServed) newer(model string, version int64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.version == nil {
+		n.version = map[string]int64{}
+	}
+	if v, ok := n.version[model]; ok && version <= v {
+		return false
+	}
+	n.version[model] = version
+	return true
 }

@@ -33,6 +33,9 @@ type Metrics struct {
 	Published         *prometheus.GaugeVec
 	// StageDuration times each stage's work on one batch, by role and stage (StageTimer).
 	StageDuration *prometheus.HistogramVec
+	// Freshness is, for each new version this process starts serving, the time from its newest
+	// example's arrival on the examples topic to that moment (ObserveFreshness).
+	Freshness *prometheus.HistogramVec
 }
 
 // StageBuckets are the buckets of streamlearn_stage_duration_seconds: 50µs to about 26s, a
@@ -72,11 +75,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_stage_duration_seconds",
 			Help:    "Time a stage spent on one batch, by role (score, join, learn, correlate) and stage (decode, features, score, produce, join, learn, publish, flush).",
 			Buckets: StageBuckets}, []string{"role", "stage"}),
+		Freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_model_freshness_seconds",
+			Help: "For each new version this process starts serving, seconds from the arrival of the newest example it learned (its time on the examples topic) " +
+				"until it served, by model. The examples first served by a version arrived at most one publish interval before that one.",
+			Buckets: prometheus.ExponentialBuckets(0.025, 2, 14)}, []string{"model"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
 			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates,
-			m.DuplicateExamples, m.DriftAlerts, m.Published, m.StageDuration)
+			m.DuplicateExamples, m.DriftAlerts, m.Published, m.StageDuration, m.Freshness)
 	}
 	return m
 }
@@ -132,4 +139,13 @@ func Sum(g prometheus.Gatherer, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// ObserveFreshness records that model started serving a version at servedAt whose newest example
+// arrived at arrivedTo; an unknown arrival (zero) is not recorded.
+func (m *Metrics) ObserveFreshness(model string, arrivedTo, servedAt time.Time) {
+	if arrivedTo.IsZero() {
+		return
+	}
+	m.Freshness.WithLabelValues(model).Observe(max(0, servedAt.Sub(arrivedTo).Seconds()))
 }

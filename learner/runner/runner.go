@@ -247,6 +247,7 @@ type learning struct {
 	exs         []wire.Example // the last poll's examples
 	dirty       int64          // examples learned since the last publish
 	from, to    time.Time      // event times of the examples learned
+	arrived     time.Time      // the newest Kafka timestamp of the examples learned
 	lastPublish time.Time
 	note        string // the next version's note
 	kind        string // the next version's snapshot kind (empty: by the schedule)
@@ -314,6 +315,9 @@ func (l *learning) decode(fetches kgo.Fetches) {
 		}
 		if ex.Time.After(l.to) {
 			l.to = ex.Time
+		}
+		if rec.Timestamp.After(l.arrived) {
+			l.arrived = rec.Timestamp
 		}
 		l.exs = append(l.exs, ex)
 	})
@@ -411,7 +415,7 @@ func (l *learning) publish(ctx context.Context) error {
 	m := l.window.metrics()
 	v, err := r.Registry.Publish(ctx, learner.Version{
 		Model: l.model, Parent: l.lineage, Spec: trainer.Spec(), Examples: trainer.Seen(),
-		From: l.from, To: l.to, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
+		From: l.from, To: l.to, ArrivedTo: l.arrived, Offsets: maps.Clone(l.offsets), Metrics: m, Note: l.note,
 		Kind: kind, Binary: r.binary(), CreatedAt: now.UTC(), Report: l.gateReport(kind, m),
 	}, snap, &learner.Checkpoint{Offsets: maps.Clone(l.offsets), State: state, Fence: r.Fence})
 	if err != nil {

@@ -28,6 +28,7 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 	r.OnReport = func(v learner.Version) { mu.Lock(); reports = append(reports, v); mu.Unlock() }
 	run(t, r)
 
+	produced := time.Now()
 	f.produce(t, 0, 1000)
 	f.waitLearned(t, 1000)
 	f.produce(t, 1000, 2000)
@@ -40,6 +41,10 @@ func TestRunnerRetainsScheduledSnapshotsWithHeldOutReports(t *testing.T) {
 	live, _ := f.reg.Live(context.Background(), "m")
 	if live.Version <= vs[0].Version || live.Kind != "" || live.Parent != vs[0].Version {
 		t.Fatalf("live %+v, want a newer unretained version", live)
+	}
+	// Its newest example's arrival: the Kafka timestamp of one of the examples produced above.
+	if live.ArrivedTo.Before(produced.Add(-time.Second)) || live.ArrivedTo.After(time.Now()) || !live.ArrivedTo.After(vs[0].ArrivedTo.Add(-time.Nanosecond)) {
+		t.Errorf("live version arrived_to %v (snapshot's %v), want a time since %v", live.ArrivedTo, vs[0].ArrivedTo, produced)
 	}
 	mu.Lock()
 	clock = clock.Add(time.Hour)
