@@ -69,12 +69,58 @@ func (l *learning) retained(ctx context.Context, v learner.Version, s *learner.S
 	if want <= 0 {
 		want = DefaultReportOutcomes
 	}
+	l.follow(v, s, want, l.gate)
+	l.gate = nil
+}
+
+// follow starts the held-out report of snapshot v (whose model is s).
+func (l *learning) follow(v learner.Version, s *learner.Snapshot, want int, gate *learner.Gate) {
+	if l.reported == nil {
+		l.reported = map[int64]bool{}
+	}
+	l.reported[v.Version] = true
 	if len(l.reports) == maxPendingReports {
 		l.reports = l.reports[1:]
 	}
-	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want, gate: l.gate,
-		segments: r.Segments, segs: map[string]*segment{}, values: map[string]int{}})
-	l.gate = nil
+	l.reports = append(l.reports, &pendingReport{v: v, snap: s, weights: map[string]float64{}, want: want, gate: gate,
+		segments: l.r.Segments, segs: map[string]*segment{}, values: map[string]int{}})
+}
+
+// adoptSnapshots starts the held-out reports of retained snapshots this learner did not take
+// (on demand over HTTP or the CLI, by a manual promotion, by an import): their held-out examples
+// are those that follow from now on, which none of them learned.
+func (l *learning) adoptSnapshots(ctx context.Context) {
+	vs, err := l.r.Registry.List(ctx, l.model)
+	if err != nil {
+		return
+	}
+	want := l.r.ReportOutcomes
+	if want <= 0 {
+		want = DefaultReportOutcomes
+	}
+	for _, v := range vs {
+		if l.reported[v.Version] || (v.Report != nil && v.Report.HeldOut != nil) {
+			continue
+		}
+		b, err := l.r.Registry.Snapshot(ctx, l.model, v.Version)
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		s, err := learner.UnmarshalSnapshot(b)
+		if err != nil {
+			l.log.Warn("snapshot not reported: it does not decode", "model", l.model, "version", v.Version, "err", err)
+			if l.reported == nil {
+				l.reported = map[int64]bool{}
+			}
+			l.reported[v.Version] = true
+			continue
+		}
+		var gate *learner.Gate
+		if v.Report != nil {
+			gate = v.Report.Gate
+		}
+		l.follow(v, s, want, gate)
+	}
 }
 
 // scoreReports scores the pending snapshots on the last poll's examples, which none of them

@@ -257,6 +257,7 @@ type learning struct {
 	lastSnapshot time.Time
 	lineage      int64 // the last retained snapshot: the parent of the versions that follow
 	reports      []*pendingReport
+	reported     map[int64]bool // snapshots whose reports this run computes or found done
 	gate         *learner.Gate // the last retrain's decision, for the next snapshot's report
 }
 
@@ -432,6 +433,7 @@ func (l *learning) publish(ctx context.Context) error {
 	if kind != "" {
 		l.retained(ctx, v, s, now)
 	}
+	l.adoptSnapshots(ctx)
 	r.mu.Lock()
 	r.version, r.metrics = v.Version, m
 	r.mu.Unlock()

@@ -173,3 +173,63 @@ func TestAutoPromoteNeverSwapsSpecs(t *testing.T) {
 		t.Fatalf("unpin = %+v, %v; live %+v", ch, err, live)
 	}
 }
+
+// TestRunnerReportsSnapshotsTakenByHand: a snapshot taken on demand (not by the learner) gets its
+// held-out report too, on examples that follow its adoption, which it never learned.
+func TestRunnerReportsSnapshotsTakenByHand(t *testing.T) {
+	f := newFixture(t, 3000, 0)
+	r := f.runner(0, nil)
+	r.ReportOutcomes = 400
+	run(t, r)
+	ctx := context.Background()
+	f.produce(t, 0, 500) // the first publish is retained (scheduled): the next live version is not
+	f.waitLearned(t, 500)
+	f.produce(t, 500, 1000)
+	f.waitLearned(t, 1000)
+	v, err := f.reg.TakeSnapshot(ctx, "m", learner.SnapshotRequest{Tag: "by-hand", By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Kind != learner.SnapshotManual || v.Examples != 1000 {
+		t.Fatalf("snapshot taken by hand: %+v, want a manual snapshot of the live version (1000 examples)", v)
+	}
+	f.produce(t, 1000, 2000) // the next publish adopts the snapshot ...
+	f.waitLearned(t, 2000)
+	f.produce(t, 2000, 3000) // ... and these are its held-out examples
+	deadline := time.Now().Add(30 * time.Second)
+	for v.Report == nil || v.Report.HeldOut == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no held-out report for the snapshot taken by hand (version %d): %+v", v.Version, v.Report)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if v, err = f.reg.Get(ctx, "m", v.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := f.reg.Snapshot(ctx, "m", v.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := learner.UnmarshalSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := v.Report.HeldOut
+	first := -1
+	for i, ex := range f.examples {
+		if ex.Time.Equal(h.From) {
+			first = i
+		}
+	}
+	if first < int(v.Examples) || first+400 > len(f.examples) {
+		t.Fatalf("held out from example %d (%v); the snapshot learned the first %d", first, h.From, v.Examples)
+	}
+	var scores, labels []float64
+	for _, ex := range f.examples[first : first+400] {
+		scores = append(scores, snap.Predict(ex.Features).Score)
+		labels = append(labels, ex.Label)
+	}
+	if h.N != 400 || h.AUC != eval.AUC(scores, labels) || h.LogLoss != eval.LogLoss(scores, labels) {
+		t.Errorf("held-out %+v, want n 400, AUC %v, logloss %v on examples %d..%d", h, eval.AUC(scores, labels), eval.LogLoss(scores, labels), first, first+399)
+	}
+}

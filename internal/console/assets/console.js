@@ -228,7 +228,7 @@
       parts.push(el("h4", { text: "Held out in time (the next " + fmtInt(rep.held_out.n) + " examples, never learned)" }),
         kv([["AUC", fmt(rep.held_out.auc)], ["logloss", fmt(rep.held_out.logloss)], ["Brier", fmt(rep.held_out.brier)]]));
     } else {
-      parts.push(el("p", { text: "No held-out figures yet: they come once the learner has seen the examples after this snapshot (learner-made snapshots only)." }));
+      parts.push(el("p", { text: "No held-out figures yet: the learner computes them on the examples that arrive after it takes up this snapshot." }));
     }
     if (rep.calibration && rep.calibration.length) {
       parts.push(el("h4", { text: "Calibration" }), el("table", {}, el("tr", {}, ...["score bin", "n", "mean score", "mean label"].map((t) => el("th", { text: t }))),
