@@ -58,21 +58,34 @@
 
   // confirm asks the operator to confirm a change, with the token to send; it resolves to false
   // when cancelled.
+  // confirmChange asks the operator to confirm text (and for the token). It answers from the
+  // buttons' own clicks: the dialog's close event is queued, and one left over from the previous
+  // question would answer this one.
   function confirmChange(text) {
     return new Promise((resolve) => {
-      const d = $("#confirm-dialog");
+      const d = $("#confirm-dialog"), ok = $("#confirm-ok"), cancel = $("#confirm-cancel");
       $("#confirm-text").textContent = text;
       $("#confirm-token").value = token();
-      d.returnValue = "";
-      d.addEventListener("close", () => {
-        if (d.returnValue !== "ok") return resolve(false);
-        const t = $("#confirm-token").value.trim();
-        if (t) sessionStorage.setItem(TOKEN_KEY, t);
-        resolve(true);
-      }, { once: true });
+      const done = (yes) => (ev) => {
+        if (ev) ev.preventDefault();
+        ok.removeEventListener("click", onOK);
+        cancel.removeEventListener("click", onCancel);
+        d.removeEventListener("cancel", onCancel);
+        if (yes) {
+          const t = $("#confirm-token").value.trim();
+          if (t) sessionStorage.setItem(TOKEN_KEY, t);
+        }
+        d.close();
+        resolve(yes);
+      };
+      const onOK = done(true), onCancel = done(false);
+      ok.addEventListener("click", onOK);
+      cancel.addEventListener("click", onCancel);
+      d.addEventListener("cancel", onCancel); // Escape
       d.showModal();
     });
   }
+
 
   // ---- charts
 
