@@ -258,7 +258,7 @@ type learning struct {
 	lineage      int64 // the last retained snapshot: the parent of the versions that follow
 	reports      []*pendingReport
 	reported     map[int64]bool // snapshots whose reports this run computes or found done
-	gate         *learner.Gate // the last retrain's decision, for the next snapshot's report
+	gate         *learner.Gate  // the last retrain's decision, for the next snapshot's report
 }
 
 // close releases the trainers.
