@@ -198,14 +198,15 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 	// An outcome's row is written twice: un-joined when the outcome is read, joined when its example
 	// is, a moment later. Wait for the joined rows, not only for one row per outcome: the last
 	// outcomes' un-joined rows may be in while their examples are still on their way.
-	var preds, outs, joined uint64
+	var preds, outs, joined, logged uint64
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		preds = countWhere(t, conn, cfg.ClickHouse.Database, "predictions", "1")
 		outs = countWhere(t, conn, cfg.ClickHouse.Database, "outcomes", "1")
 		joined = countWhere(t, conn, cfg.ClickHouse.Database, "outcomes", "joined = 1")
-		if outs >= want && joined < want {
+		if outs >= want && joined < want && joined != logged {
 			t.Logf("every outcome has a row, %d of them joined so far", joined)
+			logged = joined
 		}
 		if preds >= want && outs >= want && joined >= want {
 			break
@@ -241,6 +242,18 @@ func explainUnjoined(t *testing.T, conn driver.Conn, cfg config.Config) {
 	}
 	rows.Close()
 	examples := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Examples, 10*time.Second, func([]*kgo.Record) bool { return false })
+	distinct := map[string]bool{}
+	for _, r := range examples {
+		distinct[string(r.Key)] = true
+	}
+	dead := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.DeadLetter, 5*time.Second, func([]*kgo.Record) bool { return false })
+	t.Logf("the examples topic holds %d records for %d ids; the dead-letter topic %d records", len(examples), len(distinct), len(dead))
+	for i, r := range dead {
+		if i == 5 {
+			break
+		}
+		t.Logf("dead letter %s: headers %v", r.Key, r.Headers)
+	}
 	for id, v := range ids {
 		var found []string
 		for _, r := range examples {

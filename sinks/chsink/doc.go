@@ -17,5 +17,6 @@
 // where milliseconds matter a UInt16 column named <column>_ms holds the milliseconds within the second.
 // Every table has a row_version UInt64 column, the epoch milliseconds of the row's version time (for
 // example scored_at for predictions, updated for feature_drift); of the rows with the same key the
-// one with the greatest row_version wins.
+// one with the greatest row_version wins. In outcomes, a joined row's row_version also has bit 62
+// set: it replaces the outcome's un-joined row even when the outcome's timestamp is later.
 package chsink

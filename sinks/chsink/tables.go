@@ -56,7 +56,20 @@ var outcomeColumns = []column[wire.OutcomeRow]{
 	col("score", func(r *wire.OutcomeRow) float64 { return r.Score }),
 	col("joined", func(r *wire.OutcomeRow) uint8 { return boolean(r.Joined) }),
 	col("delay_seconds", func(r *wire.OutcomeRow) float64 { return r.DelaySeconds }),
-	col("row_version", func(r *wire.OutcomeRow) uint64 { return rowVersion(r.ReceivedAt) }),
+	col("row_version", func(r *wire.OutcomeRow) uint64 { return outcomeRowVersion(r) }),
+}
+
+// joinedOutcome is set in the row_version of joined outcome rows, so that an outcome's joined row
+// replaces its un-joined one whatever the two records' timestamps say: the un-joined row carries
+// the producer's timestamp of the outcome, which a skewed client clock can put after the example's.
+const joinedOutcome = 1 << 62
+
+func outcomeRowVersion(r *wire.OutcomeRow) uint64 {
+	v := rowVersion(r.ReceivedAt)
+	if r.Joined {
+		v |= joinedOutcome
+	}
+	return v
 }
 
 var featureDriftColumns = []column[wire.FeatureDriftRow]{

@@ -152,7 +152,7 @@ func TestRoundTrip(t *testing.T) {
 			"time": sec, "time_ms": uint16(123), "scored_at": sec, "scored_at_ms": uint16(168), "row_version": ms(at) + 45}},
 		{"outcomes", map[string]any{"id": "e-1", "label": 1.0, "class": "yes", "time": sec.Add(time.Hour), "time_ms": uint16(123),
 			"received_at": sec.Add(time.Hour), "received_at_ms": uint16(130), "model": "fraud", "version": int64(3), "score": 0.25,
-			"joined": uint8(1), "delay_seconds": 3600.007, "row_version": ms(at) + 3_600_007}},
+			"joined": uint8(1), "delay_seconds": 3600.007, "row_version": 1<<62 | (ms(at) + 3_600_007)}},
 		{"feature_drift", map[string]any{"window_start": hour, "window_end": hour.Add(time.Hour), "model": "fraud", "feature": "amount",
 			"kind": "numeric", "n": int64(1000), "missing_rate": 0.01, "psi": 0.3, "ks": 0.2, "ks_pvalue": 0.001, "js": 0.05,
 			"wasserstein": 1.5, "chi2": 0.0, "chi2_pvalue": 1.0, "linf": 0.2, "reference_start": hour.Add(-24 * time.Hour),
@@ -242,6 +242,30 @@ func TestResentRowsDoNotChangeResults(t *testing.T) {
 	}
 	if s := got[0]["s"].(float64) + got[1]["s"].(float64); s < sum-1e-9 || s > sum+1e-9 {
 		t.Errorf("sum(score) = %v, want %v", s, sum)
+	}
+}
+
+// TestJoinedOutcomeWins writes an outcome's joined row before its un-joined one, with the un-joined
+// row's timestamp the later (a producer whose clock runs ahead): under FINAL the joined row stays.
+func TestJoinedOutcomeWins(t *testing.T) {
+	addr := testenv.ClickHouse(t)
+	w := open(t, testConfig(t, addr), nil)
+	ctx := testenv.Context(t, time.Minute)
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	joined := wire.OutcomeRow{ID: "o1", Label: 1, Time: at, ReceivedAt: at.Add(time.Second), Model: "m", Version: 3, Score: 0.7, Joined: true}
+	unjoined := wire.OutcomeRow{ID: "o1", Label: 1, Time: at, ReceivedAt: at.Add(time.Minute)}
+	for _, r := range []wire.OutcomeRow{joined, unjoined} {
+		mustAdd(t, w.AddOutcomes(context.Background(), r))
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := queryMaps(ctx, w.Conn(), "SELECT joined, version, model FROM "+w.Database()+".outcomes FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0]["joined"] != uint8(1) || got[0]["version"] != int64(3) || got[0]["model"] != "m" {
+		t.Fatalf("outcomes FINAL = %v, want the joined row", got)
 	}
 }
 
