@@ -40,8 +40,10 @@ const (
 
 // Auto is the trainer of the "auto" family, the zero-config default: it learns every example with
 // one model of each of AutoFamilies, scores each before it learns (progressive validation), and
-// serves the champion, the member with the lowest recent log loss (with hysteresis). Learn returns
-// the champion's prediction, Snapshot the champion's snapshot.
+// serves a blend of the members weighted by their recent log loss for its first AutoHorizon
+// examples (auto_blend.go), then the champion, the member with the lowest recent log loss (with
+// hysteresis).
+// Learn returns the prediction of what serves, Snapshot its snapshot.
 type Auto struct {
 	spec     Spec
 	members  []Trainer
@@ -51,6 +53,9 @@ type Auto struct {
 	switches int64
 	leader   int   // the member leading the champion by AutoMargin, when lead > 0
 	lead     int64 // examples in a row it has led
+
+	w  []float64 // scratch: the weights of the blend (auto_blend.go)
+	ps []float64 // scratch: the members' scores of one example
 }
 
 var _ Trainer = (*Auto)(nil)
@@ -90,7 +95,9 @@ func (a *Auto) Spec() Spec { return a.spec.clone() }
 // Seen is the number of examples learned.
 func (a *Auto) Seen() int64 { return a.seen }
 
-// Champion is the family that serves now.
+// Champion is the member with the lowest recent log loss, with hysteresis: the one that serves
+// alone from AutoHorizon examples on (before, the blend serves: Weights) and, past the warm-up, the
+// one that learns every example.
 func (a *Auto) Champion() string { return AutoFamilies[a.champ] }
 
 // Losses returns each member's recent progressive log loss, in AutoFamilies order.
@@ -110,12 +117,16 @@ func (a *Auto) Skipped() int64 {
 	return n
 }
 
-// Predict scores v with the champion.
-func (a *Auto) Predict(v wire.Vector) Prediction { return a.members[a.champ].Predict(v) }
-
-// Learn learns (v, y) with every member and returns the champion's prediction from before.
+// Learn learns (v, y) with every member (past the warm-up: the champion, and the others on a
+// sample) and returns the prediction from before of what served: the blend of the members, or the
+// champion alone.
 func (a *Auto) Learn(v wire.Vector, y Label) Prediction {
 	var out Prediction
+	w := a.blendWeights()
+	only := single(w)
+	if len(a.ps) != len(a.members) {
+		a.ps = make([]float64, len(a.members))
+	}
 	usable := finite(y.Value)
 	target := min(max(y.Value, 0), 1)
 	rate := max(1/float64(a.seen+1), 1.0/AutoWindow)
@@ -125,12 +136,16 @@ func (a *Auto) Learn(v wire.Vector, y Label) Prediction {
 			continue
 		}
 		p := m.Learn(v, y)
-		if i == a.champ {
+		if i == only {
 			out = p
 		}
+		a.ps[i] = p.Score
 		if usable {
 			a.loss[i] += rate * (logLoss(p.Score, target) - a.loss[i])
 		}
+	}
+	if only < 0 {
+		out = Prediction{Score: blendScore(w, a.ps)}
 	}
 	if !usable {
 		return out
@@ -165,9 +180,6 @@ func logLoss(p, y float64) float64 {
 	p = min(max(p, 1e-15), 1-1e-15)
 	return -(y*math.Log(p) + (1-y)*math.Log(1-p))
 }
-
-// Snapshot returns the champion's snapshot.
-func (a *Auto) Snapshot() *Snapshot { return a.members[a.champ].Snapshot() }
 
 // MarshalBinary encodes the full state: the selection and each member's checkpoint.
 func (a *Auto) MarshalBinary() ([]byte, error) {

@@ -9,7 +9,7 @@ import (
 
 // TestAutoSamplesAfterWarmup: past AutoWarmup examples the members that do not serve learn one
 // example in AutoSample and the champion every one; a checkpoint taken in between resumes the
-// sample exactly.
+// sample exactly. Then the champion serves alone: its own snapshot, all the weight.
 func TestAutoSamplesAfterWarmup(t *testing.T) {
 	spec := learner.DefaultSpec()
 	spec.Family = learner.FamilyAuto
@@ -42,6 +42,14 @@ func TestAutoSamplesAfterWarmup(t *testing.T) {
 	}
 	if want := extra + (len(learner.AutoFamilies)-1)*extra/learner.AutoSample; learned != want {
 		t.Errorf("members learned %d examples in all, want %d", learned, want)
+	}
+	if got, want := a.Snapshot().Family(), a.Champion(); got != want {
+		t.Errorf("past the warm-up (and AutoHorizon) the snapshot is of family %s, want the champion %s", got, want)
+	}
+	for i, w := range a.Weights() {
+		if want := map[bool]float64{true: 1}[learner.AutoFamilies[i] == a.Champion()]; w != want {
+			t.Errorf("past the warm-up %s weighs %v, want %v", learner.AutoFamilies[i], w, want)
+		}
 	}
 	// Resume from a checkpoint: the same sample, so the same state as an uninterrupted run.
 	cp, err := a.MarshalBinary()

@@ -118,6 +118,6 @@ func RenameSnapshot(data []byte, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.spec.Name = name
+	s.rename(name)
 	return s.MarshalBinary()
 }

@@ -34,3 +34,13 @@ func AutoMemberSeen(a *Auto) []int64 {
 	}
 	return out
 }
+
+// AutoMember returns a's member of family f.
+func AutoMember(a *Auto, f string) Trainer {
+	for i, name := range AutoFamilies {
+		if name == f {
+			return a.members[i]
+		}
+	}
+	return nil
+}

@@ -99,3 +99,32 @@ func BenchmarkAutoSettled(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAutoBlendPredict is the scoring of an auto snapshot that blends its members (taken
+// before AutoHorizon examples), against the snapshot of its champion alone, on wideStream.
+func BenchmarkAutoBlendPredict(b *testing.B) {
+	stream := wideStream(learner.AutoHorizon/2, 1)
+	s := learner.DefaultSpec()
+	s.Family = learner.FamilyAuto
+	a, err := learner.NewAuto(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ex := range stream {
+		a.Learn(ex.v, ex.y)
+	}
+	blend := a.Snapshot()
+	fams, weights := blend.Blend()
+	if len(fams) < 2 {
+		b.Fatalf("no blend: %v", fams)
+	}
+	b.Logf("blend of %v weighing %.3f, champion %s", fams, weights, a.Champion())
+	for name, snap := range map[string]*learner.Snapshot{"blend": blend, "champion": learner.AutoMember(a, a.Champion()).Snapshot()} {
+		b.Run(name, func(b *testing.B) {
+			for i := range b.N {
+				snap.Predict(stream[i%len(stream)].v)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+		})
+	}
+}

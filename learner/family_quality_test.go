@@ -38,12 +38,13 @@ func reference(t *testing.T) map[string][2]float64 {
 // against offline references (docs/BENCHMARKS.md, "Model families"): on sets where offline
 // gradient boosting beats offline logistic regression by 0.05 AUC or more, progressive AUC within
 // 0.03 of gradient boosting; elsewhere within 0.005 of the linear default. Two small sets miss the
-// first goal (a progressive pass over 208 or 351 rows against 5-fold offline training); for them
-// the test holds the figures measured, a little under, and logs the gap.
+// first goal (a progressive pass over 208 or 351 rows against 5-fold offline training; ionosphere
+// by 0.003 since auto blends its members); for them the test holds the figures measured, a little
+// under, and logs the gap.
 func TestZeroConfigQuality(t *testing.T) {
 	ref := reference(t)
-	// Measured floors where the goal is not met (measured: ionosphere 0.9093, sonar 0.7858).
-	floors := map[string]float64{"ionosphere": 0.90, "sonar": 0.78}
+	// Measured floors where the goal is not met (measured: ionosphere 0.9397, sonar 0.8163).
+	floors := map[string]float64{"ionosphere": 0.935, "sonar": 0.81}
 	for _, name := range []string{"pima", "ionosphere", "breast_cancer", "house_votes", "sonar", "checkerboard", "thresholds"} {
 		t.Run(name, func(t *testing.T) {
 			r, ok := ref[name]

@@ -275,8 +275,11 @@ func (s *Snapshot) familyPredict(v wire.Vector) Prediction {
 }
 
 // ExplainErr reports why Contributions cannot explain this model's scores, nil when it can: the
-// linear family and FM explain, the MLP and the trees do not.
+// linear family and FM explain, the MLP, the trees and an auto blend do not.
 func (s *Snapshot) ExplainErr() error {
+	if s.blend != nil {
+		return fmt.Errorf("explain is not available for a blend of families (auto serving %s)", s.blend.description())
+	}
 	if s.fam == nil {
 		return nil
 	}
@@ -300,6 +303,7 @@ func (s *Snapshot) familyContributions(v wire.Vector) []Contribution {
 	return ex.contributions(&in, func(i int) string { return h.featureName(v, i) })
 }
 
-// Family is the snapshot's model family: "linear", "fm", "mlp", "tree" or "forest" (an auto
-// trainer's snapshot is its champion's).
+// Family is the snapshot's model family: "linear", "fm", "mlp", "tree" or "forest", or "auto" for
+// an auto trainer's blend of members (Blend names them); an auto trainer with one member serving
+// alone (its champion from AutoHorizon examples on) takes that member's snapshot, of its family.
 func (s *Snapshot) Family() string { return s.spec.family() }

@@ -23,7 +23,8 @@ type Snapshot struct {
 	mean   []float64 // per row: standardization of a numeric input in that slot
 	scale  []float64
 	table  slotTable
-	fam    familyScorer // a non-linear family's model (family.go); nil for linear
+	fam    familyScorer   // a non-linear family's model (family.go); nil for linear
+	blend  *blendSnapshot // an auto trainer's blend of members (auto_blend.go); nil otherwise
 
 	scratch sync.Pool // *Hashed
 	inputs  sync.Pool // *input, of a non-linear family
@@ -88,6 +89,9 @@ func (s *Snapshot) Seen() int64 { return s.seen }
 
 // Predict scores v. It equals the trainer's Predict at the time of the snapshot.
 func (s *Snapshot) Predict(v wire.Vector) Prediction {
+	if s.blend != nil {
+		return s.blend.predict(v)
+	}
 	if s.fam != nil {
 		return s.familyPredict(v)
 	}
@@ -137,8 +141,11 @@ func (s *Snapshot) margins(h *Hashed, m []float64) {
 // a standardized regression target they are in target units and the bias includes the target's mean.
 //
 // A non-linear family explains where ExplainErr is nil (FM: each feature's linear term plus half of
-// each of its pairwise interactions); for the others Contributions returns nil.
+// each of its pairwise interactions); for the others, and an auto blend, Contributions returns nil.
 func (s *Snapshot) Contributions(v wire.Vector) []Contribution {
+	if s.blend != nil {
+		return nil
+	}
 	if s.fam != nil {
 		return s.familyContributions(v)
 	}

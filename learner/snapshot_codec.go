@@ -6,8 +6,12 @@ import (
 )
 
 // MarshalBinary encodes the snapshot: magic "SLSN", version, spec as JSON, then the sparse weights.
-// A non-linear family's snapshot has its own form (magic "SLSF", family_trainer.go).
+// A non-linear family's snapshot has its own form (magic "SLSF", family_trainer.go), and so has an
+// auto blend (magic "SLSB", auto_blend.go).
 func (s *Snapshot) MarshalBinary() ([]byte, error) {
+	if s.blend != nil {
+		return s.marshalBlend()
+	}
 	if s.fam != nil {
 		return s.marshalFamily()
 	}
@@ -31,8 +35,13 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 // UnmarshalSnapshot decodes a snapshot written by Snapshot.MarshalBinary.
 func UnmarshalSnapshot(data []byte) (*Snapshot, error) {
 	decode := decodeSnapshot
-	if len(data) >= 4 && string(data[:4]) == familySnapshotMagic {
-		decode = decodeFamilySnapshot
+	if len(data) >= 4 {
+		switch string(data[:4]) {
+		case familySnapshotMagic:
+			decode = decodeFamilySnapshot
+		case blendSnapshotMagic:
+			decode = decodeBlendSnapshot
+		}
 	}
 	s, err := decode(data)
 	if err != nil {
