@@ -42,8 +42,7 @@ const (
 // one model of each of AutoFamilies, scores each before it learns (progressive validation), and
 // serves a blend of the members weighted by their recent log loss for its first AutoHorizon
 // examples (auto_blend.go), then the champion, the member with the lowest recent log loss (with
-// hysteresis).
-// Learn returns the prediction of what serves, Snapshot its snapshot.
+// hysteresis). Learn returns the prediction of what serves, Snapshot its snapshot.
 type Auto struct {
 	spec     Spec
 	members  []Trainer
