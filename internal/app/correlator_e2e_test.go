@@ -222,6 +222,45 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 	}
 }
 
+// TestResentOutcomeKeepsJoinedRow sends outcomes again after they were joined, as a producer's retry
+// does (a retried batch is re-encoded with a new timestamp, later than the examples'): the join makes
+// no second example, and in ClickHouse every outcome's row is still the joined one. Before joined
+// rows always won, the re-sent outcome's later timestamp made its un-joined row replace the joined
+// one (TestClickHouseOutageLosesNothing saw 22 outcomes, one partition's share of a batch, so).
+func TestResentOutcomeKeepsJoinedRow(t *testing.T) {
+	cfg := testConfig(t)
+	start(t, cfg)
+	evs := driftStream(200, 0, 11)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(evs)...)
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs)...)
+	conn := chConn(t, cfg)
+	db := cfg.ClickHouse.Database
+	want := uint64(len(evs))
+	waitFor(t, 60*time.Second, "every outcome joined", func() bool {
+		return countWhere(t, conn, db, "outcomes", "joined = 1") == want
+	})
+	publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(evs)...)
+	// Rows, not versions: two un-joined rows per outcome (sent twice) and one joined.
+	waitFor(t, 60*time.Second, "the re-sent outcomes' rows", func() bool {
+		var n uint64
+		q := fmt.Sprintf("SELECT count() FROM %s.outcomes WHERE joined = 0", db)
+		if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n >= 2*want
+	})
+	if n := countWhere(t, conn, db, "outcomes", "1"); n != want {
+		t.Errorf("%d outcomes under FINAL, want %d", n, want)
+	}
+	if n := countWhere(t, conn, db, "outcomes", "joined = 1"); n != want {
+		t.Errorf("%d outcomes joined under FINAL after the re-send, want %d", n, want)
+		explainUnjoined(t, conn, cfg)
+	}
+	if exs := readAll(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Examples, 5*time.Second, func([]*kgo.Record) bool { return false }); len(exs) != len(evs) {
+		t.Errorf("%d examples for %d outcomes sent twice, want one each", len(exs), len(evs))
+	}
+}
+
 // explainUnjoined says, for a few outcomes whose row in ClickHouse is not the joined one, what the
 // examples topic holds for them: no example means the join lost it, an example means the writer did.
 func explainUnjoined(t *testing.T, conn driver.Conn, cfg config.Config) {
