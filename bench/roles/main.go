@@ -43,6 +43,8 @@ type phase struct {
 	cpu, wall time.Duration
 	// redis and ch: CPU time of the Redis and ClickHouse servers during the phase.
 	redis, ch time.Duration
+	// peakRSS is the most resident memory the role's process held, start-up included, in bytes.
+	peakRSS int64
 }
 
 func (p phase) perCore(n int) float64 { return float64(n) / p.cpu.Seconds() }
@@ -98,7 +100,7 @@ func (r result) print(label string, n int) {
 		if !ok {
 			continue
 		}
-		fmt.Printf("  %s %.0f/s per core (%.2fs CPU, %.1fs wall; redis %.2fs, clickhouse %.2fs CPU)", role, p.perCore(n), p.cpu.Seconds(), p.wall.Seconds(), p.redis.Seconds(), p.ch.Seconds())
+		fmt.Printf("  %s %.0f/s per core (%.2fs CPU, %.1fs wall; redis %.2fs, clickhouse %.2fs CPU; peak RSS %d MiB)", role, p.perCore(n), p.cpu.Seconds(), p.wall.Seconds(), p.redis.Seconds(), p.ch.Seconds(), p.peakRSS>>20)
 	}
 	fmt.Println()
 }
@@ -108,16 +110,17 @@ func printMedians(rs []result, o options) {
 		if _, ok := rs[0].phases[role]; !ok {
 			continue
 		}
-		var perCore, wall, redisUS, chUS []float64
+		var perCore, wall, redisUS, chUS, rssMiB []float64
 		for _, r := range rs {
 			p := r.phases[role]
 			perCore = append(perCore, p.perCore(o.n))
 			wall = append(wall, float64(o.n)/p.wall.Seconds())
 			redisUS = append(redisUS, float64(p.redis.Microseconds())/float64(o.n))
 			chUS = append(chUS, float64(p.ch.Microseconds())/float64(o.n))
+			rssMiB = append(rssMiB, float64(p.peakRSS)/(1<<20))
 		}
-		fmt.Printf("  %-10s %8.0f events/s per core (runs %s)   wall %8.0f events/s   redis %.1f µs, clickhouse %.1f µs CPU per event\n",
-			role, median(perCore), list(perCore), median(wall), median(redisUS), median(chUS))
+		fmt.Printf("  %-10s %8.0f events/s per core (runs %s)   wall %8.0f events/s   redis %.1f µs, clickhouse %.1f µs CPU per event   peak RSS %.0f MiB\n",
+			role, median(perCore), list(perCore), median(wall), median(redisUS), median(chUS), median(rssMiB))
 	}
 	med := func(f func(memory) float64) float64 {
 		var xs []float64

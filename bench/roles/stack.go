@@ -212,12 +212,28 @@ func (s *stack) measure(ctx context.Context, role string, done func(context.Cont
 	})
 	wall := time.Since(start)
 	cpu1, cerr := cpuTime(cmd.Process.Pid)
+	peak, rerr := peakRSS(cmd.Process.Pid)
 	redis1, ch1 := s.serverCPU()
 	stop()
 	if err != nil {
 		return phase{}, fmt.Errorf("%s: %w (log %s)", role, err, logf.Name())
 	}
-	return phase{cpu: cpu1 - cpu0, wall: wall, redis: redis1 - redis0, ch: ch1 - ch0}, cerr
+	return phase{cpu: cpu1 - cpu0, wall: wall, redis: redis1 - redis0, ch: ch1 - ch0, peakRSS: peak}, errors.Join(cerr, rerr)
+}
+
+// peakRSS is the most resident memory process pid has held (VmHWM in /proc/PID/status), in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 // serverCPU returns the CPU time of the Redis and ClickHouse servers so far (0 for one not given).
