@@ -1,4 +1,4 @@
-// Package redis is the join's Store on Redis: one key per event id holding the side that came
+// Package joinstore is the join's Store on Redis: one key per event id holding the side that came
 // first, and the due sets that the implicit-label sweep reads.
 package joinstore
 
@@ -24,7 +24,8 @@ var joinScript = goredis.NewScript(joinSource)
 
 // Store is a join.Store on Redis: one key per event id holding the side that came first.
 // Keys are spread over joinBuckets hash tags; each bucket has a due set of predictions waiting for
-// an implicit label, in the same Redis Cluster slot as their keys so scripts can touch both.
+// an implicit label, in the same Redis Cluster slot as their keys so scripts can touch both. A batch
+// makes one script call per bucket (up to maxScriptIDs ids each), all in one pipelined round trip.
 type Store struct {
 	rdb     goredis.UniversalClient
 	prefix  string
@@ -140,27 +141,67 @@ func (j *Store) add(ctx context.Context, side, other string, ids []string, paylo
 			run = append(run, i)
 		}
 	}
-	cmds, err := evalEach(ctx, j.rdb, joinScript, len(run), func(k int) ([]string, []any) {
-		i := run[k]
-		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))},
-			[]any{side, other, payloads[i], ttl.Milliseconds(), implicit, due, ids[i]}
+	groups := byBucket(ids, run)
+	cmds, err := evalEach(ctx, j.rdb, joinScript, len(groups), func(g int) ([]string, []any) {
+		members := groups[g].members
+		keys := make([]string, 1, 1+len(members))
+		keys[0] = j.dueKey(groups[g].bucket)
+		args := make([]any, 5, 5+2*len(members))
+		args[0], args[1], args[2], args[3], args[4] = side, other, ttl.Milliseconds(), implicit, due
+		for _, i := range members {
+			keys = append(keys, j.key(ids[i]))
+			args = append(args, ids[i])
+		}
+		for _, i := range members {
+			args = append(args, payloads[i])
+		}
+		return keys, args
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
 	out := make([]string, len(ids))
-	for k, c := range cmds {
-		i := run[k]
-		s, err := c.Text()
-		if err == goredis.Nil {
-			continue
+	for g, c := range cmds {
+		others, err := c.StringSlice()
+		if err == nil && len(others) != len(groups[g].members) {
+			err = fmt.Errorf("%d replies for %d ids", len(others), len(groups[g].members))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("join %s: %w", ids[i], err)
+			return nil, fmt.Errorf("join %s and %d more: %w", ids[groups[g].members[0]], len(groups[g].members)-1, err)
 		}
-		out[i] = s
+		for k, i := range groups[g].members {
+			out[i] = others[k]
+		}
 	}
 	return out, nil
+}
+
+// maxScriptIDs bounds the ids of one script call, so that no call holds Redis for long.
+const maxScriptIDs = 256
+
+// bucketGroup is one script call's ids: indices into the caller's ids, all of one bucket (and so of
+// one Redis Cluster slot).
+type bucketGroup struct {
+	bucket  string
+	members []int
+}
+
+// byBucket groups the ids at the indices of which by bucket, at most maxScriptIDs a group, in the
+// order of which within each group.
+func byBucket(ids []string, which []int) []bucketGroup {
+	var groups []bucketGroup
+	open := map[string]int{}
+	for _, i := range which {
+		b := bucket(ids[i])
+		g, ok := open[b]
+		if !ok || len(groups[g].members) == maxScriptIDs {
+			g = len(groups)
+			groups = append(groups, bucketGroup{bucket: b})
+			open[b] = g
+		}
+		groups[g].members = append(groups[g].members, i)
+	}
+	return groups
 }
 
 // ttl is how long a waiting side, and the tombstone of a done pair, stay.
@@ -187,8 +228,22 @@ func (j *Store) Ack(ctx context.Context, exs []wire.Example) error {
 
 func (j *Store) ack(ctx context.Context, ids []string) error {
 	ttl := j.ttl().Milliseconds()
-	_, err := evalEach(ctx, j.rdb, ackScript, len(ids), func(i int) ([]string, []any) {
-		return []string{j.key(ids[i]), j.dueKey(bucket(ids[i]))}, []any{ttl, ids[i]}
+	all := make([]int, len(ids))
+	for i := range all {
+		all[i] = i
+	}
+	groups := byBucket(ids, all)
+	_, err := evalEach(ctx, j.rdb, ackScript, len(groups), func(g int) ([]string, []any) {
+		members := groups[g].members
+		keys := make([]string, 1, 1+len(members))
+		keys[0] = j.dueKey(groups[g].bucket)
+		args := make([]any, 1, 1+len(members))
+		args[0] = ttl
+		for _, i := range members {
+			keys = append(keys, j.key(ids[i]))
+			args = append(args, ids[i])
+		}
+		return keys, args
 	})
 	if err != nil {
 		return fmt.Errorf("ack joined examples: %w", err)
