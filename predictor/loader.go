@@ -31,8 +31,15 @@ type Loader struct {
 	// is published. Serve declares the specs of other models the learner trains.
 	Bootstrap learner.Spec
 	Logger    *slog.Logger
-	// OnSwap, when set, is called after every swap.
+	// OnSwap, when set, is called after every swap, a delta applied included.
 	OnSwap func(s *Served)
+	// Deltas, when set, are the weight deltas of the models' live versions: a delta whose base is
+	// the version serving is applied to it (Delta, on an announcement; and after every load, so a
+	// process that starts or missed announcements catches up). OnDelta, when set, is told of each
+	// delta read: DeltaApplied, DeltaSkipped (its base is not the version serving: the champion is
+	// loaded instead, and the delta applied if it is now its base) or DeltaFailed.
+	Deltas  learner.DeltaStore
+	OnDelta func(model, result string)
 
 	mu      sync.Mutex
 	follow  []string
@@ -127,6 +134,11 @@ func (l *Loader) sync(ctx context.Context, model string) error {
 		return nil
 	}
 	if cur != nil && cur.Version == champ {
+		if cur.DeltaSeq > 0 && l.pinned(ctx, model) {
+			// Pinned by hand: the version serves as published, without the deltas of its time as
+			// the live version.
+			l.swap(cur.loaded())
+		}
 		return nil
 	}
 	s, err := l.Load(ctx, model, champ)
@@ -141,6 +153,10 @@ func (l *Loader) sync(ctx context.Context, model string) error {
 		return err
 	}
 	l.swap(s)
+	if err := l.catchUp(ctx, model); err != nil && l.Logger != nil && ctx.Err() == nil {
+		// The version serves as published; the next delta tries again.
+		l.Logger.Warn("apply model delta", "model", model, "version", s.Version, "err", err)
+	}
 	return nil
 }
 
@@ -171,6 +187,86 @@ func (l *Loader) swap(s *Served) {
 	}
 	if l.OnSwap != nil {
 		l.OnSwap(s)
+	}
+}
+
+// The results Loader.OnDelta is told of.
+const (
+	DeltaApplied = "applied"
+	DeltaSkipped = "skipped"
+	DeltaFailed  = "failed"
+)
+
+// Delta applies the newest weight delta of model when its base is the version serving; a delta
+// of another base loads the champion instead (and applies the delta if that is its base). A delta
+// that is no newer than the one applied changes nothing.
+func (l *Loader) Delta(ctx context.Context, model string) error {
+	if l.Deltas == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.Models.Get(model)
+	if cur == nil {
+		return nil
+	}
+	d, err := l.Deltas.Delta(ctx, model)
+	if err != nil || d == nil {
+		return err
+	}
+	if d.Base != cur.Version {
+		l.noteDelta(model, DeltaSkipped)
+		return l.sync(ctx, model) // which applies the delta when it loads its base
+	}
+	if d.Seq <= cur.DeltaSeq {
+		return nil
+	}
+	if l.pinned(ctx, model) {
+		l.noteDelta(model, DeltaSkipped)
+		return nil
+	}
+	return l.apply(cur, d)
+}
+
+// pinned reports whether model's champion is pinned by hand (or the registry cannot say): a
+// pinned version serves as published, without deltas.
+func (l *Loader) pinned(ctx context.Context, model string) bool {
+	p, err := l.Registry.Pinned(ctx, model)
+	return p || err != nil
+}
+
+// catchUp applies the newest delta of model, if it has one of the version serving.
+func (l *Loader) catchUp(ctx context.Context, model string) error {
+	if l.Deltas == nil {
+		return nil
+	}
+	cur := l.Models.Get(model)
+	d, err := l.Deltas.Delta(ctx, model)
+	if err != nil || d == nil || cur == nil || d.Base != cur.Version || d.Seq <= cur.DeltaSeq || l.pinned(ctx, model) {
+		return err
+	}
+	return l.apply(cur, d)
+}
+
+// apply swaps in cur's version moved by d (of cur's version), unless cur has that delta already.
+func (l *Loader) apply(cur *Served, d *learner.Delta) error {
+	if d.Seq <= cur.DeltaSeq {
+		return nil
+	}
+	snap, err := cur.loaded().Snapshot.Apply(d)
+	if err != nil {
+		l.noteDelta(cur.Model, DeltaFailed)
+		return err
+	}
+	l.swap(&Served{Model: cur.Model, Version: cur.Version, Snapshot: snap, Base: cur.loaded(), DeltaSeq: d.Seq,
+		LoadedAt: time.Now(), CreatedAt: d.CreatedAt, DataTo: d.To, ArrivedTo: d.ArrivedTo})
+	l.noteDelta(cur.Model, DeltaApplied)
+	return nil
+}
+
+func (l *Loader) noteDelta(model, result string) {
+	if l.OnDelta != nil {
+		l.OnDelta(model, result)
 	}
 }
 
@@ -205,17 +301,23 @@ func (l *Loader) Run(ctx context.Context, cl *kgo.Client, models []string, poll 
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	changed := make(chan struct{}, 1)
+	deltas := &pendingDeltas{ready: make(chan struct{}, 1)}
 	go func() {
 		// Polling apart from syncing: a sync (Redis reads) never holds up the next announcement.
 		loop := ingest.PollLoop{Client: cl, MaxRecords: 1000, Logger: log}
 		_ = loop.Run(ctx, func(_ context.Context, fetches kgo.Fetches) error {
 			fetches.EachRecord(func(r *kgo.Record) {
 				var a wire.Announcement
-				if json.Unmarshal(r.Value, &a) == nil {
-					select {
-					case changed <- struct{}{}:
-					default:
-					}
+				if json.Unmarshal(r.Value, &a) != nil {
+					return
+				}
+				if a.Event == wire.EventDelta {
+					deltas.add(a.Model)
+					return
+				}
+				select {
+				case changed <- struct{}{}:
+				default:
 				}
 			})
 			return nil
@@ -229,6 +331,40 @@ func (l *Loader) Run(ctx context.Context, cl *kgo.Client, models []string, poll 
 			syncAll()
 		case <-changed:
 			syncAll()
+		case <-deltas.ready:
+			for _, m := range deltas.take() {
+				if err := l.Delta(ctx, m); err != nil && ctx.Err() == nil && !errors.Is(err, learner.ErrNotFound) {
+					log.Warn("apply model delta", "model", m, "err", err)
+				}
+			}
 		}
 	}
+}
+
+// pendingDeltas are the models announced to have a new delta since the last take: a burst of
+// announcements is one read of each model's newest delta.
+type pendingDeltas struct {
+	mu     sync.Mutex
+	models []string
+	ready  chan struct{}
+}
+
+func (p *pendingDeltas) add(model string) {
+	p.mu.Lock()
+	if !slices.Contains(p.models, model) {
+		p.models = append(p.models, model)
+	}
+	p.mu.Unlock()
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pendingDeltas) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ms := p.models
+	p.models = nil
+	return ms
 }

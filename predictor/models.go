@@ -26,6 +26,20 @@ type Served struct {
 	DataTo    time.Time
 	// ArrivedTo is when the newest example it learned reached the examples topic (zero: unknown).
 	ArrivedTo time.Time
+	// DeltaSeq is the number of the weight delta applied to the version (learner.Delta; 0: none,
+	// the version's weights as published). With a delta, Snapshot holds the version's weights
+	// moved by it, CreatedAt, DataTo and ArrivedTo are the delta's, and Base is the version as
+	// loaded, without deltas.
+	DeltaSeq int64
+	Base     *Served
+}
+
+// loaded returns the version as loaded, without deltas: what a delta applies to.
+func (s *Served) loaded() *Served {
+	if s.Base != nil {
+		return s.Base
+	}
+	return s
 }
 
 // Models holds the serving version of each model name. Readers take one immutable map with a

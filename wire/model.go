@@ -2,7 +2,9 @@ package wire
 
 import "time"
 
-// Announcement is a record of the models topic: a model changed (published, promoted, rolled back).
+// Announcement is a record of the models topic: a model changed (published, promoted, rolled back),
+// or its live version's weights moved (delta: Version is the delta's base; the delta itself is in
+// the registry, learner.Delta).
 type Announcement struct {
 	Model   string    `json:"model"`
 	Version int64     `json:"version"`
@@ -15,6 +17,7 @@ const (
 	EventPublished = "published"
 	EventPromoted  = "promoted"
 	EventRollback  = "rollback"
+	EventDelta     = "delta"
 )
 
 // RetrainCommand is the JSON a retrain alert sends on the control topic:

@@ -196,9 +196,11 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 	var fresh newestServed
 	st.loader = &predictor.Loader{
 		Registry: m.registry, Models: m.models, Bootstrap: cfg.Model, Logger: m.Logger,
+		Deltas: m.deltaStore(),
+		OnDelta: func(model, result string) { m.metrics.Deltas.WithLabelValues(model, result).Inc() },
 		OnSwap: func(s *predictor.Served) {
 			m.metrics.ModelVersion.WithLabelValues(s.Model).Set(float64(s.Version))
-			if fresh.newer(s.Model, s.Version) { // a rollback to an old snapshot is not a measure of freshness
+			if fresh.newer(s.Model, s.Version, s.DeltaSeq) { // a rollback to an old snapshot is not a measure of freshness
 				m.metrics.ObserveFreshness(s.Model, s.ArrivedTo, s.LoadedAt)
 			}
 		},
@@ -345,6 +347,14 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 		Spec: spec, Registry: m.registry, ClientOpts: kopts,
 		ExamplesTopic: cfg.Kafka.Topics.Examples, ModelsTopic: cfg.Kafka.Topics.Models, Producer: m.producer,
 		PublishInterval: cfg.Learner.PublishInterval, AutoPromote: cfg.Learner.AutoPromote,
+		Deltas: m.deltaStore(), DeltaInterval: cfg.Learner.DeltaInterval, DeltaMaxRows: cfg.Learner.DeltaMaxRows,
+		OnDelta: func(d *learner.Delta, oversize bool) {
+			result := "sent"
+			if oversize {
+				result = "oversize"
+			}
+			m.metrics.DeltasSent.WithLabelValues(d.Model, result).Inc()
+		},
 		MetricsWindow: cfg.Learner.MetricsWindow, Logger: log, Backend: backend, Batch: cfg.Learner.Batch,
 		OnLearn: func(n int) { m.metrics.Learned.WithLabelValues(spec.Name).Add(float64(n)) },
 		OnSkip:  func(n int64) { m.metrics.SkippedUpdates.WithLabelValues(spec.Name).Add(float64(n)) },
@@ -432,22 +442,28 @@ func (m *Main) startHTTP(r *run, st *stages) (*http.Server, error) {
 	return m.serveHTTP(r.g, api, cfg.HTTP.Addr)
 }
 
-// newestServed remembers the newest version served of each model, so that only a version newer
-// than every one before it counts towards freshness.
-type newestServed struct {
-	mu      sync.Mutex
-	version map[string]int64
+// deltaStore is where the models' weight deltas are: the registry, when it keeps them.
+func (m *Main) deltaStore() learner.DeltaStore {
+	ds, _ := m.registry.(learner.DeltaStore)
+	return ds
 }
 
-func (n *newestServed) newer(model string, version int64) bool {
+// newestServed remembers the newest version (and weight delta of it) served of each model, so
+// that only weights newer than every one before count towards freshness.
+type newestServed struct {
+	mu      sync.Mutex
+	version map[string][2]int64
+}
+
+func (n *newestServed) newer(model string, version, delta int64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.version == nil {
-		n.version = map[string]int64{}
+		n.version = map[string][2]int64{}
 	}
-	if v, ok := n.version[model]; ok && version <= v {
+	if v, ok := n.version[model]; ok && (version < v[0] || version == v[0] && delta <= v[1]) {
 		return false
 	}
-	n.version[model] = version
+	n.version[model] = [2]int64{version, delta}
 	return true
 }

@@ -223,6 +223,13 @@ type Join struct {
 type Learner struct {
 	// PublishInterval is how often a new model version is published while examples arrive (default 2s).
 	PublishInterval time.Duration `yaml:"publish_interval"`
+	// DeltaInterval is how often the learner of a linear model broadcasts the weights it changed
+	// since the live version, as a delta that predictors apply without a new version (default
+	// 250ms; 0: off, predictors follow whole versions only). Deltas need AutoPromote.
+	DeltaInterval time.Duration `yaml:"delta_interval"`
+	// DeltaMaxRows bounds a delta's changed slots: a larger one is replaced by a full publish
+	// (default 65536).
+	DeltaMaxRows int `yaml:"delta_max_rows"`
 	// AutoPromote makes every published version the champion (default true).
 	AutoPromote bool `yaml:"auto_promote"`
 	// MetricsWindow is the number of recent examples progressive AUC and logloss cover (default 5000).
@@ -321,7 +328,7 @@ func DefaultConfig() Config {
 		Features:   features.DefaultConfig(),
 		Model:      spec,
 		Join:       Join{Horizon: 24 * time.Hour, SweepInterval: time.Second},
-		Learner: Learner{PublishInterval: 2 * time.Second, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000,
+		Learner: Learner{PublishInterval: 2 * time.Second, DeltaInterval: 250 * time.Millisecond, DeltaMaxRows: learner.DefaultDeltaMaxRows, AutoPromote: true, MetricsWindow: 5000, Retrain: learner.DefaultRetrainPolicy(), Device: "auto", Batch: 256, ActiveInputs: 64, LeaseTTL: 10 * time.Second, DedupeWindow: 100_000,
 			Snapshots: Snapshots{Interval: time.Hour, KeepHourly: 48 * time.Hour, KeepDaily: 90 * 24 * time.Hour, ReportOutcomes: 2000}},
 		Drift:     Drift{Window: time.Hour, AllowedLateness: time.Hour, Bins: 10, PSIThreshold: 0.2, FlushInterval: time.Second, MaxSegmentValues: 100, Threshold: 0.5, Trigger: drift.DefaultTriggerConfig(), MinWindowValues: 200, Alpha: 0.001, LeaseTTL: 10 * time.Second},
 		Log:       Log{Level: "info", Format: "text"},
@@ -557,6 +564,12 @@ func (c Config) Validate() error {
 	}
 	if c.Learner.PublishInterval < 10*time.Millisecond {
 		add(fmt.Errorf("learner.publish_interval: %s is below 10ms", c.Learner.PublishInterval))
+	}
+	if d := c.Learner.DeltaInterval; d != 0 && d < 10*time.Millisecond {
+		add(fmt.Errorf("learner.delta_interval: %s is neither 0 (off) nor at least 10ms", d))
+	}
+	if n := c.Learner.DeltaMaxRows; n < 1 || n > 1<<24 {
+		add(fmt.Errorf("learner.delta_max_rows: %d is not in 1..16777216", n))
 	}
 	if r := c.Learner.Retrain; r.MinOutcomes < 10 || r.Margin < 0 || r.MaxShadow < time.Second {
 		add(fmt.Errorf("learner.retrain: min_outcomes %d must be ≥ 10, margin %g ≥ 0, max_shadow %s ≥ 1s", r.MinOutcomes, r.Margin, r.MaxShadow))

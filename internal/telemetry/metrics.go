@@ -36,6 +36,10 @@ type Metrics struct {
 	// Freshness is, for each new version this process starts serving, the time from its newest
 	// example's arrival on the examples topic to that moment (ObserveFreshness).
 	Freshness *prometheus.HistogramVec
+	// DeltasSent counts the learner's weight deltas (result sent, or oversize: replaced by a full
+	// publish); Deltas the deltas a process read to serve (applied, skipped, failed).
+	DeltasSent *prometheus.CounterVec
+	Deltas     *prometheus.CounterVec
 }
 
 // StageBuckets are the buckets of streamlearn_stage_duration_seconds: 50µs to about 26s, a
@@ -76,14 +80,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time a stage spent on one batch, by role (score, join, learn, correlate) and stage (decode, features, score, produce, join, learn, publish, flush).",
 			Buckets: StageBuckets}, []string{"role", "stage"}),
 		Freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_model_freshness_seconds",
-			Help: "For each new version this process starts serving, seconds from the arrival of the newest example it learned (its time on the examples topic) " +
-				"until it served, by model. The examples first served by a version arrived at most one publish interval before that one.",
+			Help: "For each new version or weight delta this process starts serving, seconds from the arrival of the newest example it learned (its time on the examples topic) " +
+				"until it served, by model. The examples first served by a version arrived at most one publish (or delta) interval before that one.",
 			Buckets: prometheus.ExponentialBuckets(0.025, 2, 14)}, []string{"model"}),
+		DeltasSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_deltas_total",
+			Help: "Weight deltas of the live version this process's learner took, by model and result: sent, or oversize (replaced by a full publish)."}, []string{"model", "result"}),
+		Deltas: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_model_deltas_total",
+			Help: "Weight deltas this process read to serve, by model and result: applied, skipped (another version serves, or it is pinned) or failed."}, []string{"model", "result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Events, m.Outcomes, m.Invalid, m.Predictions, m.Examples, m.Learned, m.ModelVersion,
 			m.ProgressiveAUC, m.ProgressiveLL, m.LearnerDevice, m.LateEvents, m.HTTPRequests, m.HTTPDuration, m.RoleRestarts, m.SkippedUpdates,
-			m.DuplicateExamples, m.DriftAlerts, m.Published, m.StageDuration, m.Freshness)
+			m.DuplicateExamples, m.DriftAlerts, m.Published, m.StageDuration, m.Freshness, m.DeltasSent, m.Deltas)
 	}
 	return m
 }

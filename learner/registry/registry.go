@@ -30,6 +30,7 @@ import (
 //	<prefix>model:{m}:pinned            set while a manual promotion pauses automatic ones
 //	<prefix>model:{m}:history           list of manual champion changes (JSON), newest first, capped
 //	<prefix>model:{m}:checkpoint        hash: meta (JSON: version, offsets), state (bytes)
+//	<prefix>model:{m}:delta             the newest weight delta of the live version (learner.Delta, binary)
 //
 // Every publish overwrites the live head; only snapshots (a publish with a Kind, TakeSnapshot,
 // a manual promotion) are retained, and Prune deletes those the retention policy does not keep,
@@ -39,7 +40,10 @@ type Registry struct {
 	prefix string
 }
 
-var _ learner.Registry = (*Registry)(nil)
+var (
+	_ learner.Registry   = (*Registry)(nil)
+	_ learner.DeltaStore = (*Registry)(nil)
+)
 
 // NewRegistry returns a registry with keys under prefix.
 func NewRegistry(rdb goredis.UniversalClient, prefix string) *Registry {
@@ -82,6 +86,7 @@ func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []by
 	}
 	write := func(p goredis.Pipeliner) error {
 		p.HSet(ctx, r.modelKey(v.Model, "live"), "meta", meta, "snapshot", snapshot)
+		p.Del(ctx, r.modelKey(v.Model, "delta")) // the deltas of the previous live version are done
 		if v.Kind != "" {
 			p.ZAdd(ctx, r.modelKey(v.Model, "versions"), goredis.Z{Score: float64(v.Version), Member: v.Version})
 			p.HSet(ctx, r.versionKey(v.Model, v.Version), "meta", meta, "snapshot", snapshot)
@@ -100,6 +105,44 @@ func (r *Registry) Publish(ctx context.Context, v learner.Version, snapshot []by
 		return learner.Version{}, fmt.Errorf("publish %s version %d: %w", v.Model, v.Version, err)
 	}
 	return v, nil
+}
+
+// PublishDelta implements learner.DeltaStore: d replaces the model's delta, in one fenced write
+// when fence is set.
+func (r *Registry) PublishDelta(ctx context.Context, d *learner.Delta, fence string) error {
+	b, err := d.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	write := func(p goredis.Pipeliner) error {
+		p.Set(ctx, r.modelKey(d.Model, "delta"), b, 0)
+		return nil
+	}
+	if fence != "" {
+		err = r.fenced(ctx, d.Model, fence, write)
+	} else {
+		_, err = r.rdb.TxPipelined(ctx, write)
+	}
+	if err != nil {
+		return fmt.Errorf("publish delta %d of %s version %d: %w", d.Seq, d.Model, d.Base, err)
+	}
+	return nil
+}
+
+// Delta implements learner.DeltaStore.
+func (r *Registry) Delta(ctx context.Context, model string) (*learner.Delta, error) {
+	b, err := r.rdb.Get(ctx, r.modelKey(model, "delta")).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delta of %s: %w", model, err)
+	}
+	d, err := learner.UnmarshalDelta(b)
+	if err != nil {
+		return nil, fmt.Errorf("delta of %s: %w", model, err)
+	}
+	return d, nil
 }
 
 // LeaseKey is the key of the lease that the model's single active learner holds; it shares the

@@ -89,6 +89,16 @@ type Runner struct {
 	Binary string
 	// Now is the clock of snapshots and retention (default time.Now).
 	Now func() time.Time
+	// Deltas, when set with a positive DeltaInterval and AutoPromote, receives every DeltaInterval
+	// the weights changed since the live version (learner.Delta), for predictors to apply between
+	// publishes; a delta of more than DeltaMaxRows rows (0: learner.DefaultDeltaMaxRows) publishes
+	// a full version instead. Only linear models have deltas: the other families publish whole
+	// versions every PublishInterval. OnDelta, when set, is told of every delta sent (oversize
+	// false) and every one replaced by a full publish (oversize true).
+	Deltas        learner.DeltaStore
+	DeltaInterval time.Duration
+	DeltaMaxRows  int
+	OnDelta       func(d *learner.Delta, oversize bool)
 
 	mu      sync.Mutex
 	metrics learner.Metrics
@@ -191,8 +201,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	last := r.lastSnapshot(ctx)
 	l.lastSnapshot, l.lineage = last.CreatedAt, last.Version
 	defer l.close() // after the final publish
+	l.resumeBase(ctx)
 	l.takeCommand(ctx)
-	loop := ingest.PollLoop{Client: cl, MaxRecords: 10000, Interval: r.PublishInterval, Logger: log}
+	loop := ingest.PollLoop{Client: cl, MaxRecords: 10000, Interval: r.pollInterval(), Logger: log}
 	err = loop.Run(ctx, func(ctx context.Context, fetches kgo.Fetches) error {
 		t0 := time.Now()
 		l.decode(fetches)
@@ -217,6 +228,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			if dirty {
 				r.observe(StagePublish, time.Since(t))
 			}
+		} else if r.deltas() && time.Since(l.lastDelta) >= r.DeltaInterval {
+			l.sendDelta(ctx)
 		}
 		l.takeCommand(ctx)
 		return nil
@@ -259,6 +272,14 @@ type learning struct {
 	reports      []*pendingReport
 	reported     map[int64]bool // snapshots whose reports this run computes or found done
 	gate         *learner.Gate  // the last retrain's decision, for the next snapshot's report
+	// The live version's weights that deltas are taken against (nil: no deltas until the next
+	// publish), the trainer they came from, the last delta's number and when it was sent, and
+	// l.dirty at that moment.
+	base        *learner.Snapshot
+	baseTrainer learner.Trainer
+	deltaSeq    int64
+	lastDelta   time.Time
+	deltaDirty  int64
 }
 
 // close releases the trainers.
@@ -422,14 +443,20 @@ func (l *learning) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.base = nil // until it is known to serve
 	if r.AutoPromote && l.follows(ctx, v) {
 		// A champion pinned by hand stays; the version is still published for a later promote.
-		if _, err := r.Registry.Promote(ctx, l.model, v.Version, "auto", false, false); err != nil && !errors.Is(err, learner.ErrPinned) {
+		_, err := r.Registry.Promote(ctx, l.model, v.Version, "auto", false, false)
+		if err != nil && !errors.Is(err, learner.ErrPinned) {
 			return err
+		}
+		if err == nil {
+			l.base, l.baseTrainer, l.deltaSeq = s, trainer, 0
 		}
 	}
 	r.announce(ctx, v.Version, wire.EventPublished)
 	l.parent, l.dirty, l.lastPublish = v.Version, 0, time.Now()
+	l.deltaDirty, l.lastDelta = 0, l.lastPublish
 	if kind != "" {
 		l.retained(ctx, v, s, now)
 	}
