@@ -196,7 +196,7 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 	var fresh newestServed
 	st.loader = &predictor.Loader{
 		Registry: m.registry, Models: m.models, Bootstrap: cfg.Model, Logger: m.Logger,
-		Deltas: m.deltaStore(),
+		Deltas:  m.deltaStore(),
 		OnDelta: func(model, result string) { m.metrics.Deltas.WithLabelValues(model, result).Inc() },
 		OnSwap: func(s *predictor.Served) {
 			m.metrics.ModelVersion.WithLabelValues(s.Model).Set(float64(s.Version))
