@@ -182,8 +182,8 @@ func (l *Loader) bootstrapSpec(ctx context.Context, model string) (learner.Spec,
 
 func (l *Loader) swap(s *Served) {
 	prev := l.Models.Swap(s)
-	if l.Logger != nil && (prev == nil || prev.Version != s.Version) {
-		l.Logger.Debug("model swapped", "model", s.Model, "version", s.Version)
+	if l.Logger != nil && (prev == nil || prev.Version != s.Version || prev.DeltaSeq != s.DeltaSeq) {
+		l.Logger.Debug("model swapped", "model", s.Model, "version", s.Version, "delta", s.DeltaSeq, "arrived_to", s.ArrivedTo)
 	}
 	if l.OnSwap != nil {
 		l.OnSwap(s)
