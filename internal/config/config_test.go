@@ -44,6 +44,13 @@ func TestEmptyConfigIsDefaults(t *testing.T) {
 	if cfg.Model.Name != "default" || cfg.HTTP.Addr != "127.0.0.1:8080" {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
+	if cfg.Learner.DeltaInterval != 250*time.Millisecond || cfg.Learner.DeltaMaxRows != 65536 {
+		t.Errorf("learner deltas: interval %s, max rows %d, want 250ms and 65536", cfg.Learner.DeltaInterval, cfg.Learner.DeltaMaxRows)
+	}
+	off, err := config.Parse([]byte("learner:\n  delta_interval: 0s\n"), env(nil))
+	if err != nil || off.Learner.DeltaInterval != 0 {
+		t.Errorf("delta_interval: 0s = %v, %v; want deltas off", off.Learner.DeltaInterval, err)
+	}
 }
 
 func TestParseErrorsNameTheField(t *testing.T) {
@@ -66,6 +73,9 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"alerts:\n  webhook_url: https://h.example/x\n  webhook_timeout: 10ms\n", "alerts.webhook_timeout"},
 		{"alerts:\n  webhook_max_attempts: 0\n", "alerts.webhook_max_attempts"},
 		{"alerts:\n  webhook_queue: 0\n", "alerts.webhook_queue"},
+		{"learner:\n  delta_interval: 5ms\n", "learner.delta_interval"},
+		{"learner:\n  delta_interval: -1s\n", "learner.delta_interval"},
+		{"learner:\n  delta_max_rows: 0\n", "learner.delta_max_rows"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse([]byte(tt.yaml), env(nil))
