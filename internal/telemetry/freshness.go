@@ -10,9 +10,9 @@ import (
 type ServedModel struct {
 	Model   string
 	Version int64
-	// CreatedAt is when the version was published (zero: not reported; version 0, the untrained
-	// model, is counted from LoadedAt); DataTo the event time of the newest example it learned
-	// (zero: not reported).
+	// CreatedAt is when the version was published, or the weight delta applied to it taken (zero:
+	// not reported; version 0, the untrained model, is counted from LoadedAt); DataTo the event
+	// time of the newest example it learned (zero: not reported).
 	CreatedAt, LoadedAt, DataTo time.Time
 }
 
