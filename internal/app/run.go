@@ -333,7 +333,7 @@ func (m *Main) learnRunner(gctx context.Context, spec learner.Spec, backend lear
 	m.metrics.SkippedUpdates.WithLabelValues(spec.Name)
 	return &runner.Runner{
 		Retrain: cfg.Learner.Retrain,
-		Observe: m.metrics.StageTimer(string(RoleLearn), runner.StageDecode, runner.StageLearn, runner.StagePublish),
+		Observe: m.metrics.StageTimer(string(RoleLearn), runner.StageDecode, runner.StageLearn, runner.StagePublish, runner.StageDelta),
 		OnRetrain: func(ev runner.RetrainEvent) {
 			m.lastRetrain.Store(&ev)
 			m.notifyRetrain(ev)

@@ -77,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "streamlearn_model_published_timestamp_seconds",
 			Help: "Unix time of the latest version this process's learner published, by model."}, []string{"model"}),
 		StageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_stage_duration_seconds",
-			Help:    "Time a stage spent on one batch, by role (score, join, learn, correlate) and stage (decode, features, score, produce, join, learn, publish, flush).",
+			Help:    "Time a stage spent on one batch, by role (score, join, learn, correlate) and stage (decode, features, score, produce, join, learn, publish, delta, flush).",
 			Buckets: StageBuckets}, []string{"role", "stage"}),
 		Freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "streamlearn_model_freshness_seconds",
 			Help: "For each new version or weight delta this process starts serving, seconds from the arrival of the newest example it learned (its time on the examples topic) " +

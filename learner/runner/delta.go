@@ -37,6 +37,7 @@ func (l *learning) sendDelta(ctx context.Context) {
 	if l.base == nil || l.baseTrainer != l.trainer || l.dirty == l.deltaDirty {
 		return
 	}
+	t0 := time.Now()
 	cur := l.trainer.Snapshot()
 	if cur == nil {
 		return
@@ -72,6 +73,7 @@ func (l *learning) sendDelta(ctx context.Context) {
 	}
 	l.deltaSeq = d.Seq
 	r.announce(ctx, d.Base, wire.EventDelta)
+	r.observe(StageDelta, time.Since(t0))
 	if r.OnDelta != nil {
 		r.OnDelta(d, false)
 	}

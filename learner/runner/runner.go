@@ -72,7 +72,8 @@ type Runner struct {
 	DedupeWindow int
 	OnDuplicate  func(n int)
 	// Observe, when set, is told how long each poll's records took to decode (StageDecode), to
-	// learn (StageLearn) and each version to publish (StagePublish), for metrics.
+	// learn (StageLearn), each version to publish (StagePublish) and each delta to take and send
+	// (StageDelta), for metrics.
 	Observe func(stage string, d time.Duration)
 	// SnapshotInterval is how often a publish is retained as a scheduled snapshot (0:
 	// DefaultSnapshotInterval; negative: never). Retention says which snapshots Prune keeps
@@ -110,6 +111,7 @@ const (
 	StageDecode  = "decode"
 	StageLearn   = "learn"
 	StagePublish = "publish"
+	StageDelta   = "delta"
 )
 
 func (r *Runner) observe(stage string, d time.Duration) {
