@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -64,7 +66,14 @@ func (l *learning) sendDelta(ctx context.Context) {
 		r.observe(StagePublish, time.Since(t))
 		return
 	}
-	l.lastDelta, l.deltaDirty = time.Now(), l.dirty
+	// On the interval's beat, not the loop's: a delta due 100 ms ago was sent late, and the next
+	// is due one interval after it was due (unless it fell behind by more than an interval).
+	if due := l.lastDelta.Add(r.DeltaInterval); time.Since(due) < r.DeltaInterval {
+		l.lastDelta = due
+	} else {
+		l.lastDelta = time.Now()
+	}
+	l.deltaDirty = l.dirty
 	if err := r.Deltas.PublishDelta(ctx, d, r.Fence); err != nil {
 		if ctx.Err() == nil {
 			l.log.Warn("publish weight delta", "model", l.model, "version", d.Base, "seq", d.Seq, "err", err)
@@ -72,7 +81,7 @@ func (l *learning) sendDelta(ctx context.Context) {
 		return
 	}
 	l.deltaSeq = d.Seq
-	r.announce(ctx, d.Base, wire.EventDelta)
+	r.announceDelta(ctx, d.Base)
 	r.observe(StageDelta, time.Since(t0))
 	if r.OnDelta != nil {
 		r.OnDelta(d, false)
@@ -105,4 +114,19 @@ func (l *learning) resumeBase(ctx context.Context) {
 		l.deltaSeq = d.Seq
 	}
 	l.base, l.baseTrainer = base, l.trainer
+}
+
+// announceDelta announces a delta on the models topic without waiting for the broker (announce
+// waits): the announcement is a hint, the delta is in the registry, and a predictor that misses
+// one reads the next. Records of one model share a partition, so they stay in order behind the
+// version's own announcement.
+func (r *Runner) announceDelta(ctx context.Context, base int64) {
+	if r.Producer == nil || r.ModelsTopic == "" {
+		return
+	}
+	b, err := wire.Marshal(wire.Announcement{Model: r.Spec.Name, Version: base, Event: wire.EventDelta, Time: time.Now().UTC()})
+	if err != nil {
+		return
+	}
+	r.Producer.Produce(ctx, &kgo.Record{Topic: r.ModelsTopic, Key: []byte(r.Spec.Name), Value: b}, nil)
 }
