@@ -14,6 +14,7 @@ import (
 	"github.com/streamlearn/streamlearn/internal/testenv"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/learner/registry"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -198,5 +199,51 @@ func TestPublishIsFencedByTheLearnerLease(t *testing.T) {
 	}
 	if _, err := reg.Get(ctx, "m", 2); !errors.Is(err, learner.ErrNotFound) {
 		t.Errorf("stale version 2 = %v, want none", err)
+	}
+}
+
+// TestDeltaIsFencedAndEndsWithTheNextPublish: a weight delta is stored only while its fence
+// holds the model's lease, reads back as written, and the next publish removes it.
+func TestDeltaIsFencedAndEndsWithTheNextPublish(t *testing.T) {
+	rdb, prefix := client(t)
+	ctx := context.Background()
+	reg := registry.NewRegistry(rdb, prefix)
+	fence, err := lease.New(rdb, reg.LeaseKey("m"), "a", time.Minute, nil).TryAcquire(ctx)
+	if err != nil || fence == "" {
+		t.Fatalf("acquire: %q %v", fence, err)
+	}
+	spec := learner.DefaultSpec()
+	spec.Name, spec.HashBits = "m", 10
+	tr, err := learner.NewTrainer(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := tr.Snapshot()
+	for range 50 {
+		tr.Learn(wire.Vector{{Name: "country=DE", Value: 1}}, learner.Label{Value: 1})
+	}
+	d, err := learner.NewDelta(base, tr.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Model, d.Base, d.Seq = "m", 4, 2
+	if err := reg.PublishDelta(ctx, d, fence+"0"); !errors.Is(err, lease.ErrFenced) {
+		t.Fatalf("delta under another fence = %v, want ErrFenced", err)
+	}
+	if got, err := reg.Delta(ctx, "m"); err != nil || got != nil {
+		t.Fatalf("after a fenced-out delta: %+v, %v; want none", got, err)
+	}
+	if err := reg.PublishDelta(ctx, d, fence); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Delta(ctx, "m")
+	if err != nil || got == nil || got.Base != 4 || got.Seq != 2 || got.Rows() != d.Rows() || got.Rows() == 0 {
+		t.Fatalf("delta = %+v, %v; want base 4, seq 2, %d rows", got, err, d.Rows())
+	}
+	if _, err := reg.Publish(ctx, learner.Version{Model: "m"}, []byte("s"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reg.Delta(ctx, "m"); err != nil || got != nil {
+		t.Fatalf("after a publish: %+v, %v; want no delta", got, err)
 	}
 }
