@@ -227,8 +227,8 @@ type Learner struct {
 	// since the live version, as a delta that predictors apply without a new version (default
 	// 250ms; 0: off, predictors follow whole versions only). Deltas need AutoPromote.
 	DeltaInterval time.Duration `yaml:"delta_interval"`
-	// DeltaMaxRows bounds a delta's changed slots: a larger one is replaced by a full publish
-	// (default 65536).
+	// DeltaMaxRows bounds a delta's changed slots: a larger one is not sent, and the version is
+	// published early instead, at most twice as often as PublishInterval (default 65536).
 	DeltaMaxRows int `yaml:"delta_max_rows"`
 	// AutoPromote makes every published version the champion (default true).
 	AutoPromote bool `yaml:"auto_promote"`

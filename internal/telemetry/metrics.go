@@ -33,11 +33,12 @@ type Metrics struct {
 	Published         *prometheus.GaugeVec
 	// StageDuration times each stage's work on one batch, by role and stage (StageTimer).
 	StageDuration *prometheus.HistogramVec
-	// Freshness is, for each new version this process starts serving, the time from its newest
-	// example's arrival on the examples topic to that moment (ObserveFreshness).
+	// Freshness is, for each new version (or weight delta) this process starts serving, the time
+	// from its newest example's arrival on the examples topic to that moment (ObserveFreshness).
 	Freshness *prometheus.HistogramVec
-	// DeltasSent counts the learner's weight deltas (result sent, or oversize: replaced by a full
-	// publish); Deltas the deltas a process read to serve (applied, skipped, failed).
+	// DeltasSent counts the learner's weight deltas (result sent, or oversize: held back, the
+	// version published early instead); Deltas the deltas a process read to serve (applied,
+	// skipped, failed).
 	DeltasSent *prometheus.CounterVec
 	Deltas     *prometheus.CounterVec
 }
@@ -84,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				"until it served, by model. The examples first served by a version arrived at most one publish (or delta) interval before that one.",
 			Buckets: prometheus.ExponentialBuckets(0.025, 2, 14)}, []string{"model"}),
 		DeltasSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_learner_deltas_total",
-			Help: "Weight deltas of the live version this process's learner took, by model and result: sent, or oversize (replaced by a full publish)."}, []string{"model", "result"}),
+			Help: "Weight deltas of the live version this process's learner took, by model and result: sent, or oversize (too large: not sent, the version is published early instead)."}, []string{"model", "result"}),
 		Deltas: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamlearn_model_deltas_total",
 			Help: "Weight deltas this process read to serve, by model and result: applied, skipped (another version serves, or it is pinned) or failed."}, []string{"model", "result"}),
 	}

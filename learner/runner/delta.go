@@ -33,7 +33,8 @@ func (r *Runner) pollInterval() time.Duration {
 
 // sendDelta sends what the trainer learned since the live version as a delta of it, when it
 // learned anything since the last delta: cumulative, so a predictor needs only the newest. A
-// delta too large to be cheap is replaced by a full publish, which starts a new base.
+// delta too large to be cheap is not sent: the version is published early instead (once half
+// the publish interval has passed), which starts a new base.
 func (l *learning) sendDelta(ctx context.Context) {
 	r := l.r
 	if l.base == nil || l.baseTrainer != l.trainer || l.dirty == l.deltaDirty {
@@ -58,6 +59,10 @@ func (l *learning) sendDelta(ctx context.Context) {
 	if d.Rows() > r.deltaMaxRows() {
 		if r.OnDelta != nil {
 			r.OnDelta(d, true)
+		}
+		l.lastDelta = time.Now()
+		if time.Since(l.lastPublish) < r.PublishInterval/2 {
+			return // versions at most twice as often as PublishInterval: wait for the publish
 		}
 		t := time.Now()
 		if err := l.publish(ctx); err != nil && ctx.Err() == nil {

@@ -155,23 +155,26 @@ func announced(t *testing.T, brokers string, base int64) bool {
 	return false
 }
 
-// TestOversizeDeltaPublishesAVersion: a delta over the bound is replaced by a full publish.
+// TestOversizeDeltaPublishesAVersion: a delta over the bound is never sent; versions go on.
 func TestOversizeDeltaPublishesAVersion(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 2000, 0)
 	live := f.learnedOnce(t, 1000)
-	var oversize atomic.Int64
+	var oversize, sent atomic.Int64
 	r := f.deltaRunner()
-	r.DeltaMaxRows = 1
+	r.PublishInterval, r.DeltaMaxRows = 400*time.Millisecond, 1
 	r.OnDelta = func(d *learner.Delta, over bool) {
 		if over {
 			oversize.Add(1)
+		} else {
+			sent.Add(1)
 		}
 	}
 	run(t, r)
 	f.produce(t, 1000, 2000)
-	f.waitLearned(t, 2000) // with a publish interval of an hour: only the oversize delta publishes
-	if d, _ := f.reg.Delta(ctx, "m"); oversize.Load() < 1 || (d != nil && d.Base == live.Version) {
-		t.Fatalf("%d oversize deltas; delta %+v of version %d", oversize.Load(), d, live.Version)
+	f.waitLearned(t, 2000)
+	d, err := f.reg.Delta(ctx, "m")
+	if oversize.Load() < 1 || sent.Load() != 0 || err != nil || d != nil {
+		t.Fatalf("%d oversize, %d sent; stored delta %+v, %v (version %d before)", oversize.Load(), sent.Load(), d, err, live.Version)
 	}
 }

@@ -92,10 +92,11 @@ type Runner struct {
 	Now func() time.Time
 	// Deltas, when set with a positive DeltaInterval and AutoPromote, receives every DeltaInterval
 	// the weights changed since the live version (learner.Delta), for predictors to apply between
-	// publishes; a delta of more than DeltaMaxRows rows (0: learner.DefaultDeltaMaxRows) publishes
-	// a full version instead. Only linear models have deltas: the other families publish whole
-	// versions every PublishInterval. OnDelta, when set, is told of every delta sent (oversize
-	// false) and every one replaced by a full publish (oversize true).
+	// publishes; a delta of more than DeltaMaxRows rows (0: learner.DefaultDeltaMaxRows) is not
+	// sent, and the version is published early instead, once half of PublishInterval has passed.
+	// Only linear models have deltas: the other families publish whole versions every
+	// PublishInterval. OnDelta, when set, is told of every delta sent (oversize false) and every
+	// one held back as too large (oversize true).
 	Deltas        learner.DeltaStore
 	DeltaInterval time.Duration
 	DeltaMaxRows  int
