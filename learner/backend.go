@@ -46,6 +46,14 @@ type StatefulModels interface {
 	SetState(k int, z, s, w []float64, seen int64) error
 }
 
+// RowWeighter is implemented by Models that can copy the weights of some columns only, so that a
+// snapshot of a model that uses few of its columns costs in proportion to those.
+type RowWeighter interface {
+	// RowWeights copies model k's weights of the given columns into dst, (len(cols)+1)*Outputs
+	// values indexed i*Outputs+o for cols[i], the bias last.
+	RowWeights(k int, cols []uint32, dst []float64) error
+}
+
 // Stepper is implemented by Models that can run Forward, Gradient and Update of a batch as one step
 // without waiting for it: wait blocks until out holds the outputs from before the update. A device
 // backend copies the next batch while the current one computes when Step is called again before wait.

@@ -63,7 +63,7 @@ func ResumeEngine(backend Backend, checkpoint []byte) (*Engine, error) {
 		return nil, fmt.Errorf("resume engine: %w", err)
 	}
 	copy(e.stats, t.stats)
-	e.target, e.seen = t.target, t.seen
+	e.target, e.seen, e.used = t.target, t.seen, t.used
 	return e, nil
 }
 

@@ -103,6 +103,7 @@ func decodeCheckpoint(data []byte) (*Online, error) {
 			break
 		}
 		d.coords(p.c[int(slot)*out:][:out])
+		t.used.add(slot)
 	}
 	nstats := d.count(4 + 24)
 	if d.err == nil && nstats > 0 && t.stats == nil {

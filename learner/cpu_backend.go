@@ -52,6 +52,7 @@ type cpuModels struct {
 var (
 	_ Stepper        = (*cpuModels)(nil)
 	_ StatefulModels = (*cpuModels)(nil)
+	_ RowWeighter    = (*cpuModels)(nil)
 )
 
 func (m *cpuModels) State(k int, z, s, w []float64) error {
@@ -355,6 +356,29 @@ func (m *cpuModels) Weights(k int, dst []float64) error {
 	}
 	for i, c := range m.c[k] {
 		dst[i] = c.w
+	}
+	return nil
+}
+
+func (m *cpuModels) RowWeights(k int, cols []uint32, dst []float64) error {
+	if m.closed {
+		return errClosed
+	}
+	nout := m.shape.Outputs
+	if k < 0 || k >= len(m.c) || len(dst) != (len(cols)+1)*nout {
+		return fmt.Errorf("row weights: model %d, %d columns into %d values", k, len(cols), len(dst))
+	}
+	c := m.c[k]
+	for i, col := range cols {
+		if int(col) >= m.shape.Dim {
+			return fmt.Errorf("row weights: column %d out of range", col)
+		}
+		for j, x := range c[int(col)*nout:][:nout] {
+			dst[i*nout+j] = x.w
+		}
+	}
+	for j, x := range c[m.shape.Dim*nout:][:nout] {
+		dst[len(cols)*nout+j] = x.w
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type Engine struct {
 	stats  []moments
 	target moments
 	seen   int64
+	// used holds every column of a batch ever learned, a superset of the slots with a non-zero
+	// weight in any model: Snapshot reads those rows only.
+	used slotSet
 
 	// scratch, reused by every call
 	h       []Hashed
@@ -50,7 +53,8 @@ func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
-	e := &Engine{spec: spec, hyper: append([]Hyper(nil), hyper...), hasher: NewHasher(spec), models: models, mask: uint32(dim - 1)}
+	e := &Engine{spec: spec, hyper: append([]Hyper(nil), hyper...), hasher: NewHasher(spec), models: models, mask: uint32(dim - 1),
+		used: newSlotSet(dim)}
 	if spec.Standardize {
 		e.stats = make([]moments, dim)
 	}
@@ -114,6 +118,9 @@ func (e *Engine) Learn(vs []wire.Vector, ys []Label) ([]Prediction, error) {
 	}
 	if e.batch.Rows == 0 {
 		return preds, nil
+	}
+	for _, c := range e.batch.Cols {
+		e.used.add(uint32(c)) // before the step: a failed one may have written some weights
 	}
 	if err := e.step(learned, len(vs), preds); err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
@@ -255,21 +262,35 @@ func (e *Engine) prediction(o []float64) Prediction {
 }
 
 // Snapshot returns an immutable copy of model k for serving; its spec carries model k's settings.
+// It copies the weights of the columns ever learned only where the backend can (RowWeighter), and
+// all of them otherwise.
 func (e *Engine) Snapshot(k int) (*Snapshot, error) {
 	if k < 0 || k >= len(e.hyper) {
 		return nil, fmt.Errorf("snapshot: no model %d of %d", k, len(e.hyper))
 	}
-	dim := 1 << uint(e.spec.HashBits)
-	size := (dim + 1) * e.spec.outputs()
-	if len(e.weights) != size {
-		e.weights = make([]float64, size)
-	}
-	if err := e.models.Weights(k, e.weights); err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
+	out := e.spec.outputs()
+	slots := e.used.appendTo(nil)
+	w := make([]float64, (len(slots)+1)*out)
+	if rw, ok := e.models.(RowWeighter); ok {
+		if err := rw.RowWeights(k, slots, w); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+	} else {
+		dim := 1 << uint(e.spec.HashBits)
+		size := (dim + 1) * out
+		if len(e.weights) != size {
+			e.weights = make([]float64, size)
+		}
+		if err := e.models.Weights(k, e.weights); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+		for i, slot := range slots {
+			copy(w[i*out:][:out], e.weights[int(slot)*out:])
+		}
+		copy(w[len(slots)*out:], e.weights[dim*out:])
 	}
 	spec := e.spec.clone()
 	h := e.hyper[k]
 	spec.Alpha, spec.Beta, spec.L1, spec.L2, spec.LearningRate = h.Alpha, h.Beta, h.L1, h.L2, h.LearningRate
-	w := e.weights
-	return newSnapshot(spec, e.seen, e.target, dim, func(i int) float64 { return w[i] }, e.stats), nil
+	return newSnapshot(spec, e.seen, e.target, slots, w, e.stats), nil
 }

@@ -21,6 +21,8 @@ type Online struct {
 	stats  []moments // per slot; nil when the spec does not standardize
 	target moments   // of a regression target, when standardizing
 	seen   int64
+	// used holds every slot whose weights update ever wrote: Snapshot reads those rows only.
+	used slotSet
 	// skipped counts coordinate updates left out because they would have made the state non-finite.
 	skipped int64
 
@@ -46,6 +48,7 @@ func NewOnline(spec Spec) (*Online, error) {
 		hyper:   hyperOf(spec),
 		mask:    uint32(dim - 1),
 		p:       newParams(dim, spec.outputs()),
+		used:    newSlotSet(dim),
 		margins: make([]float64, spec.outputs()),
 		grads:   make([]float64, spec.outputs()),
 	}
@@ -198,6 +201,7 @@ func (t *Online) update(h *Hashed) {
 				continue
 			}
 			c.z, c.s, c.w = z2, s2, w2
+			t.used.add(s & t.mask)
 		}
 		return
 	case out == 1:
@@ -223,6 +227,7 @@ func (t *Online) update(h *Hashed) {
 				continue
 			}
 			c.s, c.w = s2, w2
+			t.used.add(s & t.mask)
 		}
 		return
 	}
@@ -233,6 +238,7 @@ func (t *Online) update(h *Hashed) {
 				t.skipped++
 			}
 		}
+		t.used.add(s & t.mask)
 	}
 }
 

@@ -32,36 +32,50 @@ type Snapshot struct {
 
 // Snapshot returns an immutable copy of the current weights.
 func (t *Online) Snapshot() *Snapshot {
-	c := t.p.c
-	return newSnapshot(t.spec, t.seen, t.target, t.p.dim, func(i int) float64 { return c[i].w }, t.stats)
+	p, out := &t.p, t.p.out
+	slots := t.used.appendTo(nil)
+	w := make([]float64, len(slots)*out, (len(slots)+1)*out)
+	for i, slot := range slots {
+		for o, c := range p.c[int(slot)*out:][:out] {
+			w[i*out+o] = c.w
+		}
+	}
+	for _, c := range p.c[p.bias():] {
+		w = append(w, c.w)
+	}
+	return newSnapshot(t.spec, t.seen, t.target, slots, w, t.stats)
 }
 
-// newSnapshot copies the non-zero weights of a model over dim slots, weight(slot*outputs+o) being a
-// weight and the bias at slot dim, with the standardization statistics of those slots (nil if none).
-func newSnapshot(spec Spec, seen int64, target moments, dim int, weight func(int) float64, stats []moments) *Snapshot {
+// newSnapshot builds the snapshot of a linear model from the rows of the given slots, ascending and
+// a superset of those with a non-zero weight: w holds outputs weights per slot, row after row, then
+// the bias's; stats are the standardization statistics per slot (nil if none). Rows whose weights
+// are all zero are left out, so the result does not depend on which superset the slots are.
+// newSnapshot takes slots and w over.
+func newSnapshot(spec Spec, seen int64, target moments, slots []uint32, w []float64, stats []moments) *Snapshot {
 	out := spec.outputs()
+	n := len(slots)
 	s := &Snapshot{spec: spec.clone(), seen: seen, target: target, out: out}
-	for o := range out {
-		s.bias = append(s.bias, weight(dim*out+o))
-	}
-	for slot := range dim {
+	s.bias = append([]float64(nil), w[n*out:][:out]...)
+	kept := 0
+	for i, slot := range slots {
+		row := w[i*out:][:out]
 		nonzero := false
-		for o := range out {
-			nonzero = nonzero || weight(slot*out+o) != 0
+		for _, x := range row {
+			nonzero = nonzero || x != 0
 		}
 		if !nonzero {
 			continue
 		}
-		var mean, scale float64
-		if stats != nil {
-			mean, scale = stats[slot].mean, stats[slot].scale
+		slots[kept] = slot
+		copy(w[kept*out:], row)
+		kept++
+	}
+	s.slots, s.w = slots[:kept:kept], w[:kept*out:kept*out]
+	s.mean, s.scale = make([]float64, kept), make([]float64, kept)
+	if stats != nil {
+		for i, slot := range s.slots {
+			s.mean[i], s.scale[i] = stats[slot].mean, stats[slot].scale
 		}
-		s.slots = append(s.slots, uint32(slot))
-		for o := range out {
-			s.w = append(s.w, weight(slot*out+o))
-		}
-		s.mean = append(s.mean, mean)
-		s.scale = append(s.scale, scale)
 	}
 	s.index()
 	return s
