@@ -138,15 +138,35 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 // BenchmarkSnapshotAndCheckpoint times taking a snapshot and a checkpoint of a DefaultSpec model
-// (2^20 slots) that has learned the wide stream.
+// (2^20 slots) that has learned the wide stream; SnapshotBatchCPU is the snapshot of a BatchTrainer
+// on the CPU backend that learned it in batches of 256.
 func BenchmarkSnapshotAndCheckpoint(b *testing.B) {
 	tr := newTrainer(b, learner.DefaultSpec())
-	for _, ex := range wideStream(4096, 1) {
+	stream := wideStream(4096, 1)
+	for _, ex := range stream {
 		tr.Learn(ex.v, ex.y)
 	}
 	b.Run("Snapshot", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			tr.Snapshot()
+		}
+	})
+	b.Run("SnapshotBatchCPU", func(b *testing.B) {
+		bt, err := learner.NewBatchTrainer(learner.CPUBackend{}, learner.DefaultSpec())
+		if err != nil {
+			b.Fatal(err)
+		}
+		vs, ys := split(stream)
+		for lo := 0; lo < len(vs); lo += 256 {
+			if _, err := bt.LearnBatch(vs[lo:lo+256], ys[lo:lo+256]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if bt.Snapshot() == nil {
+				b.Fatal(bt.Err())
+			}
 		}
 	})
 	b.Run("MarshalBinary", func(b *testing.B) {

@@ -67,6 +67,10 @@ func NewDelta(base, cur *Snapshot) (*Delta, error) {
 	}
 	d := &Delta{seen: cur.seen, target: cur.target, out: cur.out, bias: append([]float64(nil), cur.bias...)}
 	out := cur.out
+	// room for every row of cur, which most deltas of a busy model come near
+	rows := len(cur.slots)
+	d.slots, d.w = make([]uint32, 0, rows), make([]float64, 0, rows*out)
+	d.mean, d.scale = make([]float64, 0, rows), make([]float64, 0, rows)
 	add := func(s *Snapshot, i int, zero bool) {
 		d.slots = append(d.slots, s.slots[i])
 		if zero {

@@ -1,6 +1,9 @@
 package learner
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // slotSet is a set of slots in 0..dim-1: a bitset, with a summary bitset of its non-empty words, so
 // that adding a slot is a few instructions and listing the members in ascending order costs in
@@ -10,6 +13,7 @@ import "math/bits"
 type slotSet struct {
 	words []uint64 // bit s%64 of words[s/64]: slot s is in the set
 	sum   []uint64 // bit w%64 of sum[w/64]: words[w] is not zero
+	n     int      // members
 }
 
 func newSlotSet(dim int) slotSet {
@@ -23,11 +27,13 @@ func (b *slotSet) add(slot uint32) {
 	if bit := uint64(1) << (slot & 63); b.words[w]&bit == 0 {
 		b.words[w] |= bit
 		b.sum[w>>6] |= 1 << (w & 63)
+		b.n++
 	}
 }
 
 // appendTo appends the members to dst in ascending order.
 func (b *slotSet) appendTo(dst []uint32) []uint32 {
+	dst = slices.Grow(dst, b.n)
 	for i, s := range b.sum {
 		for s != 0 {
 			w := i<<6 | bits.TrailingZeros64(s)
