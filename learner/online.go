@@ -21,7 +21,9 @@ type Online struct {
 	stats  []moments // per slot; nil when the spec does not standardize
 	target moments   // of a regression target, when standardizing
 	seen   int64
-	// used holds every slot whose weights update ever wrote: Snapshot reads those rows only.
+	// used holds every slot whose weight update ever made non-zero, so every slot with a non-zero
+	// weight: Snapshot reads those rows only. Marking only when a weight leaves zero keeps the
+	// bitset out of the hot loop's memory traffic.
 	used slotSet
 	// skipped counts coordinate updates left out because they would have made the state non-finite.
 	skipped int64
@@ -200,8 +202,10 @@ func (t *Online) update(h *Hashed) {
 				t.skipped++
 				continue
 			}
+			if w2 != 0 && c.w == 0 {
+				t.used.add(s & t.mask)
+			}
 			c.z, c.s, c.w = z2, s2, w2
-			t.used.add(s & t.mask)
 		}
 		return
 	case out == 1:
@@ -226,19 +230,24 @@ func (t *Online) update(h *Hashed) {
 				t.skipped++
 				continue
 			}
+			if w2 != 0 && c.w == 0 {
+				t.used.add(s & t.mask)
+			}
 			c.s, c.w = s2, w2
-			t.used.add(s & t.mask)
 		}
 		return
 	}
 	for i, s := range h.Slots {
 		row := p.c[int(s&t.mask)*out:][:out]
 		for o, g := range t.grads {
+			was := row[o].w
 			if gi := g * x[i]; gi != 0 && !r.step(&row[o], gi) {
 				t.skipped++
 			}
+			if was == 0 && row[o].w != 0 {
+				t.used.add(s & t.mask)
+			}
 		}
-		t.used.add(s & t.mask)
 	}
 }
 
