@@ -173,6 +173,10 @@ func snapshotCase(t *testing.T, spec Spec) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fallback, err := NewEngine(weightsOnly{}, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	filtered := false
 	check := func(stage string, on *Online, bt *BatchTrainer) {
 		s := on.Snapshot()
@@ -192,8 +196,16 @@ func snapshotCase(t *testing.T, spec Spec) bool {
 		if _, err := pop.Learn(vs[i:i+n], ys[i:i+n]); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := fallback.Learn(vs[i:i+n], ys[i:i+n]); err != nil {
+			t.Fatal(err)
+		}
 		i += n
 		check(fmt.Sprintf("after %d", i), on, bt)
+		s, err := fallback.Snapshot(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameSnapshot(t, fmt.Sprintf("after %d: engine copying all weights", i), s, engineReference(t, fallback, 0), probe)
 		for k := range 2 {
 			s, err := pop.Snapshot(k)
 			if err != nil {
@@ -219,6 +231,17 @@ func snapshotCase(t *testing.T, spec Spec) bool {
 		sameSnapshot(t, "resumed batch trainer against the uninterrupted one", bt2.Snapshot(), bt.Snapshot(), probe)
 	}
 	return filtered
+}
+
+// weightsOnly is the CPU backend with Models that only have the methods every backend has, as
+// the CUDA backend's lack RowWeights: Engine.Snapshot then copies all the weights.
+type weightsOnly struct{}
+
+func (weightsOnly) Name() string { return "weights-only" }
+
+func (weightsOnly) NewModels(shape Shape, hyper []Hyper) (Models, error) {
+	m, err := CPUBackend{}.NewModels(shape, hyper)
+	return struct{ Models }{m}, err
 }
 
 // resumeBoth resumes copies of on and bt from their checkpoints, and checks their first snapshots.
