@@ -18,13 +18,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamlearn/streamlearn/eval"
 	"github.com/streamlearn/streamlearn/features"
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
@@ -128,7 +128,7 @@ func pacedAUC(spec learner.Spec, rows []row) (float64, error) {
 	for i, r := range rows {
 		scores[i], labels[i] = tr.Learn(vector(r.fields), learner.Label{Value: r.label}).Score, r.label
 	}
-	return auc(scores, labels), nil
+	return eval.AUC(scores, labels), nil
 }
 
 // vector is what the feature store makes of fields with the default config: numbers as they are,
@@ -234,31 +234,4 @@ func publish(cfg config.Config, topic string, rows []row) error {
 		cl.Produce(ctx, rec, nil)
 	}
 	return cl.Flush(ctx)
-}
-
-// auc is the area under the ROC curve of scores for binary labels, ties counted half.
-func auc(scores, labels []float64) float64 {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
-	var pos, neg, rankSum float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
-			j++
-		}
-		rank := float64(i+j+1) / 2
-		for _, k := range idx[i:j] {
-			if labels[k] == 1 {
-				pos++
-				rankSum += rank
-			} else {
-				neg++
-			}
-		}
-		i = j
-	}
-	return (rankSum - pos*(pos+1)/2) / (pos * neg)
 }
