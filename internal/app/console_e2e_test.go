@@ -240,6 +240,15 @@ func startConsoleStream(t *testing.T) *consoleStream {
 	const driftAt = 1800 // window 6 of 12
 	s.evs = driftStream(3600+liveEvents, driftAt, 21)
 	for i := 0; i < 3600; i += 600 {
+		if i == 1800 {
+			// A live version past the retained first one needs examples learned after the first
+			// publish: a learner that starts late could otherwise learn all 3,600 in one poll and
+			// publish once (CI saw it wait out the 40 s below).
+			waitFor(t, 40*time.Second, "a first version", func() bool {
+				c, _, _ := champion(t, s.base, s.model)
+				return c >= 1
+			})
+		}
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Events, eventMessages(s.evs[i:i+600])...)
 		publish(t, cfg.Kafka.Brokers, cfg.Kafka.Topics.Outcomes, outcomeMessages(s.evs[i:i+600])...)
 	}
@@ -254,10 +263,19 @@ func startConsoleStream(t *testing.T) *consoleStream {
 
 	conn := chConn(t, cfg)
 	db := cfg.ClickHouse.Database
+	var state string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last seen: %s", state)
+		}
+	}()
 	waitFor(t, 40*time.Second, "drifted amount rows, an alert, and a live version past a retained snapshot", func() bool {
 		c, _, _ := champion(t, s.base, s.model)
-		return countWhere(t, conn, db, "feature_drift", "feature = 'amount' AND drifted = 1") > 0 &&
-			countWhere(t, conn, db, "drift_alerts", "1") > 0 && c >= 2 && len(versionsOf(t, s)) >= 2
+		drifted := countWhere(t, conn, db, "feature_drift", "feature = 'amount' AND drifted = 1")
+		alerts := countWhere(t, conn, db, "drift_alerts", "1")
+		versions := versionsOf(t, s)
+		state = fmt.Sprintf("%d drifted amount rows, %d alerts, champion %d, versions %v", drifted, alerts, c, versions)
+		return drifted > 0 && alerts > 0 && c >= 2 && len(versions) >= 2
 	})
 	return s
 }
