@@ -22,6 +22,18 @@ type Stats struct {
 	FieldsDropped uint64
 	// Conflicts is the number of entity writes retried because another writer changed the entity.
 	Conflicts uint64
+	// Cache counts the in-process cache of the values that live lookups read.
+	Cache CacheStats
+}
+
+// CacheStats counts a feature store's in-process cache of entity values (see featurestore).
+type CacheStats struct {
+	// Hits and Misses count the entity and statistics values looked up in the cache.
+	Hits, Misses uint64
+	// Invalidations counts the keys Redis said had changed.
+	Invalidations uint64
+	// Resets counts the times the whole cache was dropped: its tracking connection was lost, or made.
+	Resets uint64
 }
 
 // Stats returns the engine's counters (Conflicts is the adapter's to fill in).

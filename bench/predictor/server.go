@@ -32,7 +32,7 @@ import (
 // embedded broker for the models topic, as `streamlearn predictor` runs it) with a trained model
 // and entity features in Redis, and the floor handler. It prints "READY <predictor> <floor>" and
 // runs until stdin closes or a signal comes.
-func serve(redisAddr string, entities int, profile string) error {
+func serve(redisAddr string, entities int, profile string, nearCache int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if profile != "" {
@@ -58,6 +58,9 @@ func serve(redisAddr string, entities int, profile string) error {
 	cfg := config.DefaultConfig()
 	cfg.Redis.Addr = redisAddr
 	cfg.Redis.KeyPrefix = fmt.Sprintf("bench:%d:", time.Now().UnixNano())
+	if nearCache >= 0 {
+		cfg.Redis.NearCacheEntries = nearCache
+	}
 	cfg.Kafka.Embedded = "127.0.0.1:0"
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Log.Level = "warn"

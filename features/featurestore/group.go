@@ -12,6 +12,7 @@ type group struct {
 	idx     []int // positions in the batch, in order
 	events  []wire.Event
 	out     []wire.Vector // by position in events
+	raw     string        // the value as read, "" for a new entity
 	version string        // as read: 8 bytes, or "" for a new entity
 	state   []byte
 	update  features.Update

@@ -89,7 +89,7 @@ func (s *Online) parseReads(parts [][]*group, cmds []*goredis.SliceCmd, zcmd *go
 	for i, part := range parts {
 		vals := cmds[i].Val()
 		for j, g := range part {
-			g.version, g.state = "", nil
+			g.raw, g.version, g.state = "", "", nil
 			v, ok := vals[j].(string)
 			if !ok {
 				continue
@@ -97,14 +97,63 @@ func (s *Online) parseReads(parts [][]*group, cmds []*goredis.SliceCmd, zcmd *go
 			if len(v) < versionBytes {
 				return nil, fmt.Errorf("read entity %q: value of %d bytes", g.entity, len(v))
 			}
-			// The engine only reads a state, so it can read the reply's memory in place.
-			g.version, g.state = v[:versionBytes], unsafe.Slice(unsafe.StringData(v[versionBytes:]), len(v)-versionBytes)
+			g.raw = v
+			g.setValue(v)
 		}
 	}
 	if zcmd == nil {
 		return nil, nil
 	}
 	return parseZStats(zcmd.Val()), nil
+}
+
+// setValue points g's version and state at v, an entity's stored value. The engine only reads a
+// state, so it can read v's memory in place.
+func (g *group) setValue(v string) {
+	g.version, g.state = v[:versionBytes], unsafe.Slice(unsafe.StringData(v[versionBytes:]), len(v)-versionBytes)
+}
+
+// readNear is read through the near cache: the groups and statistics it holds come from memory,
+// the others from Redis in one read, kept for the next lookups unless invalidated meanwhile.
+func (s *Online) readNear(ctx context.Context, groups []*group, withZ bool) (features.ZStats, error) {
+	c := s.near
+	var miss []*group
+	var ids []uint64
+	for _, g := range groups {
+		if e, ok := c.get(g.key); ok {
+			g.raw, g.version, g.state = e.val, "", nil
+			if e.val != "" {
+				g.setValue(e.val)
+			}
+			continue
+		}
+		miss = append(miss, g)
+		ids = append(ids, c.reserve(g.key))
+	}
+	var z features.ZStats
+	var zid uint64
+	readZ := false
+	if withZ {
+		e, ok := c.get(s.zkey())
+		if z, readZ = e.z, !ok; readZ {
+			zid = c.reserve(s.zkey())
+		}
+	}
+	if len(miss) == 0 && !readZ {
+		return z, nil
+	}
+	read, err := s.read(ctx, miss, readZ)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range miss {
+		c.fill(g.key, ids[i], nearEntry{val: g.raw})
+	}
+	if readZ {
+		z = read
+		c.fill(s.zkey(), zid, nearEntry{z: z})
+	}
+	return z, nil
 }
 
 // write stores every changed group, one script call per slot or chunk, pipelined, and returns the

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,12 @@ type Options struct {
 	MaxAttempts int
 	// OnLate is called for every event too late to be applied, with how far behind it is.
 	OnLate func(ev wire.Event, behind time.Duration)
+	// NearCache, above 0, keeps up to that many values that Lookup read in process memory, kept
+	// coherent with Redis by server-assisted client-side caching (see nearCache); 0 reads Redis on
+	// every Lookup. Only on a single Redis server: on a cluster the cache stays off.
+	NearCache int
+	// Logger receives the cache's connection warnings (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Online is a features.OnlineStore on Redis or Redis Cluster. It is safe for concurrent use.
@@ -38,6 +46,14 @@ type Online struct {
 	cluster   bool
 	attempts  int
 	conflicts atomic.Uint64
+	near      *nearCache // nil: off
+	nearOpt   *goredis.Options
+	nearLog   *slog.Logger
+	nearStart sync.Once
+	nearMu    sync.Mutex
+	closed    bool
+	stopNear  context.CancelFunc
+	nearDone  chan struct{}
 }
 
 var _ features.OnlineStore = (*Online)(nil)
@@ -64,8 +80,45 @@ func NewOnline(rdb goredis.UniversalClient, cfg features.Config, opt Options) (*
 		return nil, errors.New("feature store: a Ring shards keys its own way; use a client or a cluster client")
 	}
 	_, cluster := rdb.(*goredis.ClusterClient)
-	return &Online{rdb: rdb, eng: eng, prefix: opt.Prefix, cluster: cluster, attempts: opt.MaxAttempts,
-		ttl: strconv.FormatInt(opt.TTL.Milliseconds(), 10)}, nil
+	s := &Online{rdb: rdb, eng: eng, prefix: opt.Prefix, cluster: cluster, attempts: opt.MaxAttempts,
+		ttl: strconv.FormatInt(opt.TTL.Milliseconds(), 10)}
+	if client, ok := rdb.(*goredis.Client); ok && opt.NearCache > 0 {
+		s.near, s.nearOpt, s.nearLog = newNearCache(opt.NearCache), client.Options(), opt.Logger
+		if s.nearLog == nil {
+			s.nearLog = slog.Default()
+		}
+	}
+	return s, nil
+}
+
+// startNearCache starts the tracking connection of the cache of Lookup's reads, on the first
+// Lookup: a process that never looks up (one that only applies events) does not receive the
+// invalidations of every write. Close stops it.
+func (s *Online) startNearCache() {
+	s.nearMu.Lock()
+	defer s.nearMu.Unlock()
+	if s.nearDone != nil || s.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopNear, s.nearDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.nearDone)
+		s.near.track(ctx, s.nearOpt, []string{s.prefix + "f{", s.zkey()}, s.nearLog)
+	}()
+}
+
+// Close stops the store's cache, if it has one; the Redis client is the caller's to close.
+func (s *Online) Close() error {
+	s.nearMu.Lock()
+	s.closed = true
+	stop, done := s.stopNear, s.nearDone
+	s.nearMu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return nil
 }
 
 func (s *Online) key(entity string) string { return s.prefix + "f{" + entity + "}" }
@@ -76,6 +129,9 @@ func (s *Online) zkey() string { return s.prefix + "fz" }
 func (s *Online) Stats() features.Stats {
 	st := s.eng.Stats()
 	st.Conflicts = s.conflicts.Load()
+	if s.near != nil {
+		st.Cache = s.near.stats()
+	}
 	return st
 }
 
@@ -160,7 +216,14 @@ func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector
 	if !s.eng.Stateful() {
 		groups, stateless = nil, allIndexes(len(events))
 	}
-	z, err := s.read(ctx, groups, s.eng.Standardizes())
+	var z features.ZStats
+	var err error
+	if s.near != nil {
+		s.nearStart.Do(s.startNearCache)
+		z, err = s.readNear(ctx, groups, s.eng.Standardizes())
+	} else {
+		z, err = s.read(ctx, groups, s.eng.Standardizes())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("look up features: %w", err)
 	}

@@ -89,6 +89,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	defer st.store.Close() // after the roles: it stops the cache's tracking connection
 	g, gctx := errgroup.WithContext(ctx)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	r := &run{ctx: ctx, g: g, gctx: gctx, bg: bg, stopBG: stopBG, supervise: m.supervised}
@@ -182,7 +183,8 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 	st := &stages{kopts: kopts, registry: registry.NewRegistry(m.rdb, prefix)}
 	m.registry = st.registry
 	st.store, err = featurestore.NewOnline(m.rdb, cfg.Features, featurestore.Options{Prefix: prefix, TTL: cfg.Redis.EntityTTL,
-		OnLate: func(wire.Event, time.Duration) { m.metrics.LateEvents.Inc() }})
+		OnLate:    func(wire.Event, time.Duration) { m.metrics.LateEvents.Inc() },
+		NearCache: cfg.Redis.NearCacheEntries, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +208,7 @@ func (m *Main) buildStages(ctx context.Context) (*stages, error) {
 		},
 	}
 	if err := st.loader.Sync(ctx, cfg.Model.Name); err != nil {
+		st.store.Close()
 		return nil, fmt.Errorf("load model %s: %w", cfg.Model.Name, err)
 	}
 	return st, nil

@@ -134,6 +134,11 @@ type Redis struct {
 	EntityTTL time.Duration `yaml:"entity_ttl"`
 	// PoolSize is the connection pool size per node (default 32).
 	PoolSize int `yaml:"pool_size"`
+	// NearCacheEntries bounds the predictor's in-process cache of the entity values its live
+	// lookups read (default 65536; 0 turns it off). Redis keeps it coherent (client tracking): a
+	// cached entity is dropped as soon as Redis reports a write, expiry or eviction of it. A single
+	// Redis server only: with Redis Cluster (addrs) it stays off.
+	NearCacheEntries int `yaml:"near_cache_entries"`
 }
 
 // HTTP configures the API server.
@@ -321,7 +326,7 @@ func DefaultConfig() Config {
 	spec.Family = learner.FamilyAuto
 	return Config{
 		Kafka:      kafkaclient.DefaultConfig(),
-		Redis:      Redis{Addr: "127.0.0.1:6379", KeyPrefix: "sl:", EntityTTL: 8 * 24 * time.Hour, PoolSize: 32},
+		Redis:      Redis{Addr: "127.0.0.1:6379", KeyPrefix: "sl:", EntityTTL: 8 * 24 * time.Hour, PoolSize: 32, NearCacheEntries: 65536},
 		ClickHouse: chsink.DefaultConfig(),
 		HTTP:       DefaultHTTP(),
 		Ingest:     ingest.DefaultLimits(),
@@ -514,6 +519,9 @@ func (c Config) Validate() error {
 	}
 	if c.Redis.EntityTTL < time.Minute {
 		add(fmt.Errorf("redis.entity_ttl: %s is shorter than a minute", c.Redis.EntityTTL))
+	}
+	if c.Redis.NearCacheEntries < 0 || c.Redis.NearCacheEntries > 1<<24 {
+		add(fmt.Errorf("redis.near_cache_entries: %d must be in 0..16777216", c.Redis.NearCacheEntries))
 	}
 	if c.Redis.DB < 0 || c.Redis.DB > 15 {
 		add(fmt.Errorf("redis.db: %d must be in 0..15", c.Redis.DB))
