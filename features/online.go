@@ -28,6 +28,14 @@ type OnlineStore interface {
 	Stats() Stats
 }
 
+// CachedLookup is implemented by an OnlineStore that keeps the state it reads in process memory:
+// LookupCached answers as Lookup would from that memory alone, or returns false (then call Lookup)
+// when it does not hold everything events need. It never blocks on I/O, so a caller can skip the
+// batching it does for Lookup's round trips.
+type CachedLookup interface {
+	LookupCached(events []wire.Event) ([]wire.Vector, bool)
+}
+
 // ParseAt reads the time of GET /v1/features/{entity}?at=TIME: RFC 3339 or unix milliseconds. The
 // empty string is the zero time (as of the entity's latest event).
 func ParseAt(s string) (time.Time, error) {

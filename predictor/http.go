@@ -253,8 +253,14 @@ func scoreQuery(w http.ResponseWriter, r *http.Request) (explain bool, top int, 
 	return explain, top, true
 }
 
-// lookup reads the vectors of events, merged with the lookups of concurrent requests.
+// lookup reads the vectors of events: from the store's cache when it holds them all, else merged
+// with the lookups of concurrent requests.
 func (a *API) lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
+	if c, ok := a.Features.(features.CachedLookup); ok {
+		if vs, ok := c.LookupCached(events); ok {
+			return vs, nil // from memory: nothing to merge with other requests
+		}
+	}
 	a.coalesceOnce.Do(func() { a.coalesce = newCoalescer(a.Features) })
 	return a.coalesce.lookup(ctx, events)
 }

@@ -85,6 +85,47 @@ func (c *nearCache) get(key string) (e nearEntry, ok bool) {
 	return e, true
 }
 
+// peek returns key's cached entry without counting it.
+func (c *nearCache) peek(key string) (nearEntry, bool) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	e, ok := sh.m[key]
+	sh.mu.Unlock()
+	return e, ok && e.pending == 0
+}
+
+// peekAll fills the groups' values (and returns the statistics of zkey, when withZ) from the cache
+// if it holds all of them, counting them as hits; false, with nothing counted, if it does not.
+func (c *nearCache) peekAll(groups []*group, withZ bool, zkey string) (features.ZStats, bool) {
+	if !c.live.Load() {
+		return nil, false
+	}
+	var z features.ZStats
+	if withZ {
+		e, ok := c.peek(zkey)
+		if !ok {
+			return nil, false
+		}
+		z = e.z
+	}
+	for _, g := range groups {
+		e, ok := c.peek(g.key)
+		if !ok {
+			return nil, false
+		}
+		g.raw, g.version, g.state = e.val, "", nil
+		if e.val != "" {
+			g.setValue(e.val)
+		}
+	}
+	n := uint64(len(groups))
+	if withZ {
+		n++
+	}
+	c.hits.Add(n)
+	return z, true
+}
+
 // reserve marks a read of key in flight and returns the id that fill must present; 0 when the
 // cache is not live (the value read is then not kept).
 func (c *nearCache) reserve(key string) uint64 {

@@ -84,14 +84,27 @@ func TestNearCacheAnswersRepeatedLookupsFromMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := []wire.Event{ev("p1", "u3", time.Hour, map[string]any{"amount": 5.0}), ev("p2", "u7", time.Hour, map[string]any{"amount": 1.0}), ev("p3", "nobody", time.Hour, nil)}
+	if _, ok := plain.LookupCached(probe); ok {
+		t.Fatal("a store without a cache answered from one")
+	}
 	waitCacheLive(t, cached, probe)
 	want, err := plain.Lookup(ctx, probe)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, ok := cached.LookupCached(probe); !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("LookupCached = %v, %v; want %v", got, ok, want)
+	}
+	other := append(probe[:len(probe):len(probe)], ev("p4", "never-looked-up", time.Hour, nil))
+	if _, ok := cached.LookupCached(other); ok {
+		t.Fatal("LookupCached answered for an entity it never read")
+	}
 	before := mgetCalls(t, rdb)
-	for range 100 {
+	for i := range 100 {
 		got, err := cached.Lookup(ctx, probe)
+		if i%2 == 1 {
+			got, _ = cached.LookupCached(probe)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -211,11 +211,7 @@ func (s *Online) Apply(ctx context.Context, events []wire.Event) ([]wire.Vector,
 
 // Lookup returns the vectors of events at their times without changing anything.
 func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector, error) {
-	out := make([]wire.Vector, len(events))
-	groups, stateless := groupByEntity(s.prefix, events)
-	if !s.eng.Stateful() {
-		groups, stateless = nil, allIndexes(len(events))
-	}
+	groups, stateless := s.lookupGroups(events)
 	var z features.ZStats
 	var err error
 	if s.near != nil {
@@ -227,6 +223,34 @@ func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector
 	if err != nil {
 		return nil, fmt.Errorf("look up features: %w", err)
 	}
+	return s.vectors(events, groups, stateless, z), nil
+}
+
+// LookupCached is Lookup answered from the near cache alone: false, with nothing counted, when the
+// store has no live cache or it misses any entity of events (see features.CachedLookup).
+func (s *Online) LookupCached(events []wire.Event) ([]wire.Vector, bool) {
+	if s.near == nil {
+		return nil, false
+	}
+	s.nearStart.Do(s.startNearCache)
+	groups, stateless := s.lookupGroups(events)
+	z, ok := s.near.peekAll(groups, s.eng.Standardizes(), s.zkey())
+	if !ok {
+		return nil, false
+	}
+	return s.vectors(events, groups, stateless, z), true
+}
+
+func (s *Online) lookupGroups(events []wire.Event) ([]*group, []int) {
+	if !s.eng.Stateful() {
+		return nil, allIndexes(len(events))
+	}
+	return groupByEntity(s.prefix, events)
+}
+
+// vectors computes the lookups' vectors from the groups' states and the statistics.
+func (s *Online) vectors(events []wire.Event, groups []*group, stateless []int, z features.ZStats) []wire.Vector {
+	out := make([]wire.Vector, len(events))
 	for _, g := range groups {
 		s.eng.LookupEntity(g.state, g.events, z, g.out)
 		for j, i := range g.idx {
@@ -236,7 +260,7 @@ func (s *Online) Lookup(ctx context.Context, events []wire.Event) ([]wire.Vector
 	for _, i := range stateless {
 		out[i] = s.eng.Stateless(events[i], z, nil)
 	}
-	return out, nil
+	return out
 }
 
 // Aggregates returns an entity's aggregates as of at (zero: its latest event).
