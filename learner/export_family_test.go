@@ -34,7 +34,7 @@ func FamilyStateFinite(tr Trainer) error {
 				return err
 			}
 		}
-		return modelFinite(t.m, check)
+		return modelFinite(hostModel(t.m), check)
 	}
 	return fmt.Errorf("not a family trainer: %T", tr)
 }

@@ -20,8 +20,9 @@ const (
 )
 
 // ErrFamilyDevice is returned when a family is asked to train on a backend it has no kernels for:
-// only the linear family runs on the GPU.
-var ErrFamilyDevice = errors.New("only the linear family trains on a minibatch backend (the GPU included); the others train on the CPU")
+// linear runs on every Backend, FM and MLP on a FamilyBackend (the GPU's), tree, forest and auto on
+// the CPU only.
+var ErrFamilyDevice = errors.New("this family has no kernels on the backend: linear trains on every minibatch backend, fm and mlp on the GPU's too, tree, forest and auto on the CPU only")
 
 // FMSpec holds a factorization machine's settings (Rendle 2010): a linear term plus pairwise
 // interactions <v_i, v_j> x_i x_j through Factors latent factors per slot, learned with AdaGrad.

@@ -120,19 +120,24 @@ func (t *Family) LearnBatch(vs []wire.Vector, ys []Label) ([]Prediction, error) 
 		t.hs, t.ins = append(t.hs, Hashed{}), append(t.ins, input{})
 	}
 	preds := make([]Prediction, len(vs))
+	all := make([]*input, len(vs))
 	ins, labels := make([]*input, 0, len(vs)), make([]float64, 0, len(vs))
 	for i, v := range vs {
 		t.hasher.Hash(v, &t.hs[i])
 		t.prepare(&t.hs[i], &t.ins[i])
-		preds[i] = Prediction{Score: sigmoid(saneMargin(t.m.margin(&t.ins[i])))}
+		all[i] = &t.ins[i]
 		if finite(ys[i].Value) {
 			ins, labels = append(ins, &t.ins[i]), append(labels, min(max(ys[i].Value, 0), 1))
 		}
 	}
+	t.scoreBatch(all, preds)
 	if len(ins) == 0 {
-		return preds, nil
+		return preds, t.Err()
 	}
 	bm.learnBatch(ins, labels)
+	if err := t.Err(); err != nil {
+		return preds, err
+	}
 	for i := range vs {
 		if finite(ys[i].Value) {
 			observeInputs(&t.hs[i], t.stats, t.mask)
@@ -140,6 +145,23 @@ func (t *Family) LearnBatch(vs []wire.Vector, ys []Label) ([]Prediction, error) 
 	}
 	t.seen += int64(len(ins))
 	return preds, nil
+}
+
+// scoreBatch writes the predictions of ins at the current state into preds: in one call to the
+// device for a model on one.
+func (t *Family) scoreBatch(ins []*input, preds []Prediction) {
+	d, ok := t.m.(*deviceFamily)
+	if !ok {
+		for i, in := range ins {
+			preds[i] = Prediction{Score: sigmoid(saneMargin(t.m.margin(in)))}
+		}
+		return
+	}
+	out := make([]float64, len(ins))
+	d.margins(ins, out)
+	for i, m := range out {
+		preds[i] = Prediction{Score: sigmoid(saneMargin(m))}
+	}
 }
 
 // Snapshot returns an immutable copy of the model for serving.
@@ -152,6 +174,9 @@ func (t *Family) Snapshot() *Snapshot {
 // MarshalBinary encodes the trainer's full state: spec, counters, the standardization statistics
 // of every slot that has any, then the family's state.
 func (t *Family) MarshalBinary() ([]byte, error) {
+	if err := t.Err(); err != nil {
+		return nil, fmt.Errorf("marshal trainer: %w", err)
+	}
 	e := newEncoder(familyCheckpointMagic, 1<<16)
 	if err := e.spec(t.spec); err != nil {
 		return nil, fmt.Errorf("marshal trainer: %w", err)
@@ -171,6 +196,9 @@ func (t *Family) MarshalBinary() ([]byte, error) {
 		}
 	}
 	t.m.encode(e)
+	if err := t.Err(); err != nil {
+		return nil, fmt.Errorf("marshal trainer: %w", err)
+	}
 	return e.b, nil
 }
 

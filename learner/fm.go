@@ -84,13 +84,9 @@ func (m *fm) margin(in *input) float64 {
 func (m *fm) accumulate(in *input, y float64) {
 	for _, slot := range in.slots {
 		r := slot & m.mask
-		if m.touched[r] {
-			continue
-		}
-		m.touched[r] = true
-		row := m.p[int(r)*m.stride:][:m.stride]
-		for f := range m.k {
-			row[1+f] = m.init * noise(m.seed, r, f)
+		if !m.touched[r] {
+			m.touched[r] = true
+			m.initRow(r, m.p[int(r)*m.stride:][:m.stride])
 		}
 	}
 	var sb, qb [maxFactors]float64
@@ -116,6 +112,30 @@ func (m *fm) accumulate(in *input, y float64) {
 			m.rows = append(m.rows, r)
 		}
 	}
+}
+
+// initRow writes the initial weights of slot r into row: w 0 and the factors deterministic noise.
+func (m *fm) initRow(r uint32, row []float64) {
+	row[0] = 0
+	for f := range m.k {
+		row[1+f] = m.init * noise(m.seed, r, f)
+	}
+}
+
+// touch marks the untouched slots of in as touched and appends them to fresh and their initial
+// rows to init, for a model on a device.
+func (m *fm) touch(in *input, fresh []int32, init []float64) ([]int32, []float64) {
+	for _, slot := range in.slots {
+		r := slot & m.mask
+		if !m.touched[r] {
+			m.touched[r] = true
+			fresh = append(fresh, int32(r))
+			n := len(init)
+			init = append(init, make([]float64, m.stride)...)
+			m.initRow(r, init[n:])
+		}
+	}
+	return fresh, init
 }
 
 // apply takes one AdaGrad step with the pending gradient and clears it.

@@ -140,14 +140,11 @@ func (m *mlp) margin(in *input) float64 {
 // accumulate adds the gradient of one example to the pending gradient, after giving its new slots
 // their first-layer rows.
 func (m *mlp) accumulate(in *input, y float64) {
-	scale := 1 / math.Sqrt(float64(max(len(in.slots), 1)))
 	for _, slot := range in.slots {
 		r := slot & m.mask
 		if !m.touched[r] {
 			m.touched[r] = true
-			for j := range m.h1 {
-				m.w1[int(r)*m.h1+j] = scale * noise(m.seed, r, j)
-			}
+			m.initRow(in, r, m.w1[int(r)*m.h1:][:m.h1])
 		}
 	}
 	l := m.layout()
@@ -195,6 +192,31 @@ func (m *mlp) accumulate(in *input, y float64) {
 		}
 	}
 	m.n++
+}
+
+// initRow writes the initial first-layer weights of slot r, first learned with input in, into row:
+// deterministic noise scaled by the inputs of in.
+func (m *mlp) initRow(in *input, r uint32, row []float64) {
+	scale := 1 / math.Sqrt(float64(max(len(in.slots), 1)))
+	for j := range row {
+		row[j] = scale * noise(m.seed, r, j)
+	}
+}
+
+// touch marks the untouched slots of in as touched and appends them to fresh and their initial
+// rows to init, for a model on a device.
+func (m *mlp) touch(in *input, fresh []int32, init []float64) ([]int32, []float64) {
+	for _, slot := range in.slots {
+		r := slot & m.mask
+		if !m.touched[r] {
+			m.touched[r] = true
+			fresh = append(fresh, int32(r))
+			n := len(init)
+			init = append(init, make([]float64, m.h1)...)
+			m.initRow(in, r, init[n:])
+		}
+	}
+	return fresh, init
 }
 
 // apply takes one Adam step with the mean pending gradient and clears it.

@@ -47,7 +47,11 @@ struct Function {
 #define FUNCTION(name) {#name, [](void** p) { return argsOf(name, p); }}
 const Function functions[] = {FUNCTION(gemm),          FUNCTION(sparse_forward), FUNCTION(link),
                               FUNCTION(dloss),         FUNCTION(bias_gradient),  FUNCTION(sparse_gradient),
-                              FUNCTION(update),        FUNCTION(gather),         FUNCTION(scatter)};
+                              FUNCTION(update),        FUNCTION(gather),         FUNCTION(scatter),
+                              FUNCTION(set_rows),      FUNCTION(fm_sums),        FUNCTION(fm_margin),
+                              FUNCTION(fm_update),     FUNCTION(mlp_hidden1),    FUNCTION(mlp_hidden2),
+                              FUNCTION(mlp_output),    FUNCTION(mlp_back1),      FUNCTION(mlp_dense_update),
+                              FUNCTION(mlp_sparse_update)};
 
 // guarded runs f under the lock with a current context, turning exceptions into error codes.
 template <class F>

@@ -173,6 +173,16 @@ const Kernel kernels[] = {
     KERNEL(update, false, 0),
     KERNEL(gather, false, 0),
     KERNEL(scatter, false, 0),
+    KERNEL(set_rows, false, 0),
+    KERNEL(fm_sums, false, 0),
+    KERNEL(fm_margin, false, 1u << 4 | 1u << 6),  // labels and G: none when only scoring
+    KERNEL(fm_update, false, 0),
+    KERNEL(mlp_hidden1, false, 0),
+    KERNEL(mlp_hidden2, false, 0),
+    KERNEL(mlp_output, false, 1u << 5 | 1u << 7 | 1u << 8),  // labels, G and Dl: none when only scoring
+    KERNEL(mlp_back1, false, 0),
+    KERNEL(mlp_dense_update, false, 0),
+    KERNEL(mlp_sparse_update, false, 0),
 };
 
 // ---- Running a launch.
