@@ -23,7 +23,10 @@ type doctorReport struct {
 		Device string            `json:"device"`
 		Batch  int               `json:"batch"`
 		Models map[string]string `json:"models"` // model name: where it would train, and why
-		Error  string            `json:"error,omitempty"`
+		// Families says where a model of each family, with the settings of the first model, would
+		// train: linear, fm and mlp have GPU kernels; tree, forest and auto train on the CPU only.
+		Families map[string]string `json:"families"`
+		Error    string            `json:"error,omitempty"`
 	} `json:"learner"`
 }
 
@@ -51,12 +54,10 @@ func doctorCommand() *cobra.Command {
 				r.Learner.Error = selErr.Error()
 			} else {
 				for _, spec := range cfg.Models() {
-					_, why := sel.For(learner.ShapeOf(spec, 1))
-					if !spec.IsLinear() {
-						why = "cpu: family " + spec.Family + " trains on the CPU (linear models: " + why + ")"
-					}
+					_, why := sel.ForSpec(spec)
 					r.Learner.Models[spec.Name] = why
 				}
+				r.Learner.Families = familyPlacement(sel, cfg.Models())
 				sel.Close()
 			}
 			out := cmd.OutOrStdout()
@@ -121,7 +122,33 @@ func printDoctor(w io.Writer, r *doctorReport, models []learner.Spec) {
 			fmt.Fprintf(tw, "  %s\t%s\n", spec.Name, why)
 		}
 	}
+	if len(r.Learner.Families) > 0 {
+		fmt.Fprintln(tw, "Families (a model of each, with the first model's settings)")
+		for _, f := range doctorFamilies {
+			fmt.Fprintf(tw, "  %s\t%s\n", f, r.Learner.Families[f])
+		}
+	}
 	tw.Flush()
+}
+
+var doctorFamilies = []string{learner.FamilyLinear, learner.FamilyFM, learner.FamilyMLP, learner.FamilyTree,
+	learner.FamilyForest, learner.FamilyAuto}
+
+// familyPlacement says where a model of each family would train under sel, with the settings of the
+// first model (binary, as the non-linear families learn).
+func familyPlacement(sel *cuda.Selector, models []learner.Spec) map[string]string {
+	base := learner.DefaultSpec()
+	if len(models) > 0 {
+		base = models[0]
+	}
+	base.Task = learner.Binary
+	out := map[string]string{}
+	for _, f := range doctorFamilies {
+		spec := base
+		spec.Family = f
+		_, out[f] = sel.ForSpec(spec)
+	}
+	return out
 }
 
 func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

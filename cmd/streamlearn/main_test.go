@@ -177,8 +177,9 @@ func TestDoctor(t *testing.T) {
 			Reason    string `json:"reason"`
 		} `json:"gpu"`
 		Learner struct {
-			Device string            `json:"device"`
-			Models map[string]string `json:"models"`
+			Device   string            `json:"device"`
+			Models   map[string]string `json:"models"`
+			Families map[string]string `json:"families"`
 		} `json:"learner"`
 	}
 	js, err := exec.Command(bin, "doctor", "--json").Output()
@@ -188,8 +189,13 @@ func TestDoctor(t *testing.T) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		t.Fatalf("doctor --json: %v\n%s", err, js)
 	}
-	if r.Learner.Device != "auto" || len(r.Learner.Models) == 0 {
+	if r.Learner.Device != "auto" || len(r.Learner.Models) == 0 || len(r.Learner.Families) != 6 {
 		t.Fatalf("learner: %+v", r.Learner)
+	}
+	for _, f := range []string{"tree", "forest", "auto"} {
+		if why := r.Learner.Families[f]; why != "cpu: family "+f+" trains on the CPU only" {
+			t.Errorf("family %s: %q", f, why)
+		}
 	}
 	if r.GPU.Available {
 		if !strings.Contains(string(out), "available  yes") || !strings.Contains(string(out), "compute capability") {

@@ -308,11 +308,8 @@ func (m *Main) startLearn(r *run, st *stages) error {
 	// Closed after the group has returned: the runners have closed their models by then.
 	r.onClose(func() { devices.Close() })
 	for _, spec := range cfg.Models() {
-		backend, why := devices.For(learner.ShapeOf(spec, 1))
-		if !spec.IsLinear() {
-			// learner.device places linear models only (learner.ErrFamilyDevice).
-			backend, why = nil, "cpu: family "+spec.Family+" trains on the CPU"
-		}
+		// linear, fm and mlp as learner.device says; tree, forest and auto on the CPU.
+		backend, why := devices.ForSpec(spec)
 		m.Logger.Info("learner device", "model", spec.Name, "device", why)
 		device := "cpu"
 		if g, ok := backend.(*cuda.Backend); ok {

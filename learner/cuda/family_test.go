@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/streamlearn/streamlearn/learner"
@@ -284,4 +285,50 @@ func resumeOn(t *testing.T, b *Backend, checkpoint []byte) *learner.Family {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestFamilySelector: learner.device places FM and MLP like linear models (cuda: the GPU; auto: the GPU
+// from the crossover on) and tree, forest and auto on the CPU whatever it says.
+func TestFamilySelector(t *testing.T) {
+	b := newBackend(startEmulator(t), DeviceInfo{Name: "emulator"}, "emulator")
+	spec := func(f string) learner.Spec {
+		s := learner.DefaultSpec()
+		s.Family, s.HashBits = f, 12
+		return s
+	}
+	big, small := Workload{Batch: 256, Active: 50}, Workload{Batch: 1, Active: 4}
+	for _, tc := range []struct {
+		mode   string
+		w      Workload
+		family string
+		gpu    bool
+	}{
+		{DeviceCUDA, small, learner.FamilyFM, true},
+		{DeviceCUDA, small, learner.FamilyMLP, true},
+		{DeviceAuto, big, learner.FamilyFM, true},
+		{DeviceAuto, big, learner.FamilyMLP, true},
+		{DeviceAuto, small, learner.FamilyFM, false},
+		{DeviceAuto, Workload{Batch: 1, Active: 1}, learner.FamilyMLP, false},
+		{DeviceAuto, big, learner.FamilyLinear, true},
+		{DeviceCUDA, big, learner.FamilyTree, false},
+		{DeviceCUDA, big, learner.FamilyForest, false},
+		{DeviceCUDA, big, learner.FamilyAuto, false},
+		{DeviceCPU, big, learner.FamilyFM, false},
+	} {
+		sel := &Selector{mode: tc.mode, w: tc.w, gpu: b}
+		if tc.mode == DeviceCPU {
+			sel.gpu = nil
+		}
+		got, why := sel.ForSpec(spec(tc.family))
+		if (got != nil) != tc.gpu || !strings.HasPrefix(why, map[bool]string{true: "cuda: ", false: "cpu: "}[tc.gpu]) {
+			t.Errorf("%s, %+v, family %s: backend %v (%s), want the GPU %v", tc.mode, tc.w, tc.family, got, why, tc.gpu)
+		}
+		if got != nil {
+			if tr, err := learner.NewTrainerOn(got, spec(tc.family)); err != nil {
+				t.Errorf("%s on the chosen backend: %v", tc.family, err)
+			} else if c, ok := tr.(interface{ Close() error }); ok {
+				c.Close()
+			}
+		}
+	}
 }

@@ -94,6 +94,44 @@ func (s *Selector) For(shape learner.Shape) (learner.Backend, string) {
 		s.w.Batch, s.w.Active, shape.Models, shape.Outputs, crossoverWork)
 }
 
+// ForSpec returns the backend for the model of spec, nil meaning the CPU, and why: linear models as For
+// places them; FM and MLP on the GPU with cuda, and with auto when the work of a minibatch reaches
+// the same crossover as for linear models (FamilyWork units; not measured for these families); tree,
+// forest and auto on the CPU, which alone has their code.
+func (s *Selector) ForSpec(spec learner.Spec) (learner.Backend, string) {
+	if spec.IsLinear() {
+		return s.For(learner.ShapeOf(spec, 1))
+	}
+	fs, ok := learner.FamilyShapeOf(spec)
+	switch {
+	case !ok:
+		return nil, "cpu: family " + spec.Family + " trains on the CPU only"
+	case s.mode == DeviceCPU || s.gpu == nil:
+		return s.For(learner.ShapeOf(spec, 1))
+	case s.mode == DeviceCUDA:
+		return s.gpu, fmt.Sprintf("cuda: %s, as asked; family %s, minibatches of %d", s.gpu.info.Name, fs.Family, s.w.Batch)
+	}
+	work := s.w.Batch * FamilyWork(fs, s.w.Active)
+	if work >= crossoverWork {
+		return s.gpu, fmt.Sprintf("cuda: %s; family %s: minibatches of %d x %d units of work reach the crossover %d",
+			s.gpu.info.Name, fs.Family, s.w.Batch, FamilyWork(fs, s.w.Active), crossoverWork)
+	}
+	return nil, fmt.Sprintf("cpu: family %s: minibatches of %d x %d units of work are below the GPU's crossover %d",
+		fs.Family, s.w.Batch, FamilyWork(fs, s.w.Active), crossoverWork)
+}
+
+// FamilyWork is the work of one row of an FM or MLP minibatch with active inputs, in the units of
+// crossoverWork (multiply-adds): an FM reads 1+factors values per input; an MLP h1 per input, then
+// its dense layers.
+func FamilyWork(fs learner.FamilyShape, active int) int {
+	active = max(active, 1)
+	if fs.Family == learner.FamilyFM {
+		return active * fs.Stride
+	}
+	h1, h2 := fs.Hidden[0], fs.Hidden[1]
+	return active*h1 + h1*h2 + max(h2, h1)
+}
+
 // Close releases the GPU. The models trained on it must be closed first.
 func (s *Selector) Close() error {
 	if s.gpu == nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // selfTestTolerance bounds the relative difference from the CPU backend: the device sums in another
@@ -13,7 +14,8 @@ import (
 const selfTestTolerance = 1e-9
 
 // SelfTest trains small populations on b and on the CPU backend side by side (logistic and softmax,
-// FTRL and AdaGrad, dense and sparse batches) and compares every output and the final weights. It
+// FTRL and AdaGrad, dense and sparse batches), then a small FM and MLP, and compares every output
+// and the final weights. It
 // returns the largest relative difference seen, and an error when one exceeds the tolerance or the
 // device fails. It takes milliseconds on a GPU; the learner runs it before training there, so that a
 // broken driver or toolkit shows up as a reason to use the CPU rather than as wrong models.
@@ -35,6 +37,67 @@ func SelfTest(b *Backend) (float64, error) {
 				}
 				worst = max(worst, d)
 			}
+		}
+	}
+	for _, f := range []string{learner.FamilyFM, learner.FamilyMLP} {
+		d, err := selfTestFamily(b, f, r)
+		if err != nil {
+			return worst, fmt.Errorf("self-test (family %s): %w", f, err)
+		}
+		worst = max(worst, d)
+	}
+	return worst, nil
+}
+
+// selfTestFamily trains a small FM or MLP (two hidden layers) on b and on the CPU with the same three
+// minibatches and compares the predictions and the final weights.
+func selfTestFamily(b *Backend, family string, r *rand.Rand) (float64, error) {
+	spec := learner.DefaultSpec()
+	spec.Family, spec.HashBits, spec.FM.Factors, spec.MLP.Hidden = family, 8, 4, []int{6, 3}
+	cpuT, err := learner.NewTrainer(spec)
+	if err != nil {
+		return 0, err
+	}
+	gpuT, err := learner.NewTrainerOn(b, spec)
+	if err != nil {
+		return 0, err
+	}
+	cpu, gpu := cpuT.(*learner.Family), gpuT.(*learner.Family)
+	defer gpu.Close()
+	var worst float64
+	compare := func(what string, got, want float64) error {
+		d := math.Abs(got-want) / max(1, math.Abs(want))
+		if !(d <= selfTestTolerance) {
+			return fmt.Errorf("%s is %v on the device, %v on the CPU", what, got, want)
+		}
+		worst = max(worst, d)
+		return nil
+	}
+	for step := range 3 {
+		vs, ys := make([]wire.Vector, 30), make([]learner.Label, 30)
+		for i := range vs {
+			a, c, x := r.IntN(12), r.IntN(12), r.NormFloat64()
+			vs[i] = wire.Vector{{Name: fmt.Sprintf("a=%d", a), Value: 1}, {Name: fmt.Sprintf("c=%d", c), Value: 1}, {Name: "x", Value: x}}
+			ys[i].Value = float64((a + c) % 2)
+		}
+		got, err := gpu.LearnBatch(vs, ys)
+		if err != nil {
+			return 0, err
+		}
+		want, _ := cpu.LearnBatch(vs, ys)
+		for i := range want {
+			if err := compare(fmt.Sprintf("step %d prediction %d", step, i), got[i].Score, want[i].Score); err != nil {
+				return 0, err
+			}
+		}
+	}
+	got, want := gpu.Weights(), cpu.Weights()
+	if err := gpu.Err(); err != nil {
+		return 0, err
+	}
+	for i := range want {
+		if err := compare(fmt.Sprintf("weight %d", i), got[i], want[i]); err != nil {
+			return 0, err
 		}
 	}
 	return worst, nil
