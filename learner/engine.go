@@ -41,7 +41,9 @@ func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
 	if !spec.IsLinear() {
-		return nil, fmt.Errorf("new engine: family %s: %w", spec.Family, ErrFamilyDevice)
+		// An Engine is a population of linear models; FM and MLP train on a device one model at a
+		// time, through NewTrainerOn.
+		return nil, fmt.Errorf("new engine: family %s (engines train linear populations; NewTrainerOn places fm and mlp): %w", spec.Family, ErrFamilyDevice)
 	}
 	if hyper == nil {
 		hyper = []Hyper{hyperOf(spec)}
