@@ -337,6 +337,11 @@ func (m *familyModel) Learn(b *learner.Batch, fresh []int32, init []float64) err
 	if err := m.check(b, b.Labels); err != nil {
 		return fmt.Errorf("learn: %w", err)
 	}
+	for r, y := range b.Labels {
+		if !(y >= 0 && y <= 1) {
+			return fmt.Errorf("learn: row %d: label %v outside [0, 1]", r, y)
+		}
+	}
 	if len(init) != len(fresh)*m.shape.Stride {
 		return fmt.Errorf("learn: %d initial values for %d rows of %d", len(init), len(fresh), m.shape.Stride)
 	}
@@ -462,6 +467,9 @@ func (m *familyModel) State(st *learner.FamilyState) error {
 	if m.closed {
 		return errClosed
 	}
+	if err := m.checkState(st); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
 	sizes, total := stateSizes(m.shape), 8
 	for _, n := range sizes {
 		total += n * 8
@@ -504,24 +512,18 @@ func (m *familyModel) SetState(st *learner.FamilyState) error {
 	if m.closed {
 		return errClosed
 	}
+	if err := m.checkState(st); err != nil {
+		return fmt.Errorf("set state: %w", err)
+	}
 	sizes := stateSizes(m.shape)
 	var parts [][]float64
 	if m.shape.Family == learner.FamilyFM {
-		rows, S := m.shape.Dim*m.shape.Stride, m.shape.Stride
 		for i := range 2 {
-			if len(st.Rows[i]) != rows || len(st.Dense[i]) != 1 {
-				return fmt.Errorf("set state: %d and %d values, want %d and 1", len(st.Rows[i]), len(st.Dense[i]), rows)
-			}
-			bias := make([]float64, S)
+			bias := make([]float64, m.shape.Stride)
 			bias[0] = st.Dense[i][0]
 			parts = append(parts, st.Rows[i], bias)
 		}
 	} else {
-		for i := range 3 {
-			if len(st.Rows[i]) != sizes[0] || len(st.Dense[i]) != sizes[3] {
-				return fmt.Errorf("set state: %d and %d values, want %d and %d", len(st.Rows[i]), len(st.Dense[i]), sizes[0], sizes[3])
-			}
-		}
 		parts = [][]float64{st.Rows[0], st.Rows[1], st.Rows[2], st.Dense[0], st.Dense[1], st.Dense[2]}
 		m.steps = st.Steps
 	}
@@ -554,3 +556,17 @@ func (m *familyModel) SetState(st *learner.FamilyState) error {
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// checkState verifies that st's slices have the sizes of the model's state.
+func (m *familyModel) checkState(st *learner.FamilyState) error {
+	n, d, arrays := m.shape.Dim*m.shape.Stride, m.shape.DenseSize(), 3
+	if m.shape.Family == learner.FamilyFM {
+		arrays = 2
+	}
+	for i := range arrays {
+		if len(st.Rows[i]) != n || len(st.Dense[i]) != d {
+			return fmt.Errorf("state array %d: %d and %d values, want %d and %d", i, len(st.Rows[i]), len(st.Dense[i]), n, d)
+		}
+	}
+	return nil
+}

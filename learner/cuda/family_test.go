@@ -332,3 +332,42 @@ func TestFamilySelector(t *testing.T) {
 		}
 	}
 }
+
+// TestFamilyModelRejectsBadInput: what the kernels would misread is an error, and the model still
+// works after it.
+func TestFamilyModelRejectsBadInput(t *testing.T) {
+	b := newBackend(startEmulator(t), DeviceInfo{Name: "emulator"}, "emulator")
+	shape, _ := learner.FamilyShapeOf(familySpecs()["fm"])
+	fm, err := b.NewFamilyModel(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fm.Close()
+	row := func(col int32, y float64) *learner.Batch {
+		var bt learner.Batch
+		bt.Reset()
+		bt.AddRow([]int32{col}, []float64{1}, y)
+		return &bt
+	}
+	out := make([]float64, 1)
+	for name, err := range map[string]error{
+		"column out of range":  fm.Margins(row(int32(shape.Dim), 0), out),
+		"no room for outputs":  fm.Margins(row(1, 0), nil),
+		"label not in [0, 1]":  fm.Learn(row(1, math.NaN()), nil, nil),
+		"label 2":              fm.Learn(row(1, 2), nil, nil),
+		"fresh row range":      fm.Learn(row(1, 1), []int32{-1}, make([]float64, shape.Stride)),
+		"initial values short": fm.Learn(row(1, 1), []int32{1}, nil),
+		"state of other sizes": fm.SetState(&learner.FamilyState{}),
+		"dense batch":          fm.Margins(&learner.Batch{Rows: 1, Width: 1, Dense: []float64{1}, Labels: []float64{0}}, out),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := fm.Learn(row(1, 1), []int32{1}, make([]float64, shape.Stride)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fm.Margins(row(1, 0), out); err != nil || out[0] == 0 {
+		t.Fatalf("margin after a step: %v, %v", out[0], err)
+	}
+}
