@@ -181,7 +181,8 @@ func TestLearnerOnGPUSurvivesKill9(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	var stderr syncBuffer
-	// The GPU trains the linear family only (zero config is family auto, on the CPU).
+	// Zero config is family auto, which trains on the CPU only; linear (here), fm and mlp
+	// (TestLearnerFamiliesOnGPUSurviveKill9) train on the GPU.
 	reg, _ := killAndResume(t, 20000, "model:\n  family: linear\n", []string{"--device", "cuda", "--log-level", "info"}, testenv.FakeCUDAEnv(testenv.FakeCUDA(t)), &stderr)
 	if !strings.Contains(stderr.String(), "cuda: Fake GPU (CPU emulator), as asked; minibatches of 256") {
 		t.Fatalf("the learner did not train on the fake GPU; its log:\n%s", stderr.String())
@@ -209,4 +210,31 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLearnerFamiliesOnGPUSurviveKill9 is TestLearnerOnGPUSurvivesKill9 for a factorization machine
+// and an MLP: with --device cuda each trains on the fake GPU (its own kernels, learner/cuda/family.go),
+// checkpoints in the CPU family's format, and resumes there after SIGKILL with every example learned
+// exactly once.
+func TestLearnerFamiliesOnGPUSurviveKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	// The FM learns fast enough to finish 20,000 examples between two checkpoints; a longer stream
+	// (produced over at least 2.4 s) keeps the kill mid-stream.
+	for family, n := range map[string]int{"fm": 60000, "mlp": 20000} {
+		t.Run(family, func(t *testing.T) {
+			var stderr syncBuffer
+			reg, _ := killAndResume(t, n, "model:\n  family: "+family+"\n", []string{"--device", "cuda", "--log-level", "info"},
+				testenv.FakeCUDAEnv(testenv.FakeCUDA(t)), &stderr)
+			if !strings.Contains(stderr.String(), "cuda: Fake GPU (CPU emulator), as asked; family "+family+", minibatches of 256") {
+				t.Fatalf("the learner did not train the %s on the fake GPU; its log:\n%s", family, stderr.String())
+			}
+			live, err := reg.Live(context.Background(), "default")
+			if err != nil || !(live.Metrics.AUC > 0.6) {
+				t.Fatalf("last version %+v, %v: want a progressive AUC above 0.6", live, err)
+			}
+			t.Logf("progressive AUC %.3f for the %s on the fake GPU", live.Metrics.AUC, family)
+		})
+	}
 }
