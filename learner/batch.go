@@ -10,6 +10,12 @@ import (
 // Checkpoint encodes model k as a checkpoint in Online's format (Online.MarshalBinary): optimizer
 // state, standardization statistics and counters. The backend's Models must be StatefulModels.
 func (e *Engine) Checkpoint(k int) ([]byte, error) {
+	if e.models == nil {
+		if k < 0 || k >= len(e.fams) {
+			return nil, fmt.Errorf("checkpoint: no model %d of %d", k, len(e.fams))
+		}
+		return e.fams[k].MarshalBinary() // the Family's own format
+	}
 	sm, ok := e.models.(StatefulModels)
 	if !ok {
 		return nil, errors.New("checkpoint: the backend cannot export its state")
@@ -38,8 +44,11 @@ func (e *Engine) Checkpoint(k int) ([]byte, error) {
 }
 
 // ResumeEngine returns an engine training one model on backend from a checkpoint of Online or of
-// Engine.Checkpoint.
+// Engine.Checkpoint, or of an FM or MLP Family.
 func ResumeEngine(backend Backend, checkpoint []byte) (*Engine, error) {
+	if len(checkpoint) >= 4 && string(checkpoint[:4]) == familyCheckpointMagic {
+		return resumeFamilyEngine(backend, checkpoint)
+	}
 	t, err := decodeCheckpoint(checkpoint)
 	if err != nil {
 		return nil, fmt.Errorf("resume engine: %w", err)

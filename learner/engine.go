@@ -32,18 +32,24 @@ type Engine struct {
 	cols    []int32
 	vals    []float64
 	weights []float64
+
+	// fams are the models of an engine of FM or MLP (engine_family.go); models is nil then.
+	fams []*Family
 }
 
 // NewEngine returns an engine training len(hyper) models of spec on backend; a nil hyper trains one
-// model with the spec's own settings.
+// model with the spec's own settings. Linear models share one state on the backend; FM and MLP
+// models (their learning rate and L2 from hyper) are Family trainers placed on it
+// (engine_family.go). Tree, forest and auto are ErrFamilyDevice.
 func NewEngine(backend Backend, spec Spec, hyper []Hyper) (*Engine, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	if _, ok := FamilyShapeOf(spec); ok {
+		return newFamilyEngine(backend, spec, hyper)
+	}
 	if !spec.IsLinear() {
-		// An Engine is a population of linear models; FM and MLP train on a device one model at a
-		// time, through NewTrainerOn.
-		return nil, fmt.Errorf("new engine: family %s (engines train linear populations; NewTrainerOn places fm and mlp): %w", spec.Family, ErrFamilyDevice)
+		return nil, fmt.Errorf("new engine: family %s: %w", spec.Family, ErrFamilyDevice)
 	}
 	if hyper == nil {
 		hyper = []Hyper{hyperOf(spec)}
@@ -83,11 +89,19 @@ func (e *Engine) Models() int { return len(e.hyper) }
 func (e *Engine) Seen() int64 { return e.seen }
 
 // Close releases the backend's state.
-func (e *Engine) Close() error { return e.models.Close() }
+func (e *Engine) Close() error {
+	if e.models == nil {
+		return e.familyClose()
+	}
+	return e.models.Close()
+}
 
 // Skipped is the number of coordinate updates the backend left out because they would have made a
 // model's state non-finite, where it counts them.
 func (e *Engine) Skipped() int64 {
+	if e.models == nil {
+		return e.familySkipped()
+	}
 	if sk, ok := e.models.(interface{ Skipped() int64 }); ok {
 		return sk.Skipped()
 	}
@@ -100,6 +114,9 @@ func (e *Engine) Skipped() int64 {
 func (e *Engine) Learn(vs []wire.Vector, ys []Label) ([]Prediction, error) {
 	if len(vs) != len(ys) {
 		return nil, fmt.Errorf("learn: %d vectors and %d labels", len(vs), len(ys))
+	}
+	if e.models == nil {
+		return e.familyLearn(vs, ys)
 	}
 	e.hash(vs)
 	e.batch.Reset()
@@ -141,6 +158,9 @@ func (e *Engine) Learn(vs []wire.Vector, ys []Label) ([]Prediction, error) {
 
 // Predict scores the batch with every model, model-major as Learn.
 func (e *Engine) Predict(vs []wire.Vector) ([]Prediction, error) {
+	if e.models == nil {
+		return e.familyPredict(vs)
+	}
 	e.hash(vs)
 	e.rest.Reset()
 	rows := make([]int, len(vs))
@@ -269,6 +289,9 @@ func (e *Engine) prediction(o []float64) Prediction {
 func (e *Engine) Snapshot(k int) (*Snapshot, error) {
 	if k < 0 || k >= len(e.hyper) {
 		return nil, fmt.Errorf("snapshot: no model %d of %d", k, len(e.hyper))
+	}
+	if e.models == nil {
+		return e.fams[k].Snapshot(), nil
 	}
 	out := e.spec.outputs()
 	slots := e.used.appendTo(nil)

@@ -1,10 +1,12 @@
 package learner_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
 	"github.com/streamlearn/streamlearn/learner"
+	"github.com/streamlearn/streamlearn/wire"
 )
 
 // otherBackend is the CPU backend under another name: a minibatch backend without kernels for the
@@ -80,5 +82,70 @@ func TestFamilyShapeOf(t *testing.T) {
 		if _, ok := learner.FamilyShapeOf(spec); ok != (want && f != "linear") {
 			t.Errorf("%s: FamilyShapeOf ok %v", f, ok)
 		}
+	}
+}
+
+// TestFamilyEngineOnCPU: an Engine of FM or MLP models on the CPU backend is its members, each a
+// Family with the learning rate and L2 of its Hyper: the same predictions, bit for bit, model-major;
+// its checkpoints are the Family's and resume as an engine.
+func TestFamilyEngineOnCPU(t *testing.T) {
+	for _, f := range []string{learner.FamilyFM, learner.FamilyMLP} {
+		spec := familySpec(f)
+		hyper := []learner.Hyper{{LearningRate: 0.01}, {LearningRate: 0.1, L2: 0.001}}
+		e, err := learner.NewEngine(learner.CPUBackend{}, spec, hyper)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		var members []*learner.Family
+		for _, h := range hyper {
+			s := spec
+			if f == learner.FamilyFM {
+				s.FM.LearningRate, s.FM.L2 = h.LearningRate, h.L2
+			} else {
+				s.MLP.LearningRate, s.MLP.L2 = h.LearningRate, h.L2
+			}
+			m, err := learner.NewFamily(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			members = append(members, m)
+		}
+		var vs []wire.Vector
+		var ys []learner.Label
+		for _, ex := range familyStream(400, 3) {
+			vs, ys = append(vs, ex.v), append(ys, ex.y)
+		}
+		for i := 0; i < len(vs); i += 50 {
+			got, err := e.Learn(vs[i:i+50], ys[i:i+50])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, m := range members {
+				want, _ := m.LearnBatch(vs[i:i+50], ys[i:i+50])
+				for j := range want {
+					if got[k*50+j].Score != want[j].Score {
+						t.Fatalf("%s model %d example %d: %v, member %v", f, k, i+j, got[k*50+j].Score, want[j].Score)
+					}
+				}
+			}
+		}
+		cp, err := e.Checkpoint(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := members[1].MarshalBinary(); !bytes.Equal(cp, want) {
+			t.Fatalf("%s: the engine's checkpoint of model 1 is not its member's", f)
+		}
+		back, err := learner.ResumeEngine(learner.CPUBackend{}, cp)
+		if err != nil || back.Models() != 1 || back.Seen() != e.Seen() {
+			t.Fatalf("%s: resumed engine %v", f, err)
+		}
+		if _, err := e.Checkpoint(2); err == nil {
+			t.Errorf("%s: checkpoint of model 2 of 2", f)
+		}
+	}
+	spec := familySpec(learner.FamilyFM)
+	if _, err := learner.NewEngine(learner.CPUBackend{}, spec, []learner.Hyper{{LearningRate: 0}}); err == nil {
+		t.Error("an FM engine with learning rate 0")
 	}
 }

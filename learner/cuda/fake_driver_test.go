@@ -13,7 +13,7 @@ import (
 // gpuTests are the tests with a "gpu" subtest (or that need a GPU), run by TestDriverBindings.
 const gpuTests = "TestModelsMatchCPU|TestGradientsAccumulate|TestStepOverlaps|TestStateRoundTrip|TestEngineOnDevice|" +
 	"TestModelsRejectBadInput|TestCheckpointMovesBetweenDevices|TestSelfTest|TestSelectorOnGPU|TestFakeDriverProbe|" +
-	"TestFamilyMatchesCPU|TestFamilyCheckpointMoves"
+	"TestFamilyMatchesCPU|TestFamilyCheckpointMoves|TestFamilyEngineMatchesCPU"
 
 // TestDriverBindings runs this package's GPU tests again in a child process whose loader finds the
 // fake driver (emulator/fake_driver.cpp) as libcuda.so.1 and libnvrtc.so: there the "gpu" subtests

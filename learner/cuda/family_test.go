@@ -13,9 +13,9 @@ import (
 	"github.com/streamlearn/streamlearn/wire"
 )
 
-// TestFamilyPlacement: FM and MLP train on the GPU backend (a Family whose model lives there);
-// tree, forest and auto have no kernels there and are refused with learner.ErrFamilyDevice, and
-// the same specs train on the CPU backend.
+// TestFamilyPlacement: FM and MLP train on the GPU backend (a Family whose model lives there, and
+// engines of them); tree, forest and auto have no kernels there and are refused with
+// learner.ErrFamilyDevice, and the same specs train on the CPU backend.
 func TestFamilyPlacement(t *testing.T) {
 	b := newBackend(startEmulator(t), DeviceInfo{Name: "emulator"}, "emulator")
 	for _, f := range []string{learner.FamilyFM, learner.FamilyMLP} {
@@ -49,8 +49,16 @@ func TestFamilyPlacement(t *testing.T) {
 	for _, f := range []string{learner.FamilyFM, learner.FamilyMLP, learner.FamilyTree, learner.FamilyForest, learner.FamilyAuto} {
 		spec := learner.DefaultSpec()
 		spec.Family, spec.HashBits = f, 10
-		if _, err := learner.NewEngine(b, spec, nil); !errors.Is(err, learner.ErrFamilyDevice) {
-			t.Errorf("%s engine on the cuda backend: err %v, want ErrFamilyDevice (engines are linear)", f, err)
+		e, err := learner.NewEngine(b, spec, nil)
+		switch {
+		case f == learner.FamilyFM || f == learner.FamilyMLP:
+			if err != nil {
+				t.Errorf("%s engine on the cuda backend: %v", f, err)
+			} else if err := e.Close(); err != nil {
+				t.Error(err)
+			}
+		case !errors.Is(err, learner.ErrFamilyDevice):
+			t.Errorf("%s engine on the cuda backend: err %v, want ErrFamilyDevice", f, err)
 		}
 	}
 	spec := learner.DefaultSpec()
@@ -370,4 +378,62 @@ func TestFamilyModelRejectsBadInput(t *testing.T) {
 	if err := fm.Margins(row(1, 0), out); err != nil || out[0] == 0 {
 		t.Fatalf("margin after a step: %v, %v", out[0], err)
 	}
+}
+
+// TestFamilyEngineMatchesCPU trains a population of three FMs (and of two MLPs) with different
+// learning rates and L2 as one Engine on the device and on the CPU backend: predictions, snapshots
+// and checkpoints agree, and a member's checkpoint resumes as an engine on the other device.
+func TestFamilyEngineMatchesCPU(t *testing.T) {
+	onDevices(t, func(t *testing.T, be *Backend) {
+		specs := familySpecs()
+		for name, hyper := range map[string][]learner.Hyper{
+			"fm":   {{LearningRate: 0.05, L2: 1e-4}, {LearningRate: 0.2}, {LearningRate: 0.01, L2: 0.01}},
+			"mlp2": {{LearningRate: 0.003, L2: 1e-5}, {LearningRate: 0.03}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				dev, err := learner.NewEngine(be, specs[name], hyper)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dev.Close()
+				cpu, err := learner.NewEngine(learner.CPUBackend{}, specs[name], hyper)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs, ys := interactions(4, 300)
+				for i := 0; i < len(vs); i += 60 {
+					pd, err1 := dev.Learn(vs[i:i+60], ys[i:i+60])
+					pc, err2 := cpu.Learn(vs[i:i+60], ys[i:i+60])
+					if err := errors.Join(err1, err2); err != nil || len(pd) != len(hyper)*60 {
+						t.Fatalf("learn: %d predictions, %v", len(pd), err)
+					}
+					compareFamily(t, fmt.Sprintf("predictions of examples %d..", i), scores(pd), scores(pc))
+				}
+				pd, _ := dev.Predict(vs[:20])
+				pc, _ := cpu.Predict(vs[:20])
+				compareFamily(t, "Predict", scores(pd), scores(pc))
+				for k := range hyper {
+					cd, err := dev.Checkpoint(k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					back, err := learner.ResumeEngine(learner.CPUBackend{}, cd)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := back.Predict(vs[:20])
+					want, _ := cpu.Predict(vs[:20])
+					compareFamily(t, fmt.Sprintf("model %d resumed on the CPU", k), scores(got), scores(want[k*20:(k+1)*20]))
+					sd, _ := dev.Snapshot(k)
+					sc, _ := cpu.Snapshot(k)
+					if g, c := sd.Predict(vs[7]).Score, sc.Predict(vs[7]).Score; !nearFamily(g, c) {
+						t.Fatalf("snapshot %d: %v, CPU %v", k, g, c)
+					}
+				}
+				if dev.Seen() != cpu.Seen() || dev.Skipped() != cpu.Skipped() {
+					t.Fatalf("seen %d skipped %d, CPU %d and %d", dev.Seen(), dev.Skipped(), cpu.Seen(), cpu.Skipped())
+				}
+			})
+		}
+	})
 }
