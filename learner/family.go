@@ -7,9 +7,10 @@ import (
 )
 
 // Model families a Spec can name. Linear is the original model (online.go); the others are
-// non-linear and learn binary tasks on the CPU: a factorization machine (fm.go), a small neural
-// network (mlp.go), a Hoeffding tree (tree.go), an adaptive random forest (forest.go), and auto
-// (auto.go), which learns several families side by side and serves the best.
+// non-linear and learn binary tasks: a factorization machine (fm.go), a small neural network
+// (mlp.go), a Hoeffding tree (tree.go), an adaptive random forest (forest.go), and auto (auto.go),
+// which learns several families side by side and serves the best. FM and MLP also train on a
+// FamilyBackend (the GPU, family_device.go).
 const (
 	FamilyLinear = "linear"
 	FamilyFM     = "fm"

@@ -13,7 +13,8 @@ const (
 	familySnapshotMagic   = "SLSF"
 )
 
-// Family is the CPU Trainer of a non-linear family (fm, mlp, tree, forest): it hashes and
+// Family is the Trainer of a non-linear family (fm, mlp, tree, forest), on the CPU, or for FM and MLP
+// with its model's state on a FamilyBackend (placeOn, family_device.go): it hashes and
 // standardizes inputs as Online does and hands them to the family's model.
 type Family struct {
 	spec   Spec // with defaults filled in

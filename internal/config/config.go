@@ -243,8 +243,7 @@ type Learner struct {
 	Retrain learner.RetrainPolicy `yaml:"retrain"`
 	// Device is where models train: cpu (one example at a time), cuda (an NVIDIA GPU, in minibatches
 	// of Batch; an error without one) or auto (the GPU where it beats the CPU, default). It places
-	// linear models only: the other families (model.family fm, mlp, tree, forest, auto) train on
-	// the CPU whatever it says.
+	// models of family linear, fm and mlp; tree, forest and auto train on the CPU whatever it says.
 	Device string `yaml:"device"`
 	// Batch is the minibatch size on the GPU (default 256).
 	Batch int `yaml:"batch"`

@@ -258,6 +258,12 @@ func TestFamilyCheckpointMoves(t *testing.T) {
 				if got, err := onDev.MarshalBinary(); err != nil || !bytes.Equal(got, cc) {
 					t.Fatalf("the CPU's checkpoint resumed on the device marshals to other bytes (%v)", err)
 				}
+				// The same state gives the same snapshot, byte for byte.
+				sd, err1 := onDev.Snapshot().MarshalBinary()
+				sc, err2 := cpu.Snapshot().MarshalBinary()
+				if err := errors.Join(err1, err2); err != nil || !bytes.Equal(sd, sc) {
+					t.Fatalf("snapshots of the same state differ between the device and the CPU (%v)", err)
+				}
 				cd, err := dev.MarshalBinary()
 				if err != nil {
 					t.Fatal(err)
