@@ -10,7 +10,9 @@
 #   2. the kernels' PTX, where nvcc exists          learner.ptx (bench/gpu/build-ptx.sh)
 #   3. the learner/cuda tests, run from learner/cuda as `go test` does (the emulator is found relative
 #      to it); the log's tail is printed            cuda-test.log
-#   4. the benchmark, full grid, CPU and GPU        gpubench.md (the report), gpubench.json,
+#   4. FM and MLP minibatches, CPU and GPU          family-bench.txt (BenchmarkFamilyLearnBatch,
+#                                                   at most 90 s)
+#   5. the benchmark, full grid, CPU and GPU        gpubench.md (the report), gpubench.json,
 #                                                   gpubench.log (progress)
 #
 # Time: about 5 minutes, most of it the benchmark (30 configurations × 2 backends × 3 runs of ≥ 1 s;
@@ -95,6 +97,15 @@ if grep -qE -- '--- SKIP: [^ ]+/gpu ' "$OUT/cuda-test.log"; then
 fi
 if [ "$rc" -ne 0 ]; then
 	fail "learner/cuda tests (exit $rc$([ "$rc" -eq 124 ] && echo ', time limit'))"
+fi
+
+section "FM and MLP minibatches (BenchmarkFamilyLearnBatch)"
+(cd learner/cuda && limit 90 "$root/.gpu/cuda.test" -test.run '^$' -test.bench FamilyLearnBatch -test.benchtime 1s) \
+	>"$OUT/family-bench.txt" 2>&1
+rc=$?
+grep -E 'Benchmark|SKIP|FAIL' "$OUT/family-bench.txt"
+if [ "$rc" -ne 0 ]; then
+	fail "BenchmarkFamilyLearnBatch (exit $rc$([ "$rc" -eq 124 ] && echo ', time limit'))"
 fi
 
 section "gpubench"
