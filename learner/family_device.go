@@ -21,8 +21,10 @@ type FamilyModel interface {
 	// Margins writes the margin of each row of b at the current state into out[:b.Rows].
 	Margins(b *Batch, out []float64) error
 	// Learn takes one step on b, labels in [0, 1]. fresh are the slots that b touches for the first
-	// time; their rows are first set to init (Stride values each, in the order of fresh).
-	Learn(b *Batch, fresh []int32, init []float64) error
+	// time; their rows are first set to init (Stride values each, in the order of fresh). When out
+	// is not nil it receives the margins of b's rows from before the step (fresh rows still zero),
+	// as Margins would have given them: scoring and learning a batch in one trip.
+	Learn(b *Batch, fresh []int32, init []float64, out []float64) error
 	// State copies the model's state into st, whose slices have the sizes of FamilyShape.StateOf.
 	State(st *FamilyState) error
 	// SetState replaces the model's state with st.
@@ -208,8 +210,13 @@ func (d *deviceFamily) margin(in *input) float64 {
 
 func (d *deviceFamily) learn(in *input, y float64) { d.learnBatch([]*input{in}, []float64{y}) }
 
-func (d *deviceFamily) learnBatch(ins []*input, ys []float64) {
+func (d *deviceFamily) learnBatch(ins []*input, ys []float64) { d.learnScored(ins, ys, nil) }
+
+// learnScored learns ins with labels ys and, when out is not nil, writes their margins from before
+// the step into it (0 after a device error).
+func (d *deviceFamily) learnScored(ins []*input, ys []float64, out []float64) {
 	if d.err != nil || len(ins) == 0 {
+		clear(out)
 		return
 	}
 	d.fresh, d.init = d.fresh[:0], d.init[:0]
@@ -221,8 +228,9 @@ func (d *deviceFamily) learnBatch(ins []*input, ys []float64) {
 			d.fresh, d.init = h.touch(in, d.fresh, d.init)
 		}
 	}
-	if err := d.dev.Learn(d.pack(ins, ys), d.fresh, d.init); err != nil {
+	if err := d.dev.Learn(d.pack(ins, ys), d.fresh, d.init, out); err != nil {
 		d.fail(err)
+		clear(out)
 	}
 	d.stale = true
 }

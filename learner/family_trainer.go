@@ -131,11 +131,20 @@ func (t *Family) LearnBatch(vs []wire.Vector, ys []Label) ([]Prediction, error) 
 			ins, labels = append(ins, &t.ins[i]), append(labels, min(max(ys[i].Value, 0), 1))
 		}
 	}
-	t.scoreBatch(all, preds)
-	if len(ins) == 0 {
-		return preds, t.Err()
+	if d, ok := t.m.(*deviceFamily); ok && len(ins) == len(all) {
+		// Every example learns: score and learn in one trip to the device.
+		out := make([]float64, len(all))
+		d.learnScored(ins, labels, out)
+		for i, m := range out {
+			preds[i] = Prediction{Score: sigmoid(saneMargin(m))}
+		}
+	} else {
+		t.scoreBatch(all, preds)
+		if len(ins) == 0 {
+			return preds, t.Err()
+		}
+		bm.learnBatch(ins, labels)
 	}
-	bm.learnBatch(ins, labels)
 	if err := t.Err(); err != nil {
 		return preds, err
 	}

@@ -332,10 +332,14 @@ func (m *familyModel) Margins(b *learner.Batch, out []float64) error {
 	return nil
 }
 
-// Learn takes one minibatch step on b, after setting the fresh rows to init.
-func (m *familyModel) Learn(b *learner.Batch, fresh []int32, init []float64) error {
+// Learn takes one minibatch step on b, after setting the fresh rows to init; out, when not nil,
+// receives the margins from before the step.
+func (m *familyModel) Learn(b *learner.Batch, fresh []int32, init []float64, out []float64) error {
 	if err := m.check(b, b.Labels); err != nil {
 		return fmt.Errorf("learn: %w", err)
+	}
+	if out != nil && len(out) < b.Rows {
+		return fmt.Errorf("learn: %d rows, %d outputs", b.Rows, len(out))
 	}
 	for r, y := range b.Labels {
 		if !(y >= 0 && y <= 1) {
@@ -357,12 +361,19 @@ func (m *familyModel) Learn(b *learner.Batch, fresh []int32, init []float64) err
 	if m.shape.Family == learner.FamilyMLP {
 		hyper = m.adamConstants(b.Rows)
 	}
-	p, err := m.pack(b, true, fresh, init, hyper, 0)
+	nout := 0
+	if out != nil {
+		nout = b.Rows
+	}
+	p, err := m.pack(b, true, fresh, init, hyper, nout)
 	if err != nil {
 		return fmt.Errorf("learn: %w", err)
 	}
 	w := m.scratch(b.Rows)
-	if len(fresh) > 0 {
+	if out != nil { // the margins before the step, downloaded in stream order before they are overwritten
+		err = errors.Join(m.forward(b.Rows, p, w, false), m.dev.download(m.stage[p.out:][:nout*8], m.at(w.mg), m.s))
+	}
+	if len(fresh) > 0 && err == nil {
 		err = m.dev.launch("set_rows", blocks(len(init)), block, m.s,
 			m.data+devPtr(p.fresh), int32(len(fresh)), int32(m.shape.Stride), m.data+devPtr(p.init), m.state[0])
 	}
@@ -377,6 +388,7 @@ func (m *familyModel) Learn(b *learner.Batch, fresh []int32, init []float64) err
 	if err = errors.Join(err, m.wait()); err != nil {
 		return fmt.Errorf("learn: %w", err)
 	}
+	copy(out, floats(m.stage[p.out:], nout))
 	return nil
 }
 

@@ -367,10 +367,11 @@ func TestFamilyModelRejectsBadInput(t *testing.T) {
 	for name, err := range map[string]error{
 		"column out of range":  fm.Margins(row(int32(shape.Dim), 0), out),
 		"no room for outputs":  fm.Margins(row(1, 0), nil),
-		"label not in [0, 1]":  fm.Learn(row(1, math.NaN()), nil, nil),
-		"label 2":              fm.Learn(row(1, 2), nil, nil),
-		"fresh row range":      fm.Learn(row(1, 1), []int32{-1}, make([]float64, shape.Stride)),
-		"initial values short": fm.Learn(row(1, 1), []int32{1}, nil),
+		"label not in [0, 1]":  fm.Learn(row(1, math.NaN()), nil, nil, nil),
+		"label 2":              fm.Learn(row(1, 2), nil, nil, nil),
+		"fresh row range":      fm.Learn(row(1, 1), []int32{-1}, make([]float64, shape.Stride), nil),
+		"initial values short": fm.Learn(row(1, 1), []int32{1}, nil, nil),
+		"no room for margins":  fm.Learn(row(1, 1), nil, nil, make([]float64, 0, 1)),
 		"state of other sizes": fm.SetState(&learner.FamilyState{}),
 		"dense batch":          fm.Margins(&learner.Batch{Rows: 1, Width: 1, Dense: []float64{1}, Labels: []float64{0}}, out),
 	} {
@@ -378,11 +379,12 @@ func TestFamilyModelRejectsBadInput(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if err := fm.Learn(row(1, 1), []int32{1}, make([]float64, shape.Stride)); err != nil {
+	before := []float64{math.NaN()}
+	if err := fm.Learn(row(1, 1), []int32{1}, make([]float64, shape.Stride), before); err != nil {
 		t.Fatal(err)
 	}
-	if err := fm.Margins(row(1, 0), out); err != nil || out[0] == 0 {
-		t.Fatalf("margin after a step: %v, %v", out[0], err)
+	if err := fm.Margins(row(1, 0), out); err != nil || out[0] == 0 || before[0] != 0 {
+		t.Fatalf("margin before the first step %v, after it %v (%v)", before[0], out[0], err)
 	}
 }
 
