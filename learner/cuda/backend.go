@@ -1,5 +1,6 @@
-// Package cuda is the learner's GPU backend: learner.Models whose state lives in the memory of an
-// NVIDIA GPU, trained with the kernels in kernels/learner.cu. It loads the CUDA driver (and NVRTC,
+// Package cuda is the learner's GPU backend: learner.Models (linear populations) and
+// learner.FamilyModel (FM and MLP, family.go) whose state lives in the memory of an NVIDIA GPU,
+// trained with the kernels in kernels/learner.cu. It loads the CUDA driver (and NVRTC,
 // when the PTX is not embedded) at run time with purego, so the default CGO_ENABLED=0 build runs
 // everywhere and a machine without a GPU gets ErrUnavailable and the CPU backend.
 package cuda
@@ -12,7 +13,7 @@ import (
 	"github.com/streamlearn/streamlearn/learner"
 )
 
-// Backend trains learner.Models on one GPU. It is safe for concurrent use; each Models it makes is
+// Backend trains learner.Models and learner.FamilyModel on one GPU. It is safe for concurrent use; each Models it makes is
 // used by one goroutine at a time, as the interface says.
 type Backend struct {
 	dev     device
