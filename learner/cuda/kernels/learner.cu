@@ -1,4 +1,5 @@
-// Kernels of the CUDA learner backend: the minibatch math of K linear models trained at once.
+// Kernels of the CUDA learner backend: the minibatch math of K linear models trained at once, and of
+// one factorization machine or MLP ("Non-linear families", below).
 //
 // Layout (see ../models.go): the models' state is four arrays z, s, w, g of (dim+1) rows by N = K*O
 // columns, row-major, row dim being the bias. Column n is output n%O of model n/O, so that the K
