@@ -13,6 +13,9 @@ const (
 	snapshotMagic   = "SLSN"
 	checkpointMagic = "SLCK"
 	formatVersion   = 1
+	// familySketchVersion is the version of a non-linear family's checkpoint from which the trees'
+	// quantile sketches follow their state; version 1 is still read.
+	familySketchVersion = 2
 )
 
 var errTruncated = errors.New("truncated")
@@ -23,8 +26,16 @@ type encoder struct{ b []byte }
 func newEncoder(magic string, size int) *encoder {
 	e := &encoder{b: make([]byte, 0, size)}
 	e.b = append(e.b, magic...)
-	e.b = append(e.b, formatVersion)
+	e.b = append(e.b, versionOf(magic))
 	return e
+}
+
+// versionOf is the format version written with magic.
+func versionOf(magic string) byte {
+	if magic == familyCheckpointMagic {
+		return familySketchVersion
+	}
+	return formatVersion
 }
 
 func (e *encoder) u32(v uint32)  { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
@@ -56,18 +67,20 @@ func (e *encoder) spec(s Spec) error {
 
 // decoder reads fields from a byte slice; the first error sticks and later reads return zeros.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version byte
 }
 
 func newDecoder(data []byte, magic string) (*decoder, error) {
 	if len(data) < len(magic)+1 || string(data[:len(magic)]) != magic {
 		return nil, fmt.Errorf("bad magic, want %q", magic)
 	}
-	if v := data[len(magic)]; v != formatVersion {
-		return nil, fmt.Errorf("unsupported version %d, want %d", v, formatVersion)
+	v := data[len(magic)]
+	if v < formatVersion || v > versionOf(magic) {
+		return nil, fmt.Errorf("unsupported version %d, want %d to %d", v, formatVersion, versionOf(magic))
 	}
-	return &decoder{b: data[len(magic)+1:]}, nil
+	return &decoder{b: data[len(magic)+1:], version: v}, nil
 }
 
 func (d *decoder) take(n int) []byte {

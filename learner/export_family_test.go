@@ -69,8 +69,14 @@ func modelFinite(m familyModel, check func(string, ...float64) error) error {
 		}
 		return nil
 	case *treeModel:
+		if err := sketchesFinite(m.q, check); err != nil {
+			return err
+		}
 		return trees([]*htree{m.t})
 	case *forest:
+		if err := sketchesFinite(m.q, check); err != nil {
+			return err
+		}
 		return trees(m.trees)
 	}
 	return fmt.Errorf("unknown model %T", m)
@@ -87,4 +93,18 @@ func FamilyDrifts(tr Trainer) int64 {
 		}
 	}
 	return -1
+}
+
+func sketchesFinite(q *sketches, check func(string, ...float64) error) error {
+	for j := range q.sk {
+		for _, lv := range q.sk[j].levels {
+			if err := check("sketch", lv...); err != nil {
+				return err
+			}
+		}
+		if err := check("sketch cuts", append(q.cuts[j], q.at[j])...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

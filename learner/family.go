@@ -61,7 +61,8 @@ type TreeSpec struct {
 	Tau   float64 `yaml:"tau" json:"tau,omitempty"`
 	// MaxDepth bounds a tree's depth (default 12).
 	MaxDepth int `yaml:"max_depth" json:"max_depth,omitempty"`
-	// Bins is the number of bins per numeric feature, split candidates + 1 (default 10).
+	// Bins is the number of bins per numeric feature, split candidates + 1 (default 8): the
+	// candidates are at quantiles of a sketch of the feature's values.
 	Bins int `yaml:"bins" json:"bins,omitempty"`
 	// Trees is the forest's size (default 10); Lambda its Poisson bagging rate (default 6);
 	// Features the share of a leaf's features each split considers in a forest (default 0.6).
@@ -101,7 +102,7 @@ func (s Spec) withDefaults() Spec {
 	t.Delta = orFloat(t.Delta, 1e-5)
 	t.Tau = orFloat(t.Tau, 0.05)
 	t.MaxDepth = orInt(t.MaxDepth, 12)
-	t.Bins = orInt(t.Bins, 10)
+	t.Bins = orInt(t.Bins, 8)
 	t.Trees = orInt(t.Trees, 10)
 	t.Lambda = orFloat(t.Lambda, 6)
 	t.Features = orFloat(t.Features, 0.6)

@@ -37,14 +37,13 @@ func reference(t *testing.T) map[string][2]float64 {
 // TestZeroConfigQuality checks the goals of issue 17 for the zero-config default (family auto)
 // against offline references (docs/BENCHMARKS.md, "Model families"): on sets where offline
 // gradient boosting beats offline logistic regression by 0.05 AUC or more, progressive AUC within
-// 0.03 of gradient boosting; elsewhere within 0.005 of the linear default. Two small sets miss the
-// first goal (a progressive pass over 208 or 351 rows against 5-fold offline training; ionosphere
-// by 0.003 since auto blends its members); for them the test holds the figures measured, a little
-// under, and logs the gap.
+// 0.03 of gradient boosting; elsewhere within 0.005 of the linear default. Sonar misses the first
+// goal (a progressive pass over 208 rows against 5-fold offline training); for it the test holds
+// the figure measured, a little under, and logs the gap.
 func TestZeroConfigQuality(t *testing.T) {
 	ref := reference(t)
-	// Measured floors where the goal is not met (measured: ionosphere 0.9397, sonar 0.8163).
-	floors := map[string]float64{"ionosphere": 0.935, "sonar": 0.81}
+	// Measured floors where the goal is not met (measured: sonar 0.8230).
+	floors := map[string]float64{"sonar": 0.82}
 	for _, name := range []string{"pima", "ionosphere", "breast_cancer", "house_votes", "sonar", "checkerboard", "thresholds"} {
 		t.Run(name, func(t *testing.T) {
 			r, ok := ref[name]

@@ -21,7 +21,8 @@ type forest struct {
 	seed   uint64
 	trees  []*htree
 	ph     []pageHinkley
-	bg     []*htree // background trees, started at a warning; nil where none
+	bg     []*htree  // background trees, started at a warning; nil where none
+	q      *sketches // the numeric features' sketches, shared by the trees
 	r      rng
 	drifts int64
 	// probs are the trees' probabilities for the input of the last margin call, which learn
@@ -32,9 +33,9 @@ type forest struct {
 
 func newForest(spec Spec) *forest {
 	cfg := htConfigOf(spec, spec.Tree.Features)
-	f := &forest{cfg: cfg, lambda: spec.Tree.Lambda, seed: spec.Tree.Seed, r: rng{s: splitmix(spec.Tree.Seed)}}
+	f := &forest{cfg: cfg, lambda: spec.Tree.Lambda, seed: spec.Tree.Seed, r: rng{s: splitmix(spec.Tree.Seed)}, q: newSketches(cfg.bins)}
 	for i := range spec.Tree.Trees {
-		f.trees = append(f.trees, newHTree(cfg, splitmix(spec.Tree.Seed+uint64(i)+1)))
+		f.trees = append(f.trees, newHTree(cfg, splitmix(spec.Tree.Seed+uint64(i)+1), f.q))
 	}
 	f.ph, f.bg = make([]pageHinkley, len(f.trees)), make([]*htree, len(f.trees))
 	return f
@@ -62,11 +63,11 @@ func (f *forest) learn(in *input, y float64) {
 		case f.ph[i].add(math.Abs(y - f.probs[i])):
 			f.drifts++
 			if t = f.bg[i]; t == nil {
-				t = newHTree(f.cfg, f.r.next())
+				t = newHTree(f.cfg, f.r.next(), f.q)
 			}
 			f.trees[i], f.bg[i] = t, nil
 		case f.bg[i] == nil && f.ph[i].warning():
-			f.bg[i] = newHTree(f.cfg, f.r.next())
+			f.bg[i] = newHTree(f.cfg, f.r.next(), f.q)
 		}
 		if k := f.r.poisson(f.lambda); k > 0 {
 			t.learn(in, y, float64(k))
@@ -77,6 +78,7 @@ func (f *forest) learn(in *input, y float64) {
 			}
 		}
 	}
+	f.q.observe(in)
 }
 
 func (f *forest) skipped() int64 { return 0 }
@@ -95,6 +97,7 @@ func (f *forest) encode(e *encoder) {
 		e.u32(1)
 		f.bg[i].encode(e)
 	}
+	f.q.encode(e)
 }
 
 func (f *forest) decode(d *decoder) {
@@ -112,12 +115,13 @@ func (f *forest) decode(d *decoder) {
 		switch d.u32() {
 		case 0:
 		case 1:
-			f.bg[i] = newHTree(f.cfg, 0)
+			f.bg[i] = newHTree(f.cfg, 0, f.q)
 			f.bg[i].decode(d)
 		default:
 			d.fail(errBadTree)
 		}
 	}
+	decodeSketches(d, f.q)
 }
 
 // forestScorer serves the forest.
@@ -158,7 +162,7 @@ func decodeForestScorer(spec Spec, d *decoder) familyScorer {
 		if d.err != nil {
 			break
 		}
-		t := newHTree(htConfigOf(spec, spec.Tree.Features), 0)
+		t := newHTree(htConfigOf(spec, spec.Tree.Features), 0, nil)
 		t.decode(d)
 		s.trees = append(s.trees, t)
 	}

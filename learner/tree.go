@@ -24,9 +24,9 @@ func htConfigOf(spec Spec, features float64) htConfig {
 }
 
 // htObs is a leaf's split statistics for one feature: class weights per bin, the bins cut at thr.
-// Numeric thresholds are placed when the leaf first sees the feature, at the normal quantiles of
-// the feature's running mean and deviation (one cut at 0.5 for a one-hot feature); fresh marks
-// cuts placed before the feature had shown spread, placed again at the next split attempt.
+// Thresholds are placed when the leaf first sees the feature (see cuts): for a numeric feature the
+// split candidates of the model's quantile sketch of it; fresh marks cuts placed before the
+// feature had any, placed again at the next split attempt.
 type htObs struct {
 	slot  uint32
 	fresh bool
@@ -70,10 +70,11 @@ type htree struct {
 	cfg   htConfig
 	nodes []htNode
 	r     rng
+	q     *sketches // the model's sketches of its numeric features, nil when serving
 }
 
-func newHTree(cfg htConfig, seed uint64) *htree {
-	t := &htree{cfg: cfg, r: rng{s: seed}}
+func newHTree(cfg htConfig, seed uint64, q *sketches) *htree {
+	t := &htree{cfg: cfg, r: rng{s: seed}, q: q}
 	t.nodes = []htNode{t.leaf(0, [2]float64{})}
 	return t
 }
@@ -179,7 +180,7 @@ func (t *htree) learn(in *input, y float64, w float64) {
 	}
 	if n.since >= t.cfg.grace {
 		n.since = 0
-		t.attempt(li, in.stats)
+		t.attempt(li, in)
 	}
 }
 
@@ -202,28 +203,63 @@ func (t *htree) observer(n *htNode, slot uint32, in *input, i int) *htObs {
 		return nil
 	}
 	o := htObs{slot: slot}
-	t.cuts(&o, in.numeric[i], in.raw[i], in.stats)
+	t.cuts(&o, in, i)
 	n.add(slot)
 	n.obs = append(n.obs, o)
 	return &n.obs[len(n.obs)-1]
 }
 
-// cuts places o's thresholds (and clears its counts).
-func (t *htree) cuts(o *htObs, numeric bool, v float64, stats []moments) {
+// cuts places o's thresholds for the feature at position i of in (and clears its counts): one
+// at 0.5 for a one-hot feature, else numericCuts, or until those exist one cut at the value seen,
+// marked fresh (placed again at the next split attempt).
+func (t *htree) cuts(o *htObs, in *input, i int) {
 	o.thr, o.fresh = o.thr[:0], false
 	switch {
-	case !numeric:
+	case !in.numeric[i]:
 		o.thr = append(o.thr, 0.5)
-	case stats != nil && stats[o.slot].scale > 0 && stats[o.slot].n >= float64(2*t.cfg.bins):
-		st := &stats[o.slot]
-		for j := 1; j < t.cfg.bins; j++ {
-			z := math.Sqrt2 * math.Erfinv(2*float64(j)/float64(t.cfg.bins)-1)
-			o.thr = append(o.thr, st.mean+z/st.scale)
-		}
-	default:
-		o.thr, o.fresh = append(o.thr, v), true
+	case !t.numericCuts(o, in):
+		o.thr, o.fresh = append(o.thr[:0], in.raw[i]), true
 	}
 	o.cnt, o.tot = make([]float64, 2*(len(o.thr)+1)), [2]float64{}
+}
+
+// replace places a fresh observer's thresholds again once its feature has split candidates.
+func (t *htree) replace(o *htObs, in *input) {
+	v := o.thr[0]
+	if o.thr = o.thr[:0]; !t.numericCuts(o, in) {
+		o.thr = append(o.thr, v)
+		return
+	}
+	o.fresh = false
+	o.cnt, o.tot = make([]float64, 2*(len(o.thr)+1)), [2]float64{}
+}
+
+// numericCuts appends a numeric feature's thresholds to o.thr: the split candidates of its quantile
+// sketch (the model's, over all the examples seen: measured as good as candidates from the part of
+// the sketch within the leaf's interval of the feature, and cheaper) or, where it has none, the
+// normal quantiles of its running mean and deviation. It reports false (appending nothing) while
+// the feature has none yet.
+func (t *htree) numericCuts(o *htObs, in *input) bool {
+	if t.q == nil || !t.q.sketched(o.slot) {
+		return t.normalCuts(o, in.stats)
+	}
+	c, ok := t.q.candidates(o.slot)
+	o.thr = append(o.thr, c...)
+	return ok
+}
+
+// normalCuts places o's thresholds at the normal quantiles of the feature's running mean and
+// deviation, and reports false while it has shown no spread.
+func (t *htree) normalCuts(o *htObs, stats []moments) bool {
+	if stats == nil || !(stats[o.slot].scale > 0) || stats[o.slot].n < float64(2*t.cfg.bins) {
+		return false
+	}
+	st := &stats[o.slot]
+	for j := 1; j < t.cfg.bins; j++ {
+		z := math.Sqrt2 * math.Erfinv(2*float64(j)/float64(t.cfg.bins)-1)
+		o.thr = append(o.thr, st.mean+z/st.scale)
+	}
+	return true
 }
 
 // entropy is the binary entropy (bits) of class weights n.
@@ -282,7 +318,7 @@ func bestCut(o *htObs, n [2]float64) candidate {
 }
 
 // attempt splits leaf li when the Hoeffding bound says its best split is the best.
-func (t *htree) attempt(li int32, stats []moments) {
+func (t *htree) attempt(li int32, in *input) {
 	n := &t.nodes[li]
 	if int(n.depth) >= t.cfg.maxDepth || len(t.nodes)+2 > maxTreeNodes || n.n[0] == 0 || n.n[1] == 0 {
 		return
@@ -291,9 +327,7 @@ func (t *htree) attempt(li int32, stats []moments) {
 	for j := range n.obs {
 		o := &n.obs[j]
 		if o.fresh {
-			if stats != nil && stats[o.slot].scale > 0 && stats[o.slot].n >= float64(2*t.cfg.bins) {
-				t.cuts(o, true, 0, stats)
-			}
+			t.replace(o, in)
 			continue
 		}
 		c := bestCut(o, n.n)
@@ -321,7 +355,7 @@ func (t *htree) attempt(li int32, stats []moments) {
 
 // clone returns a deep copy of t, the serving copy of a tree: it scores with the same code.
 func (t *htree) clone() *htree {
-	c := &htree{cfg: t.cfg, r: t.r, nodes: make([]htNode, len(t.nodes))}
+	c := &htree{cfg: t.cfg, r: t.r, nodes: make([]htNode, len(t.nodes))} // without sketches: serving
 	for i, n := range t.nodes {
 		n.obs = append([]htObs(nil), n.obs...)
 		for j := range n.obs {
@@ -468,11 +502,13 @@ type treeModel struct {
 	ph     []pageHinkley // per node of t
 	drifts int64
 	path   []int32
+	q      *sketches
 }
 
 func newTreeModel(spec Spec) *treeModel {
 	cfg := htConfigOf(spec, 1)
-	return &treeModel{cfg: cfg, seed: spec.Tree.Seed, t: newHTree(cfg, spec.Tree.Seed), ph: make([]pageHinkley, 1)}
+	q := newSketches(cfg.bins)
+	return &treeModel{cfg: cfg, seed: spec.Tree.Seed, t: newHTree(cfg, spec.Tree.Seed, q), ph: make([]pageHinkley, 1), q: q}
 }
 
 func (m *treeModel) margin(in *input) float64 { return logit(m.t.prob(in)) }
@@ -500,6 +536,7 @@ func (m *treeModel) learn(in *input, y float64) {
 		}
 	}
 	m.t.learn(in, y, 1)
+	m.q.observe(in)
 	for len(m.ph) < len(m.t.nodes) {
 		m.ph = append(m.ph, pageHinkley{})
 	}
@@ -535,6 +572,7 @@ func (m *treeModel) encode(e *encoder) {
 	for i := range m.ph {
 		m.ph[i].encode(e)
 	}
+	m.q.encode(e)
 }
 
 func (m *treeModel) decode(d *decoder) {
@@ -544,6 +582,7 @@ func (m *treeModel) decode(d *decoder) {
 	for i := range m.ph {
 		m.ph[i].decode(d)
 	}
+	decodeSketches(d, m.q)
 }
 
 // treeFamilyScorer serves the tree family.
@@ -559,7 +598,7 @@ func (s *treeFamilyScorer) margin(in *input) float64 { return logit(s.t.prob(in)
 func (s *treeFamilyScorer) encode(e *encoder) { s.t.encode(e) }
 
 func decodeTreeScorer(spec Spec, d *decoder) familyScorer {
-	t := newHTree(htConfigOf(spec, 1), 0)
+	t := newHTree(htConfigOf(spec, 1), 0, nil)
 	t.decode(d)
 	return &treeFamilyScorer{t: t}
 }
