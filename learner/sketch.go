@@ -20,7 +20,6 @@ const (
 	sketchMinLevel  = 8    // capacity of the lowest levels (as the reference implementation's)
 	maxSketchLevels = 48   // 2^48 examples of one feature at least before a sketch is full
 	maxSketchSlots  = 4096 // features sketched per model; others fall back to normal quantiles
-	maxSketchItems  = 3*sketchK + 2*maxSketchLevels
 )
 
 var errBadSketch = errors.New("malformed sketch")
@@ -28,8 +27,9 @@ var errBadSketch = errors.New("malformed sketch")
 // kll is a quantile sketch of a stream of values: level h holds items that each stand for 2^h
 // values. A level over its capacity is sorted and compacted: every other item (starting at the
 // first or the second, alternately) moves up a level, the others are dropped, an odd one out stays.
-// Capacities shrink by 2/3 per level down from the top, so the sketch holds at most about
-// 3·sketchK items whatever the stream's length, and total weight is kept exactly.
+// Capacities shrink by 2/3 per level down from the top to sketchMinLevel, so the sketch holds a few
+// hundred items (378 after 100,000 values; at most maxSketchItems, about 700, after 2^40), and
+// total weight is kept exactly.
 type kll struct {
 	levels [][]float64
 	flips  uint64 // bit h: the offset of level h's next compaction
@@ -45,6 +45,15 @@ var capacities = func() (c [maxSketchLevels]int) {
 		c[d] = max(c[d-1]*2/3, sketchMinLevel)
 	}
 	return c
+}()
+
+// maxSketchItems bounds the items of a sketch: the room of all its levels, and the one just added.
+var maxSketchItems = func() int {
+	n := 1
+	for _, c := range capacities {
+		n += c
+	}
+	return n
 }()
 
 // capacity is the most items level h of a sketch of H levels holds.
@@ -120,15 +129,13 @@ func (s *kll) weight() float64 { return s.w }
 // wpoint is a distinct value and the weight of the items at it.
 type wpoint struct{ v, w float64 }
 
-// points appends the sketch's distinct values in (lo, hi], sorted, with their weights, to dst.
-func (s *kll) points(dst []wpoint, lo, hi float64) []wpoint {
+// points returns the sketch's distinct values, sorted, with their weights, in dst's memory.
+func (s *kll) points(dst []wpoint) []wpoint {
 	dst = dst[:0]
 	for h, lv := range s.levels {
 		w := float64(uint64(1) << uint(h))
 		for _, v := range lv {
-			if v > lo && v <= hi {
-				dst = append(dst, wpoint{v, w})
-			}
+			dst = append(dst, wpoint{v, w})
 		}
 	}
 	slices.SortFunc(dst, func(a, b wpoint) int {
@@ -222,7 +229,7 @@ func (s *kll) decode(d *decoder) {
 	s.levels = make([][]float64, n)
 	items := 0
 	for h := range s.levels {
-		m := d.bounded(maxSketchItems)
+		m := d.bounded(uint32(maxSketchItems))
 		if items += m; items > maxSketchItems {
 			d.fail(errBadSketch)
 		}
@@ -286,7 +293,7 @@ func (q *sketches) observe(in *input) {
 		s := &q.sk[j]
 		s.add(in.raw[i])
 		if w := s.weight(); w >= float64(2*q.bins) && (q.at[j] == 0 || w >= q.at[j]*9/8) {
-			q.pts = s.points(q.pts, math.Inf(-1), math.Inf(1))
+			q.pts = s.points(q.pts)
 			q.cuts[j], q.at[j] = quantileCuts(q.cuts[j][:0], q.pts, q.bins), w
 		}
 	}

@@ -25,7 +25,7 @@ func cutsOf(xs []float64, bins int) []float64 {
 	for _, x := range xs {
 		s.add(x)
 	}
-	return quantileCuts(nil, s.points(nil, math.Inf(-1), math.Inf(1)), bins)
+	return quantileCuts(nil, s.points(nil), bins)
 }
 
 // below counts the values of xs at most c.
@@ -219,5 +219,42 @@ func TestSketchCounts(t *testing.T) {
 				t.Fatalf("after %d: items %d room %d weight %v kept, %d %d %v counted", i+1, items, room, w, s.items, s.room, s.w)
 			}
 		}
+	}
+}
+
+// TestSketchFullLevelsDecode: a sketch of as many levels as it may have, each at its capacity (a
+// feature seen some 2^50 times), round trips through its encoding.
+func TestSketchFullLevelsDecode(t *testing.T) {
+	var s kll
+	for h := range maxSketchLevels {
+		lv := make([]float64, capacity(h, maxSketchLevels))
+		for i := range lv {
+			lv[i] = float64(h*1000 + i)
+		}
+		s.levels = append(s.levels, lv)
+	}
+	s.levels[0] = append(s.levels[0], -1) // the value just added, before compaction
+	s.count()
+	if s.items != maxSketchItems {
+		t.Fatalf("%d items, want maxSketchItems %d", s.items, maxSketchItems)
+	}
+	e := &encoder{}
+	s.encode(e)
+	var back kll
+	d := &decoder{b: e.b}
+	back.decode(d)
+	if err := d.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if back.items != s.items || back.w != s.w {
+		t.Fatalf("decoded %d items of weight %v, want %d of %v", back.items, back.w, s.items, s.w)
+	}
+	s.levels[0] = append(s.levels[0], -2)
+	e = &encoder{}
+	s.encode(e)
+	d = &decoder{b: e.b}
+	back.decode(d)
+	if d.err == nil {
+		t.Fatal("a sketch over maxSketchItems decoded")
 	}
 }
