@@ -80,11 +80,14 @@ func (s *kll) add(x float64) {
 	}
 }
 
-// compact moves half of level h's items up a level.
+// compact moves half of level h's items up a level. Level 0 is sorted first; the levels above are
+// kept sorted (the items moving up are merged in), so they need no sort of their own.
 func (s *kll) compact(h int) {
-	if h+1 >= maxSketchLevels { // full: the top level keeps every other item (weight is lost)
-		lv := s.levels[h]
+	lv := s.levels[h]
+	if h == 0 {
 		slices.Sort(lv)
+	}
+	if h+1 >= maxSketchLevels { // full: the top level keeps every other item (weight is lost)
 		for i := 0; 2*i < len(lv); i++ {
 			lv[i] = lv[2*i]
 		}
@@ -96,22 +99,35 @@ func (s *kll) compact(h int) {
 		s.levels = append(s.levels, nil)
 		defer s.count()
 	}
-	lv := s.levels[h]
-	slices.Sort(lv)
 	keep := 0
 	if len(lv)%2 == 1 { // the largest stays behind
 		keep = 1
 	}
 	off := int(s.flips >> uint(h) & 1)
 	s.flips ^= 1 << uint(h)
-	for i := off; i < len(lv)-keep; i += 2 {
-		s.levels[h+1] = append(s.levels[h+1], lv[i])
-	}
+	m := (len(lv) - keep - off + 1) / 2 // items moving up: lv[off], lv[off+2], ...
+	s.levels[h+1] = mergeUp(s.levels[h+1], lv, off, m)
 	if keep == 1 {
 		lv[0] = lv[len(lv)-1]
 	}
-	s.items -= len(lv) - keep - (len(lv)-keep)/2
+	s.items -= len(lv) - keep - m
 	s.levels[h] = lv[:keep]
+}
+
+// mergeUp merges lv[off], lv[off+2], ... (m items, sorted) into the sorted dst, from the back.
+func mergeUp(dst, lv []float64, off, m int) []float64 {
+	i, j := len(dst)-1, m-1
+	dst = slices.Grow(dst, m)[:len(dst)+m]
+	for k := len(dst) - 1; j >= 0; k-- {
+		if x := lv[off+2*j]; i < 0 || dst[i] <= x {
+			dst[k] = x
+			j--
+		} else {
+			dst[k] = dst[i]
+			i--
+		}
+	}
+	return dst
 }
 
 // count sets the items held, the room for them and the weight.
@@ -238,7 +254,7 @@ func (s *kll) decode(d *decoder) {
 		}
 		s.levels[h] = make([]float64, m)
 		d.f64s(s.levels[h])
-		if !allFinite(s.levels[h]) {
+		if !allFinite(s.levels[h]) || h > 0 && !slices.IsSorted(s.levels[h]) {
 			d.fail(errBadSketch)
 			return
 		}
