@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/internal/testenv"
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/learner"
 	"github.com/streamlearn/streamlearn/predictor"
 	"github.com/streamlearn/streamlearn/wire"
@@ -123,6 +124,13 @@ func TestDeltaChangesScoresWithoutAVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wantServing(t, e.models, v1, 2, e.tr.Snapshot())
+	// Its scores say so: the base version and the delta.
+	api := &predictor.API{Features: e.store, Models: e.models, Registry: e.reg, Router: router(t, predictor.Config{}), Loader: e.loader,
+		Limits: ingest.DefaultLimits(), MaxBodyBytes: 64 << 10, MaxEvents: 50}
+	var sc predictor.Score
+	if code := post(t, nil, serve(t, api).URL+"/v1/score", `{"id": "d", "fields": {"amount": 3}}`, &sc); code != 200 || sc.Version != v1 || sc.Delta != 2 {
+		t.Fatalf("score with delta 2 of version %d: %d %+v", v1, code, sc)
+	}
 	served := e.models.Get("default")
 	if err := e.loader.Delta(ctx, "default"); err != nil || e.models.Get("default") != served {
 		t.Fatalf("delta 2 again: %v, swapped %v", err, e.models.Get("default") != served)

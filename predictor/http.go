@@ -90,6 +90,7 @@ type Score struct {
 	Entity        string                 `json:"entity,omitempty"`
 	Model         string                 `json:"model"`
 	Version       int64                  `json:"version"`
+	Delta         int64                  `json:"delta,omitempty"` // see wire.Prediction
 	Score         float64                `json:"score"`
 	Class         string                 `json:"class,omitempty"`
 	Route         string                 `json:"route"`
@@ -281,7 +282,7 @@ func (sc *scoring) encode(ev *wire.Event, v wire.Vector) ([]byte, *Error) {
 	if err != nil {
 		return nil, &Error{Error: fmt.Sprintf("score event %q: %v", ev.ID, err), Code: http.StatusInternalServerError, Reason: ReasonInternal}
 	}
-	s := Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Score: p.Score, Class: p.Class, Route: routeName(route)}
+	s := Score{ID: ev.ID, Entity: ev.Entity, Model: served.Model, Version: served.Version, Delta: served.DeltaSeq, Score: p.Score, Class: p.Class, Route: routeName(route)}
 	if f := served.Snapshot.Family(); f != learner.FamilyLinear {
 		s.Family = f
 	}

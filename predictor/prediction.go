@@ -9,7 +9,7 @@ import (
 
 func newPrediction(ev *wire.Event, s *Served, p learner.Prediction, route string, at time.Time) wire.Prediction {
 	return wire.Prediction{
-		ID: ev.ID, Entity: ev.Entity, Model: s.Model, Version: s.Version,
+		ID: ev.ID, Entity: ev.Entity, Model: s.Model, Version: s.Version, Delta: s.DeltaSeq,
 		Score: p.Score, Class: p.Class, Route: route, Time: ev.Time, ScoredAt: at,
 	}
 }

@@ -38,12 +38,13 @@ func main() {
 	profile := flag.String("server-cpuprofile", "", "write the server process's CPU profile to this file")
 	clientKind := flag.String("client", "raw", "HTTP client of the generator: raw (persistent connections, little CPU) or std (net/http)")
 	only := flag.String("targets", "floor,predictor", "the targets to attack, in this order (for profiling one alone)")
+	writeRate := flag.Int("write-rate", 0, "events/s the server applies to the entities' features during the runs, as a stream would (each write invalidates the entity's cached value)")
 	nearCache := flag.Int("near-cache", -1, "the predictor's redis.near_cache_entries (default: the config's default; 0: off)")
 	batch := flag.Int("batch", 1, "events per request: above 1, each POST is {\"events\": [...]} (rates stay in requests per second)")
 	flag.Parse()
 
 	if *serverMode {
-		if err := serve(*redisAddr, *entities, *profile, *nearCache); err != nil {
+		if err := serve(*redisAddr, *entities, *profile, *nearCache, *writeRate); err != nil {
 			fmt.Fprintln(os.Stderr, "server:", err)
 			os.Exit(1)
 		}
@@ -58,7 +59,7 @@ func main() {
 		}
 		rates = append(rates, r)
 	}
-	srv, err := startServer(*redisAddr, *entities, *profile, *nearCache)
+	srv, err := startServer(*redisAddr, *entities, *profile, *nearCache, *writeRate)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -205,12 +206,12 @@ func (b *bench) maxRates(slo time.Duration, from float64) {
 }
 
 // startServer starts this binary in server mode.
-func startServer(redisAddr string, entities int, profile string, nearCache int) (*server, error) {
+func startServer(redisAddr string, entities int, profile string, nearCache, writeRate int) (*server, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", "-redis", redisAddr, "-entities", strconv.Itoa(entities), "-server-cpuprofile", profile, "-near-cache", strconv.Itoa(nearCache))
+	cmd := exec.Command(exe, "-serve", "-redis", redisAddr, "-entities", strconv.Itoa(entities), "-server-cpuprofile", profile, "-near-cache", strconv.Itoa(nearCache), "-write-rate", strconv.Itoa(writeRate))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

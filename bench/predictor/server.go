@@ -32,7 +32,7 @@ import (
 // embedded broker for the models topic, as `streamlearn predictor` runs it) with a trained model
 // and entity features in Redis, and the floor handler. It prints "READY <predictor> <floor>" and
 // runs until stdin closes or a signal comes.
-func serve(redisAddr string, entities int, profile string, nearCache int) error {
+func serve(redisAddr string, entities int, profile string, nearCache, writeRate int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if profile != "" {
@@ -88,10 +88,69 @@ func serve(redisAddr string, entities int, profile string, nearCache int) error 
 	go floor.Serve(ln)
 	defer floor.Close()
 
+	if writeRate > 0 {
+		go func() {
+			if err := writeStream(appCtx, cfg, entities, writeRate); err != nil && appCtx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "server: writes:", err)
+			}
+		}()
+	}
 	fmt.Printf("READY %s %s %d\n", m.HTTPAddr, ln.Addr(), redisPID)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }() // the parent went away
 	<-appCtx.Done()
-	return <-done
+	err = <-done
+	printCacheStats(m)
+	return err
+}
+
+// writeStream applies rate events a second to random entities' features until ctx ends, in
+// batches every 10 ms, as the stream's score role would.
+func writeStream(ctx context.Context, cfg config.Config, entities, rate int) error {
+	rdb := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addr})
+	defer rdb.Close()
+	store, err := featurestore.NewOnline(rdb, cfg.Features, featurestore.Options{Prefix: cfg.Redis.KeyPrefix, TTL: cfg.Redis.EntityTTL})
+	if err != nil {
+		return err
+	}
+	g := synth.New(synth.Config{Seed: 3, Entities: entities, Start: time.Now(), Step: time.Second / time.Duration(rate)})
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	owed := 0.0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		owed += float64(rate) / 100
+		evs := make([]wire.Event, 0, int(owed))
+		for ; owed >= 1; owed-- {
+			s := g.Next()
+			evs = append(evs, wire.Event{ID: s.ID, Entity: s.Entity, Time: s.Time, Fields: s.Fields})
+		}
+		if _, err := store.Apply(ctx, evs); err != nil {
+			return err
+		}
+	}
+}
+
+// printCacheStats writes the predictor's feature-cache counters to stderr.
+func printCacheStats(m *app.Main) {
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		return
+	}
+	v := map[string]float64{}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetCounter() != nil {
+			v[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	hits, misses := v["streamlearn_features_cache_hits_total"], v["streamlearn_features_cache_misses_total"]
+	if hits+misses > 0 {
+		fmt.Fprintf(os.Stderr, "feature cache: %.0f hits, %.0f misses (%.1f%% hits), %.0f invalidations\n",
+			hits, misses, 100*hits/(hits+misses), v["streamlearn_features_cache_invalidations_total"])
+	}
 }
 
 // floorHandler is the floor of the comparison: a trivial Go JSON handler that decodes the event
