@@ -293,3 +293,42 @@ func TestNearCacheTrackingConnectionKilled(t *testing.T) {
 		resets = cached.Stats().Cache.Resets
 	}
 }
+
+// FLUSHDB drops keys without naming them (Redis sends an invalidation with no keys): the cache drops
+// everything, and lookups see the empty store.
+func TestNearCacheFlushDB(t *testing.T) {
+	ctx := context.Background()
+	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.StartRedis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	cached, plain := cachedStores(t, rdb, features.DefaultConfig())
+	probe := []wire.Event{ev("p", "u1", time.Hour, map[string]any{"amount": 5.0})}
+	if _, err := plain.Apply(ctx, []wire.Event{ev("a", "u1", 0, map[string]any{"amount": 1.0})}); err != nil {
+		t.Fatal(err)
+	}
+	waitCacheLive(t, cached, probe)
+	warm, _ := plain.Lookup(ctx, probe)
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.Lookup(ctx, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(want, warm) {
+		t.Fatal("the flush changed nothing: the test does not test")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := cached.Lookup(ctx, probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reflect.DeepEqual(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after FLUSHDB the cache still serves\n%v\nwant\n%v (%+v)", got, want, cached.Stats().Cache)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
