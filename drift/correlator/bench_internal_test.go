@@ -122,3 +122,21 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkDecodeRecords is the correlator's decoding alone, per record (an event, its prediction
+// and its example in turn), without segments and with one.
+func BenchmarkDecodeRecords(b *testing.B) {
+	recs := benchRecords(3000)
+	for _, segments := range [][]string{nil, {"country"}} {
+		b.Run(fmt.Sprintf("segments=%d", len(segments)), func(b *testing.B) {
+			c := &Correlator{topics: testTopics(), limits: ingest.DefaultLimits(), segments: segments}
+			now := time.Now()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if d := c.decode(&recs[i%len(recs)], now); !d.ok {
+					b.Fatal("not decoded")
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package correlator
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamlearn/streamlearn/drift"
+	"github.com/streamlearn/streamlearn/ingest"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/wire"
 )
@@ -123,5 +125,31 @@ func TestOffsetTrackerWatermarks(t *testing.T) {
 	wall = wall.Add(drift.DefaultPartitionIdle)
 	if w := tr.watermarks()[drift.StreamEvents]; !w.Equal(t0.Add(time.Hour)) {
 		t.Errorf("watermark %v, want %v once both are caught up and idle", w, t0.Add(time.Hour))
+	}
+}
+
+// Without segments an example is decoded without its features, and otherwise alike.
+func TestDecodeExampleWithoutFeatures(t *testing.T) {
+	recs := benchRecords(50)
+	now := time.Now()
+	with := &Correlator{topics: testTopics(), limits: ingest.DefaultLimits(), segments: []string{"country"}}
+	without := &Correlator{topics: testTopics(), limits: ingest.DefaultLimits()}
+	n := 0
+	for i := range recs {
+		if recs[i].Topic != with.topics.Examples {
+			continue
+		}
+		a, b := with.decode(&recs[i], now), without.decode(&recs[i], now)
+		if !a.ok || !b.ok || len(a.example.Features) == 0 || b.example.Features != nil {
+			t.Fatalf("record %d: ok %v/%v, features %d/%d", i, a.ok, b.ok, len(a.example.Features), len(b.example.Features))
+		}
+		a.example.Features = nil
+		if !reflect.DeepEqual(a.example, b.example) || a.example.ID == "" || a.example.OutcomeTime.IsZero() {
+			t.Fatalf("record %d:\n%+v\n%+v", i, a.example, b.example)
+		}
+		n++
+	}
+	if n != 50 {
+		t.Fatalf("%d examples", n)
 	}
 }

@@ -84,6 +84,12 @@ func (c *Correlator) decode(r *Record, now time.Time) decoded {
 		d.outcome, err = ingest.DecodeOutcome(r.Value, now, c.limits)
 		d.ok = err == nil
 	case c.topics.Examples:
+		if len(c.segments) == 0 {
+			var ex exampleWithoutFeatures
+			d.ok = wire.Unmarshal(r.Value, &ex) == nil && ex.ID != ""
+			d.example = ex.Example
+			break
+		}
 		d.ok = wire.Unmarshal(r.Value, &d.example) == nil && d.example.ID != ""
 		if d.ok {
 			d.segments = exampleSegments(c.segments, d.example.Features)
@@ -91,6 +97,18 @@ func (c *Correlator) decode(r *Record, now time.Time) decoded {
 	}
 	return d
 }
+
+// exampleWithoutFeatures decodes an example record but skips its features, most of its bytes,
+// which the correlator reads only to find the segments of performance rows.
+type exampleWithoutFeatures struct {
+	wire.Example
+	Features skipped `json:"features"` // shadows Example's
+}
+
+// skipped is a JSON value that is not decoded.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
 
 // apply feeds a decoded record to the monitor and its rows to the writer. Records that a previous
 // run already wrote (read again to rebuild open windows after a restart) only feed the monitor. When
