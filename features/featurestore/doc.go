@@ -12,6 +12,9 @@
 // event time has passed are dropped on every write. The statistics of standardize transforms, shared
 // by all processes, are one hash, "<prefix>fz".
 //
+// With Options.NearCache, Lookup (live scoring) keeps the values it read in process memory, kept
+// coherent by Redis's client tracking on one extra connection (nearcache.go); Apply never uses it.
+//
 // Store, the spine's event counter per entity ("<prefix>ent:{<entity>}"), stays until the predictor
 // has moved to Online.
 package featurestore
