@@ -1,4 +1,4 @@
-// Package redis is the Redis adapter of the feature store (features.OnlineStore). An entity is one
+// Package featurestore is the Redis adapter of the feature store (features.OnlineStore). An entity is one
 // string, "<prefix>f{<entity>}" (the hash tag keeps it on one Redis Cluster slot): an 8-byte version,
 // then the entity's state in the features package's binary format: tiles of partial aggregates per
 // window and the redelivery marks of its recent events.
