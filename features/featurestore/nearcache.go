@@ -189,18 +189,25 @@ func (c *nearCache) stats() features.CacheStats {
 	return features.CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(), Resets: c.resets.Load()}
 }
 
-// track keeps the cache coherent until ctx ends: it holds the tracking connection, applies the
-// invalidations it receives, and drops everything whenever the connection is lost or silent, until
-// a new one is subscribed.
-func (c *nearCache) track(ctx context.Context, opt *goredis.Options, prefixes []string, log *slog.Logger) {
+// nodesFunc lists the Redis servers that hold the store's keys: the options of each one's client.
+type nodesFunc func(ctx context.Context) ([]*goredis.Options, error)
+
+// clusterRecheck is how often the masters of a Redis Cluster are listed again: a master added since
+// holds keys the cache has no tracking connection for, so it is dropped and tracking starts over.
+const clusterRecheck = time.Second
+
+// track keeps the cache coherent until ctx ends: it holds a tracking connection to every node,
+// applies the invalidations they bring, and drops everything whenever one is lost or silent or the
+// nodes change, until all are subscribed again.
+func (c *nearCache) track(ctx context.Context, nodes nodesFunc, prefixes []string, log *slog.Logger) {
 	defer c.reset(false)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := c.trackOnce(ctx, opt, prefixes)
+		err := c.trackNodes(ctx, nodes, prefixes)
 		c.reset(false)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("feature cache: tracking connection lost; serving from Redis until it is back", "err", err)
+		log.Warn("feature cache: tracking connection lost or nodes changed; serving from Redis until tracking is back", "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)):
@@ -208,12 +215,72 @@ func (c *nearCache) track(ctx context.Context, opt *goredis.Options, prefixes []
 	}
 }
 
+// trackNodes runs one tracking connection per node until one fails or, every clusterRecheck, the
+// list of nodes differs from the one it started with. The cache is live while all are subscribed.
+func (c *nearCache) trackNodes(ctx context.Context, nodes nodesFunc, prefixes []string) error {
+	opts, err := nodes(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var subscribed atomic.Int32
+	onSubscribed := func() {
+		if int(subscribed.Add(1)) == len(opts) {
+			c.reset(true)
+		}
+	}
+	done := make(chan error, len(opts))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before the wait
+	for _, opt := range opts {
+		wg.Go(func() { done <- c.trackOnce(ctx, opt, prefixes, onSubscribed) })
+	}
+	if len(opts) == 1 {
+		return <-done
+	}
+	tick := time.NewTicker(clusterRecheck)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			now, err := nodes(ctx)
+			if err != nil {
+				return err
+			}
+			if !sameAddrs(opts, now) {
+				return errors.New("the cluster's masters changed")
+			}
+		}
+	}
+}
+
+func sameAddrs(a, b []*goredis.Options) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, o := range a {
+		seen[o.Addr] = true
+	}
+	for _, o := range b {
+		if !seen[o.Addr] {
+			return false
+		}
+	}
+	return true
+}
+
 // trackTimeout is how long the tracking connection may stay silent: after one such silence it is
 // pinged, after two it is taken as lost.
 const trackTimeout = time.Second
 
-// trackOnce runs one tracking connection until it fails.
-func (c *nearCache) trackOnce(ctx context.Context, base *goredis.Options, prefixes []string) error {
+// trackOnce runs one tracking connection to the server of base until it fails, calling
+// onSubscribed once it receives invalidations.
+func (c *nearCache) trackOnce(ctx context.Context, base *goredis.Options, prefixes []string, onSubscribed func()) error {
 	opt := *base
 	opt.Protocol, opt.PoolSize, opt.MinIdleConns, opt.MaxRetries = 2, 1, 0, -1
 	opt.ClientSideCacheConfig, opt.ClientSideCache = nil, nil
@@ -260,7 +327,7 @@ func (c *nearCache) trackOnce(ctx context.Context, base *goredis.Options, prefix
 		switch m := msg.(type) {
 		case *goredis.Subscription:
 			if m.Channel == invalidateChannel && m.Kind == "subscribe" {
-				c.reset(true)
+				onSubscribed()
 			}
 		case *goredis.Message:
 			if m.Channel == invalidateChannel {

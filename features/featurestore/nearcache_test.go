@@ -332,3 +332,83 @@ func TestNearCacheFlushDB(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// On Redis Cluster the cache tracks every master: writes on any node reach it, and a lost
+// tracking connection to one node drops it whole.
+func TestNearCacheOnCluster(t *testing.T) {
+	ctx := context.Background()
+	addrs := testenv.RedisCluster(t, 3)
+	cluster := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { cluster.Close() })
+	cfg := features.DefaultConfig()
+	prefix := testPrefix(t)
+	cached, err := featurestore.NewOnline(cluster, cfg, featurestore.Options{Prefix: prefix, NearCache: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cached.Close() })
+	plain, err := featurestore.NewOnline(cluster, cfg, featurestore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probe, writes []wire.Event
+	for i := range 30 { // 30 entities: on every node
+		probe = append(probe, ev(fmt.Sprint("p", i), fmt.Sprint("u", i), time.Hour, map[string]any{"amount": 1.0}))
+		writes = append(writes, ev(fmt.Sprint("w", i), fmt.Sprint("u", i), time.Minute, map[string]any{"amount": float64(i)}))
+	}
+	if _, err := plain.Apply(ctx, writes[:1]); err != nil {
+		t.Fatal(err)
+	}
+	waitCacheLive(t, cached, probe)
+	converge := func(what string) {
+		t.Helper()
+		want, err := plain.Lookup(ctx, probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, err := cached.Lookup(ctx, probe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reflect.DeepEqual(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stale: %+v", what, cached.Stats().Cache)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if _, err := plain.Apply(ctx, writes); err != nil {
+		t.Fatal(err)
+	}
+	converge("after writes on every node")
+	if _, ok := cached.LookupCached(probe); !ok {
+		waitCacheLive(t, cached, probe)
+	}
+	resets := cached.Stats().Cache.Resets
+	node := goredis.NewClient(&goredis.Options{Addr: addrs[1]})
+	t.Cleanup(func() { node.Close() })
+	if n, err := node.ClientKillByFilter(ctx, "TYPE", "pubsub").Result(); err != nil || n != 1 {
+		t.Fatalf("killed %d tracking connections on %s (%v), want 1", n, addrs[1], err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cached.Stats().Cache.Resets == resets {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lost connection to one node was not noticed: %+v", cached.Stats().Cache)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	more := make([]wire.Event, len(writes))
+	for i, w := range writes {
+		w.ID, w.Time = "x"+w.ID, w.Time.Add(time.Minute)
+		more[i] = w
+	}
+	if _, err := plain.Apply(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	converge("after one node's tracking connection was lost")
+	waitCacheLive(t, cached, probe)
+}

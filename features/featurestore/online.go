@@ -31,7 +31,7 @@ type Options struct {
 	OnLate func(ev wire.Event, behind time.Duration)
 	// NearCache, above 0, keeps up to that many values that Lookup read in process memory, kept
 	// coherent with Redis by server-assisted client-side caching (see nearCache); 0 reads Redis on
-	// every Lookup. Only on a single Redis server: on a cluster the cache stays off.
+	// every Lookup. On Redis Cluster there is one tracking connection per master.
 	NearCache int
 	// Logger receives the cache's connection warnings (default slog.Default()).
 	Logger *slog.Logger
@@ -47,7 +47,7 @@ type Online struct {
 	attempts  int
 	conflicts atomic.Uint64
 	near      *nearCache // nil: off
-	nearOpt   *goredis.Options
+	nearNodes nodesFunc
 	nearLog   *slog.Logger
 	nearStart sync.Once
 	nearMu    sync.Mutex
@@ -82,13 +82,32 @@ func NewOnline(rdb goredis.UniversalClient, cfg features.Config, opt Options) (*
 	_, cluster := rdb.(*goredis.ClusterClient)
 	s := &Online{rdb: rdb, eng: eng, prefix: opt.Prefix, cluster: cluster, attempts: opt.MaxAttempts,
 		ttl: strconv.FormatInt(opt.TTL.Milliseconds(), 10)}
-	if client, ok := rdb.(*goredis.Client); ok && opt.NearCache > 0 {
-		s.near, s.nearOpt, s.nearLog = newNearCache(opt.NearCache), client.Options(), opt.Logger
+	if opt.NearCache > 0 {
+		s.near, s.nearNodes, s.nearLog = newNearCache(opt.NearCache), nodesOf(rdb), opt.Logger
 		if s.nearLog == nil {
 			s.nearLog = slog.Default()
 		}
 	}
 	return s, nil
+}
+
+// nodesOf lists the servers of rdb: itself, or a cluster's masters.
+func nodesOf(rdb goredis.UniversalClient) nodesFunc {
+	if cc, ok := rdb.(*goredis.ClusterClient); ok {
+		return func(ctx context.Context) ([]*goredis.Options, error) {
+			var mu sync.Mutex
+			var out []*goredis.Options
+			err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+				mu.Lock()
+				out = append(out, c.Options())
+				mu.Unlock()
+				return nil
+			})
+			return out, err
+		}
+	}
+	opt := rdb.(*goredis.Client).Options()
+	return func(context.Context) ([]*goredis.Options, error) { return []*goredis.Options{opt}, nil }
 }
 
 // startNearCache starts the tracking connection of the cache of Lookup's reads, on the first
@@ -104,7 +123,7 @@ func (s *Online) startNearCache() {
 	s.stopNear, s.nearDone = cancel, make(chan struct{})
 	go func() {
 		defer close(s.nearDone)
-		s.near.track(ctx, s.nearOpt, []string{s.prefix + "f{", s.zkey()}, s.nearLog)
+		s.near.track(ctx, s.nearNodes, []string{s.prefix + "f{", s.zkey()}, s.nearLog)
 	}()
 }
 

@@ -136,8 +136,8 @@ type Redis struct {
 	PoolSize int `yaml:"pool_size"`
 	// NearCacheEntries bounds the predictor's in-process cache of the entity values its live
 	// lookups read (default 65536; 0 turns it off). Redis keeps it coherent (client tracking): a
-	// cached entity is dropped as soon as Redis reports a write, expiry or eviction of it. A single
-	// Redis server only: with Redis Cluster (addrs) it stays off.
+	// cached entity is dropped as soon as Redis reports a write, expiry or eviction of it; on Redis
+	// Cluster (addrs) through one tracking connection per master.
 	NearCacheEntries int `yaml:"near_cache_entries"`
 }
 
