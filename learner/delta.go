@@ -62,7 +62,7 @@ func (d *Delta) Rows() int { return len(d.slots) }
 // NewDelta returns the change from base to cur, two snapshots of one linear model (the metadata
 // is left for the caller to fill in).
 func NewDelta(base, cur *Snapshot) (*Delta, error) {
-	if base == nil || cur == nil || base.fam != nil || cur.fam != nil || base.out != cur.out || !sameSpec(base.spec, cur.spec) {
+	if !base.linear() || !cur.linear() || base.out != cur.out || !sameSpec(base.spec, cur.spec) {
 		return nil, ErrNoDelta
 	}
 	d := &Delta{seen: cur.seen, target: cur.target, out: cur.out, bias: append([]float64(nil), cur.bias...)}
@@ -101,6 +101,10 @@ func NewDelta(base, cur *Snapshot) (*Delta, error) {
 	return d, nil
 }
 
+// linear reports whether s holds a linear model's weights: not a non-linear family's model, nor an
+// auto trainer's blend of members (whose snapshot has no weights of its own).
+func (s *Snapshot) linear() bool { return s != nil && s.fam == nil && s.blend == nil }
+
 func sameSpec(a, b Spec) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
@@ -125,7 +129,7 @@ func sameRow(a *Snapshot, i int, b *Snapshot, j int) bool {
 // after the delta is left out, as in a snapshot taken from the trainer, so the result predicts
 // exactly as the trainer's snapshot the delta was taken from.
 func (s *Snapshot) Apply(d *Delta) (*Snapshot, error) {
-	if s.fam != nil || d.out != s.out || len(d.bias) != s.out {
+	if !s.linear() || d.out != s.out || len(d.bias) != s.out {
 		return nil, fmt.Errorf("apply delta of %s: not a delta of this model's family and outputs", d.Model)
 	}
 	limit := uint64(1) << uint(s.spec.HashBits)
@@ -176,6 +180,9 @@ const deltaMagic = "SLDL"
 
 // MarshalBinary encodes the delta: magic "SLDL", version, the metadata as JSON, then the weights.
 func (d *Delta) MarshalBinary() ([]byte, error) {
+	if len(d.bias) != d.out || len(d.w) != len(d.slots)*d.out || len(d.mean) != len(d.slots) || len(d.scale) != len(d.slots) {
+		return nil, fmt.Errorf("marshal delta of %s: %d outputs, %d biases, %d rows of %d weights", d.Model, d.out, len(d.bias), len(d.slots), len(d.w))
+	}
 	meta, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("marshal delta: %w", err)

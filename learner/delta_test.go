@@ -1,6 +1,7 @@
 package learner_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -126,6 +127,26 @@ func TestDeltaRefusedAcrossFamiliesAndSpecs(t *testing.T) {
 	fm.Family = learner.FamilyFM
 	if _, err := learner.NewDelta(lin, newTrainer(t, fm).Snapshot()); err == nil {
 		t.Fatal("a delta into an fm model")
+	}
+	// An auto trainer serving a blend of its members has no weights of its own to send (CI saw such
+	// deltas written without their bias, which no predictor could read).
+	a, err := learner.NewAuto(familySpec(learner.FamilyAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := familyStream(300, 3)
+	for _, ex := range stream[:100] {
+		a.Learn(ex.v, ex.y)
+	}
+	blendBase := a.Snapshot()
+	for _, ex := range stream[100:] {
+		a.Learn(ex.v, ex.y)
+	}
+	if _, err := learner.NewDelta(blendBase, a.Snapshot()); !errors.Is(err, learner.ErrNoDelta) {
+		t.Fatalf("a delta between two blends: %v, want ErrNoDelta", err)
+	}
+	if _, err := blendBase.Apply(mustDelta(t, lin, lin)); err == nil {
+		t.Fatal("a linear delta applied to a blend")
 	}
 	multi := newTrainer(t, specFor(t, learner.Multiclass, learner.OptimizerFTRL)).Snapshot()
 	if _, err := lin.Apply(mustDelta(t, multi, multi)); err == nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	segkafka "github.com/segmentio/kafka-go"
+
+	"github.com/streamlearn/streamlearn/learner"
 )
 
 // TestModelDeltasServeBetweenVersions: with versions every 1.5 s and deltas every 50 ms, the
@@ -12,6 +14,9 @@ import (
 // delta applied is a freshness sample of its own.
 func TestModelDeltasServeBetweenVersions(t *testing.T) {
 	cfg := testConfig(t)
+	// Deltas are a linear model's: under auto they flow only while a linear member is champion,
+	// which depends on the stream (TestDeltaRefusedAcrossFamiliesAndSpecs covers auto's blend).
+	cfg.Model.Family = learner.FamilyLinear
 	cfg.Learner.PublishInterval = 1500 * time.Millisecond
 	cfg.Learner.DeltaInterval = 50 * time.Millisecond
 	r := start(t, cfg)
