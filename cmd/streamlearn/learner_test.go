@@ -106,10 +106,18 @@ func killAndResume(t *testing.T, n int, extra string, args, env []string, stderr
 		t.Fatal(err)
 	}
 	defer producer.Close()
-	// The stream trickles in, so the kill lands while examples are still arriving.
+	// The stream trickles in, in three parts: the second waits for a checkpoint of the first, the
+	// third for the kill. The kill comes once a checkpoint covers part of the second, so it lands
+	// mid-stream, with the learner likely busy, however fast it learns.
 	produced := make(chan error, 1)
+	first, second := n*2/5/500*500, n*7/10/500*500
+	gates := map[int]*gate{first: newGate(), second: newGate()}
+	t.Cleanup(func() { gates[first].open(); gates[second].open() })
 	go func() {
 		for from := 0; from < n; from += 500 {
+			if g, ok := gates[from]; ok {
+				<-g.c
+			}
 			recs := make([]*kgo.Record, 0, 500)
 			for _, ex := range examples[from:min(from+500, n)] {
 				b, _ := json.Marshal(ex)
@@ -149,12 +157,15 @@ func killAndResume(t *testing.T, n int, extra string, args, env []string, stderr
 		}
 	}
 
-	first := startLearner()
-	waitFor("a checkpoint mid-stream", func() bool { return learned() > 3000 })
-	if err := first.Process.Kill(); err != nil { // SIGKILL: no flush, no final checkpoint
+	learner := startLearner()
+	waitFor("a checkpoint of the first part", func() bool { return learned() > 3000 })
+	gates[first].open()
+	waitFor("a checkpoint into the second part", func() bool { return learned() > int64(first) })
+	if err := learner.Process.Kill(); err != nil { // SIGKILL: no flush, no final checkpoint
 		t.Fatal(err)
 	}
-	_ = first.Wait()
+	_ = learner.Wait()
+	gates[second].open()
 	killedAt := learned()
 	if killedAt >= int64(n) {
 		t.Fatalf("the learner had learned everything (%d) before the kill; the test proves nothing", killedAt)
@@ -194,6 +205,16 @@ func TestLearnerOnGPUSurvivesKill9(t *testing.T) {
 	t.Logf("progressive AUC %.3f on the fake GPU", live.Metrics.AUC)
 }
 
+// gate holds back a goroutine until it is opened, once.
+type gate struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func newGate() *gate { return &gate{c: make(chan struct{})} }
+
+func (g *gate) open() { g.once.Do(func() { close(g.c) }) }
+
 // syncBuffer is a bytes.Buffer that two processes' stderr copiers may write at once.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -220,9 +241,8 @@ func TestLearnerFamiliesOnGPUSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	// The FM learns fast enough to finish 20,000 examples between two checkpoints; a longer stream
-	// (produced over at least 2.4 s) keeps the kill mid-stream.
-	for family, n := range map[string]int{"fm": 60000, "mlp": 20000} {
+	for _, family := range []string{"fm", "mlp"} {
+		const n = 20000
 		t.Run(family, func(t *testing.T) {
 			var stderr syncBuffer
 			reg, _ := killAndResume(t, n, "model:\n  family: "+family+"\n", []string{"--device", "cuda", "--log-level", "info"},
