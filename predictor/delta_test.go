@@ -252,3 +252,31 @@ func TestLoaderAppliesAnnouncedDeltas(t *testing.T) {
 	}
 	e.wantServing(t, e.models, v1, 1, e.tr.Snapshot())
 }
+
+// TestChampionGoneServesLive: a learner killed between publishing a new live head and promoting it
+// leaves a champion that is neither retained nor live; a process that starts then serves the live
+// head, as the promotion would have made it, instead of failing to start.
+func TestChampionGoneServesLive(t *testing.T) {
+	ctx := context.Background()
+	e := newDeltaEnv(t)
+	v1 := e.publishLive(t) // live and champion, not retained
+	e.learnMore(0)
+	b, err := e.tr.Snapshot().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := e.reg.Publish(ctx, learner.Version{Model: "default", Spec: e.tr.Spec(), Examples: e.tr.Seen()}, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... and no promotion: the learner was killed here.
+	if champ, _ := e.reg.Champion(ctx, "default"); champ != v1 {
+		t.Fatalf("champion %d, want %d", champ, v1)
+	}
+	if err := e.loader.Sync(ctx, "default"); err != nil {
+		t.Fatalf("a process starting after the kill: %v", err)
+	}
+	if s := e.models.Get("default"); s == nil || s.Version != v2.Version {
+		t.Fatalf("serving %+v, want the live version %d", s, v2.Version)
+	}
+}

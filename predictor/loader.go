@@ -73,6 +73,21 @@ func (l *Loader) Sync(ctx context.Context, model string) error {
 	return l.sync(ctx, model)
 }
 
+// orphaned handles a champion that is neither retained nor the live head any more: a learner that
+// published a newer live head and stopped (killed) before promoting it. Unless the champion was
+// pinned, the live head serves, as that promotion would have made it; otherwise err stands.
+func (l *Loader) orphaned(ctx context.Context, model string, champ int64, err error) (*Served, error) {
+	live, lerr := l.Registry.Live(ctx, model)
+	if lerr != nil || live.Version <= champ || l.pinned(ctx, model) {
+		return nil, err
+	}
+	if l.Logger != nil {
+		l.Logger.Warn("the champion version is gone (its learner stopped between a publish and the promotion); serving the live version",
+			"model", model, "champion", champ, "live", live.Version)
+	}
+	return l.Load(ctx, model, live.Version)
+}
+
 // Change runs change (a change of model's champion in the registry) and, when this process serves
 // the model, loads the new champion, holding other loads off in between so that none swaps the old
 // champion back in.
@@ -147,6 +162,8 @@ func (l *Loader) sync(ctx context.Context, model string) error {
 		// the champion by now, or will be at the next announcement.
 		if again, cerr := l.Registry.Champion(ctx, model); cerr == nil && again != champ {
 			s, err = l.Load(ctx, model, again)
+		} else {
+			s, err = l.orphaned(ctx, model, champ, err)
 		}
 	}
 	if err != nil {
