@@ -89,7 +89,7 @@ func (s *Online) parseReads(parts [][]*group, cmds []*goredis.SliceCmd, zcmd *go
 	for i, part := range parts {
 		vals := cmds[i].Val()
 		for j, g := range part {
-			g.raw, g.version, g.state = "", "", nil
+			g.setValue("")
 			v, ok := vals[j].(string)
 			if !ok {
 				continue
@@ -97,7 +97,6 @@ func (s *Online) parseReads(parts [][]*group, cmds []*goredis.SliceCmd, zcmd *go
 			if len(v) < versionBytes {
 				return nil, fmt.Errorf("read entity %q: value of %d bytes", g.entity, len(v))
 			}
-			g.raw = v
 			g.setValue(v)
 		}
 	}
@@ -107,10 +106,13 @@ func (s *Online) parseReads(parts [][]*group, cmds []*goredis.SliceCmd, zcmd *go
 	return parseZStats(zcmd.Val()), nil
 }
 
-// setValue points g's version and state at v, an entity's stored value. The engine only reads a
-// state, so it can read v's memory in place.
+// setValue points g's version and state at v, an entity's stored value ("" for none). The engine
+// only reads a state, so it can read v's memory in place.
 func (g *group) setValue(v string) {
-	g.version, g.state = v[:versionBytes], unsafe.Slice(unsafe.StringData(v[versionBytes:]), len(v)-versionBytes)
+	g.raw, g.version, g.state = v, "", nil
+	if v != "" {
+		g.version, g.state = v[:versionBytes], unsafe.Slice(unsafe.StringData(v[versionBytes:]), len(v)-versionBytes)
+	}
 }
 
 // readNear is read through the near cache: the groups and statistics it holds come from memory,
@@ -121,10 +123,7 @@ func (s *Online) readNear(ctx context.Context, groups []*group, withZ bool) (fea
 	var ids []uint64
 	for _, g := range groups {
 		if e, ok := c.get(g.key); ok {
-			g.raw, g.version, g.state = e.val, "", nil
-			if e.val != "" {
-				g.setValue(e.val)
-			}
+			g.setValue(e.val)
 			continue
 		}
 		miss = append(miss, g)

@@ -67,17 +67,13 @@ func (c *nearCache) shard(key string) *nearShard {
 	return &c.shards[maphash.String(c.seed, key)%nearShards]
 }
 
-// get returns key's cached entry; ok is false for a miss or a read in flight.
+// get returns key's cached entry, counted as a hit or a miss; ok is false for a miss, a read in
+// flight, or a cache that is not live.
 func (c *nearCache) get(key string) (e nearEntry, ok bool) {
-	if !c.live.Load() {
-		c.misses.Add(1)
-		return nearEntry{}, false
+	if c.live.Load() {
+		e, ok = c.peek(key)
 	}
-	sh := c.shard(key)
-	sh.mu.Lock()
-	e, ok = sh.m[key]
-	sh.mu.Unlock()
-	if !ok || e.pending != 0 {
+	if !ok {
 		c.misses.Add(1)
 		return nearEntry{}, false
 	}
@@ -113,10 +109,7 @@ func (c *nearCache) peekAll(groups []*group, withZ bool, zkey string) (features.
 		if !ok {
 			return nil, false
 		}
-		g.raw, g.version, g.state = e.val, "", nil
-		if e.val != "" {
-			g.setValue(e.val)
-		}
+		g.setValue(e.val)
 	}
 	n := uint64(len(groups))
 	if withZ {
