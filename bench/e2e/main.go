@@ -34,7 +34,10 @@ func main() {
 	export := flag.String("export", "", "write the stream as CSV to this file (for bench/e2e/sgd.py) and exit")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	family := flag.String("family", "", "model family (default: the config's default, auto)")
+	redisPID := flag.Int("redis-pid", 0, "redis-server's pid: report its CPU per event")
+	chPID := flag.Int("clickhouse-pid", 0, "clickhouse-server's pid: report its CPU per event")
 	flag.Parse()
+	servers := map[string]int{"redis-server": *redisPID, "clickhouse-server": *chPID}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -53,18 +56,35 @@ func main() {
 	}
 	var rates []float64
 	for run := 1; run <= *runs; run++ {
+		before, err := cpuTimes(servers)
+		if err != nil {
+			log.Fatal(err)
+		}
 		r, err := once(*redis, *ch, *family, *n, run)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("run %d: %d events + %d outcomes scored, joined and learned in %s: %.0f events/s\n", run, *n, *n, r.Truncate(time.Millisecond), float64(*n)/r.Seconds())
-		rates = append(rates, float64(*n)/r.Seconds())
+		after, err := cpuTimes(servers)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("run %d: %d events + %d outcomes scored, joined and learned in %s, their rows in ClickHouse in %s: %.0f events/s\n",
+			run, *n, *n, r.learned.Truncate(time.Millisecond), r.written.Truncate(time.Millisecond), float64(*n)/r.written.Seconds())
+		fmt.Printf("run %d: CPU per event: %s\n", run, perEvent(r.cpu, before, after, *n))
+		rates = append(rates, float64(*n)/r.written.Seconds())
 	}
 	sort.Float64s(rates)
-	fmt.Printf("median: %.0f events/s end to end (each event scored, joined with its outcome and learned)\n", rates[len(rates)/2])
+	fmt.Printf("median: %.0f events/s end to end (each event scored, joined with its outcome and learned, the rows in ClickHouse)\n", rates[len(rates)/2])
 }
 
-func once(redis, ch, family string, n, run int) (time.Duration, error) {
+// result is one run's timing: until every event was scored and learned, until their prediction and
+// outcome rows were in ClickHouse, and this process's CPU time over the latter (the embedded broker
+// included, the preload not).
+type result struct {
+	learned, written, cpu time.Duration
+}
+
+func once(redis, ch, family string, n, run int) (result, error) {
 	cfg := config.DefaultConfig()
 	if family != "" {
 		cfg.Model.Family = family
@@ -77,13 +97,13 @@ func once(redis, ch, family string, n, run int) (time.Duration, error) {
 	cfg.Log.Level = "error"
 	emb, err := kafkaclient.StartEmbedded("127.0.0.1:0", "", cfg.Kafka.Partitions, cfg.Kafka.Topics.All()...)
 	if err != nil {
-		return 0, err
+		return result{}, err
 	}
 	defer emb.Close()
 	cfg.Kafka.Brokers = []string{emb.Addr()}
 	t := time.Now()
 	if err := preload(cfg, n); err != nil {
-		return 0, err
+		return result{}, err
 	}
 	// The embedded broker's produce ceiling, in the same process and run: what one franz-go client
 	// publishes to it, nothing else running.
@@ -94,25 +114,47 @@ func once(redis, ch, family string, n, run int) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
+	cpu0, err := selfCPU()
+	if err != nil {
+		return result{}, err
+	}
 	start := time.Now()
 	go func() { done <- m.Run(ctx) }()
 	<-m.Ready
-	for {
-		if telemetry.Sum(m.Registry, "streamlearn_events_total") >= float64(n) && telemetry.Sum(m.Registry, "streamlearn_examples_learned_total") >= float64(n) {
+	var r result
+	learned := func() bool {
+		return telemetry.Sum(m.Registry, "streamlearn_events_total") >= float64(n) &&
+			telemetry.Sum(m.Registry, "streamlearn_examples_learned_total") >= float64(n)
+	}
+	// Every outcome makes two rows: one from the outcomes topic, one (joined) from its example.
+	written := func() bool {
+		return rowsWritten(m.Registry, "predictions") >= float64(n) && rowsWritten(m.Registry, "outcomes") >= float64(2*n)
+	}
+	for r.written == 0 {
+		if r.learned == 0 && learned() {
+			r.learned = time.Since(start)
+		}
+		if r.learned != 0 && written() {
+			r.written = time.Since(start)
 			break
 		}
 		select {
 		case err := <-done:
-			return 0, fmt.Errorf("streamlearn stopped: %v", err)
+			return result{}, fmt.Errorf("streamlearn stopped: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(start)
+	cpu1, err := selfCPU()
+	if err != nil {
+		return result{}, err
+	}
+	r.cpu = cpu1 - cpu0
+	fmt.Printf("run %d: time in stages: %s\n", run, stageTimes(m.Registry))
 	cancel()
 	if err := <-done; err != nil {
 		fmt.Fprintln(os.Stderr, "shutdown:", err)
 	}
-	return elapsed, nil
+	return r, nil
 }
 
 // preload publishes the events, then the outcomes (so every outcome finds its prediction waiting or

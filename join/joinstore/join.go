@@ -227,7 +227,10 @@ func (j *Store) Ack(ctx context.Context, exs []wire.Example) error {
 }
 
 func (j *Store) ack(ctx context.Context, ids []string) error {
-	ttl := j.ttl().Milliseconds()
+	ttl, implicit := j.ttl().Milliseconds(), "0"
+	if j.implicit != nil {
+		implicit = "1"
+	}
 	all := make([]int, len(ids))
 	for i := range all {
 		all[i] = i
@@ -237,8 +240,8 @@ func (j *Store) ack(ctx context.Context, ids []string) error {
 		members := groups[g].members
 		keys := make([]string, 1, 1+len(members))
 		keys[0] = j.dueKey(groups[g].bucket)
-		args := make([]any, 1, 1+len(members))
-		args[0] = ttl
+		args := make([]any, 2, 2+len(members))
+		args[0], args[1] = ttl, implicit
 		for _, i := range members {
 			keys = append(keys, j.key(ids[i]))
 			args = append(args, ids[i])

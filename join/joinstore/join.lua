@@ -5,7 +5,8 @@
 -- "" where it is not.
 -- For each pair: a closed pair takes nothing: claimed by the implicit-label sweeper ("c") or done
 -- ("d": its example is durable). When the other side waits, the pair is complete: keep both sides,
--- note which side completed it ("j"), take it off the sweeper's due set and return the other side.
+-- note which side completed it ("j"), take it off the sweeper's due set (where implicit labels put it
+-- there) and return the other side.
 -- Until the caller acks the example (ack.lua), that side arriving again (the stage's retry after a
 -- failed produce) returns the pair again, so nothing is lost; the other side arriving again (a
 -- duplicate from a producer) returns nothing, so the example is made once. Otherwise keep this side
@@ -23,7 +24,9 @@ for i = 1, n do
     if not joined or joined == side then
       if waiting then
         redis.call('HSET', key, side, payload, 'j', side)
-        redis.call('ZREM', KEYS[1], id)
+        if implicit == '1' then
+          redis.call('ZREM', KEYS[1], id)
+        end
         res = waiting
       else
         redis.call('HSET', key, side, payload)

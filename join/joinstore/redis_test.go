@@ -3,6 +3,7 @@ package joinstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -230,5 +231,83 @@ func TestJoinDuplicatesMakeOneExample(t *testing.T) {
 	// The scoring stage's retry gets it again.
 	if retry, err := js.AddPending(ctx, []wire.Pending{pend("a")}); err != nil || len(retry) != 1 {
 		t.Fatalf("the completing side's retry = %d examples, %v; want 1", len(retry), err)
+	}
+}
+
+// TestAckLeavesOnlyTombstones checks what Redis holds once examples are acked: for each pair one
+// hash with only its tombstone, expiring, and nothing left in the sweeper's due sets, with implicit
+// labels on (joined, swept) and off (where nothing is queued at all).
+func TestAckLeavesOnlyTombstones(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("implicit=%v", implicit), func(t *testing.T) {
+			rdb, prefix := client(t)
+			ctx := context.Background()
+			js := joinstore.NewStore(rdb, prefix, 50*time.Millisecond)
+			if implicit {
+				js = js.WithImplicitLabel(0)
+			}
+			var ps []wire.Pending
+			var os []wire.Outcome
+			for i := range 40 {
+				id := fmt.Sprintf("e%d", i)
+				ps = append(ps, wire.Pending{ID: id, Model: "m", Version: 1, Score: 0.5, ScoredAt: time.Now().UTC(),
+					Features: wire.Vector{{Name: "a", Value: 1}}, Time: time.UnixMilli(1e12).UTC()})
+				if i < 30 { // the last ten never get an outcome
+					os = append(os, wire.Outcome{ID: id, Value: 1, Time: time.UnixMilli(1e12 + 5000).UTC()})
+				}
+			}
+			if _, err := js.AddPending(ctx, ps); err != nil {
+				t.Fatal(err)
+			}
+			exs, err := js.AddOutcomes(ctx, os)
+			if err != nil || len(exs) != 30 {
+				t.Fatalf("AddOutcomes: %d examples, %v; want 30", len(exs), err)
+			}
+			if err := js.Ack(ctx, exs); err != nil {
+				t.Fatal(err)
+			}
+			if implicit {
+				time.Sleep(60 * time.Millisecond)
+				swept, ack, err := js.SweepExpired(ctx, time.Now().Add(time.Second), 100)
+				if err != nil || len(swept) != 10 {
+					t.Fatalf("SweepExpired: %d examples, %v; want 10", len(swept), err)
+				}
+				if err := ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keys, err := rdb.Keys(ctx, prefix+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tombstones, waiting := 0, 0
+			for _, k := range keys {
+				if strings.HasPrefix(k, prefix+"joindue:") {
+					n, _ := rdb.ZCard(ctx, k).Result()
+					t.Errorf("due set %s holds %d ids after every pair was acked", k, n)
+					continue
+				}
+				h, err := rdb.HGetAll(ctx, k).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				ttl, _ := rdb.PTTL(ctx, k).Result()
+				switch {
+				case len(h) == 1 && h["d"] == "1" && ttl > 0:
+					tombstones++
+				case len(h) == 1 && h["p"] != "" && ttl > 0:
+					waiting++ // a prediction whose outcome never came
+				default:
+					t.Errorf("%s = %v (ttl %s); want a tombstone or a waiting prediction, expiring", k, h, ttl)
+				}
+			}
+			want := 30
+			if implicit {
+				want = 40 // the swept ten are acked too
+			}
+			if tombstones != want || waiting != 40-want {
+				t.Errorf("%d tombstones and %d waiting predictions; want %d and %d", tombstones, waiting, want, 40-want)
+			}
+		})
 	}
 }
