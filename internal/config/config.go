@@ -506,114 +506,140 @@ func (c Config) deadLettersFit() error {
 
 // Validate checks every section; the error lists every bad field.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	add(c.Kafka.Validate())
-	if c.Redis.Addr == "" && len(c.Redis.Addrs) == 0 {
-		add(errors.New("redis.addr: required (or redis.addrs for a cluster)"))
-	}
-	if c.Redis.EntityTTL < time.Minute {
-		add(fmt.Errorf("redis.entity_ttl: %s is shorter than a minute", c.Redis.EntityTTL))
-	}
-	if c.Redis.NearCacheEntries < 0 || c.Redis.NearCacheEntries > 1<<24 {
-		add(fmt.Errorf("redis.near_cache_entries: %d must be in 0..16777216", c.Redis.NearCacheEntries))
-	}
-	if c.Redis.DB < 0 || c.Redis.DB > 15 {
-		add(fmt.Errorf("redis.db: %d must be in 0..15", c.Redis.DB))
-	}
+	errs := []error{c.Kafka.Validate(), c.Redis.Validate()}
 	if err := c.ClickHouse.Validate(); err != nil {
-		add(fmt.Errorf("clickhouse: %w", err))
+		errs = append(errs, fmt.Errorf("clickhouse: %w", err))
 	}
-	add(c.HTTP.Validate())
+	errs = append(errs, c.HTTP.Validate())
 	if c.Ingest.MaxRecordBytes < 256 {
-		add(fmt.Errorf("ingest.max_record_bytes: %d is below 256", c.Ingest.MaxRecordBytes))
+		errs = append(errs, fmt.Errorf("ingest.max_record_bytes: %d is below 256", c.Ingest.MaxRecordBytes))
 	}
-	add(c.deadLettersFit())
+	errs = append(errs, c.deadLettersFit())
 	if c.Ingest.MaxFields < 1 || c.Ingest.MaxIDBytes < 1 || c.Ingest.MaxStringBytes < 1 {
-		add(errors.New("ingest.max_fields, ingest.max_id_bytes, ingest.max_string_bytes: must be positive"))
+		errs = append(errs, errors.New("ingest.max_fields, ingest.max_id_bytes, ingest.max_string_bytes: must be positive"))
 	}
-	add(c.Features.Validate())
-	if err := c.Model.Validate(); err != nil {
-		add(err)
-	}
-	add(c.Predictor.Validate())
-	add(c.Alerts.Validate())
+	errs = append(errs, c.Features.Validate(), c.Model.Validate(), c.Predictor.Validate(), c.Alerts.Validate(),
+		c.validateChallengers(), c.Join.Validate(), c.Learner.Validate(), c.Drift.Validate(), c.Log.Validate())
+	return errors.Join(errs...) // Join drops the nils
+}
+
+// validateChallengers checks each challenger's spec and that no two models share a name.
+func (c Config) validateChallengers() error {
+	var errs []error
 	names := map[string]bool{c.Model.Name: true}
 	for i, ch := range c.Challengers {
 		if err := learner.Spec(ch).Validate(); err != nil {
-			add(fmt.Errorf("challengers[%d]: %w", i, err))
+			errs = append(errs, fmt.Errorf("challengers[%d]: %w", i, err))
 		}
 		if names[ch.Name] {
-			add(fmt.Errorf("challengers[%d].name: %q is already used by another model", i, ch.Name))
+			errs = append(errs, fmt.Errorf("challengers[%d].name: %q is already used by another model", i, ch.Name))
 		}
 		names[ch.Name] = true
 	}
-	if c.Join.SweepInterval < 10*time.Millisecond {
-		add(fmt.Errorf("join.sweep_interval: %s is below 10ms", c.Join.SweepInterval))
+	return errors.Join(errs...)
+}
+
+// Validate checks the redis section.
+func (r Redis) Validate() error {
+	var errs []error
+	if r.Addr == "" && len(r.Addrs) == 0 {
+		errs = append(errs, errors.New("redis.addr: required (or redis.addrs for a cluster)"))
 	}
-	if c.Join.Horizon < time.Second {
-		add(fmt.Errorf("join.horizon: %s is shorter than a second", c.Join.Horizon))
+	if r.EntityTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("redis.entity_ttl: %s is shorter than a minute", r.EntityTTL))
 	}
-	if c.Learner.LeaseTTL < 100*time.Millisecond {
-		add(fmt.Errorf("learner.lease_ttl: %s is below 100ms", c.Learner.LeaseTTL))
+	if r.NearCacheEntries < 0 || r.NearCacheEntries > 1<<24 {
+		errs = append(errs, fmt.Errorf("redis.near_cache_entries: %d must be in 0..16777216", r.NearCacheEntries))
 	}
-	if c.Drift.LeaseTTL < 100*time.Millisecond {
-		add(fmt.Errorf("drift.lease_ttl: %s is below 100ms", c.Drift.LeaseTTL))
+	if r.DB < 0 || r.DB > 15 {
+		errs = append(errs, fmt.Errorf("redis.db: %d must be in 0..15", r.DB))
 	}
-	if sn := c.Learner.Snapshots; sn.Interval < time.Second || sn.KeepHourly < 0 || sn.KeepDaily < sn.KeepHourly ||
+	return errors.Join(errs...)
+}
+
+// Validate checks the join section.
+func (j Join) Validate() error {
+	var errs []error
+	if j.SweepInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("join.sweep_interval: %s is below 10ms", j.SweepInterval))
+	}
+	if j.Horizon < time.Second {
+		errs = append(errs, fmt.Errorf("join.horizon: %s is shorter than a second", j.Horizon))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the learner section.
+func (l Learner) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if l.LeaseTTL < 100*time.Millisecond {
+		add("learner.lease_ttl: %s is below 100ms", l.LeaseTTL)
+	}
+	if sn := l.Snapshots; sn.Interval < time.Second || sn.KeepHourly < 0 || sn.KeepDaily < sn.KeepHourly ||
 		sn.ReportOutcomes < 1 || sn.ReportOutcomes > 1_000_000 {
-		add(fmt.Errorf("learner.snapshots: interval %s must be ≥ 1s, keep_hourly %s ≥ 0, keep_daily %s ≥ keep_hourly, report_outcomes %d in 1..1000000",
-			sn.Interval, sn.KeepHourly, sn.KeepDaily, sn.ReportOutcomes))
+		add("learner.snapshots: interval %s must be ≥ 1s, keep_hourly %s ≥ 0, keep_daily %s ≥ keep_hourly, report_outcomes %d in 1..1000000",
+			sn.Interval, sn.KeepHourly, sn.KeepDaily, sn.ReportOutcomes)
 	}
-	if c.Learner.PublishInterval < 10*time.Millisecond {
-		add(fmt.Errorf("learner.publish_interval: %s is below 10ms", c.Learner.PublishInterval))
+	if l.PublishInterval < 10*time.Millisecond {
+		add("learner.publish_interval: %s is below 10ms", l.PublishInterval)
 	}
-	if d := c.Learner.DeltaInterval; d != 0 && d < 10*time.Millisecond {
-		add(fmt.Errorf("learner.delta_interval: %s is neither 0 (off) nor at least 10ms", d))
+	if d := l.DeltaInterval; d != 0 && d < 10*time.Millisecond {
+		add("learner.delta_interval: %s is neither 0 (off) nor at least 10ms", d)
 	}
-	if n := c.Learner.DeltaMaxRows; n < 1 || n > 1<<24 {
-		add(fmt.Errorf("learner.delta_max_rows: %d is not in 1..16777216", n))
+	if n := l.DeltaMaxRows; n < 1 || n > 1<<24 {
+		add("learner.delta_max_rows: %d is not in 1..16777216", n)
 	}
-	if r := c.Learner.Retrain; r.MinOutcomes < 10 || r.Margin < 0 || r.MaxShadow < time.Second {
-		add(fmt.Errorf("learner.retrain: min_outcomes %d must be ≥ 10, margin %g ≥ 0, max_shadow %s ≥ 1s", r.MinOutcomes, r.Margin, r.MaxShadow))
+	if r := l.Retrain; r.MinOutcomes < 10 || r.Margin < 0 || r.MaxShadow < time.Second {
+		add("learner.retrain: min_outcomes %d must be ≥ 10, margin %g ≥ 0, max_shadow %s ≥ 1s", r.MinOutcomes, r.Margin, r.MaxShadow)
 	}
-	switch c.Learner.Device {
+	switch l.Device {
 	case "auto", "cpu", "cuda":
 	default:
-		add(fmt.Errorf("learner.device: %q is not auto, cpu or cuda", c.Learner.Device))
+		add("learner.device: %q is not auto, cpu or cuda", l.Device)
 	}
+	if l.Batch < 1 || l.Batch > 1<<16 {
+		add("learner.batch: %d is not in 1..65536", l.Batch)
+	}
+	if l.ActiveInputs < 1 {
+		add("learner.active_inputs: %d is below 1", l.ActiveInputs)
+	}
+	if l.MetricsWindow < 10 {
+		add("learner.metrics_window: %d is below 10", l.MetricsWindow)
+	}
+	return errors.Join(errs...)
+}
 
-	if c.Learner.Batch < 1 || c.Learner.Batch > 1<<16 {
-		add(fmt.Errorf("learner.batch: %d is not in 1..65536", c.Learner.Batch))
+// Validate checks the drift section.
+func (d Drift) Validate() error {
+	var errs []error
+	if d.LeaseTTL < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("drift.lease_ttl: %s is below 100ms", d.LeaseTTL))
 	}
-	if c.Learner.ActiveInputs < 1 {
-		add(fmt.Errorf("learner.active_inputs: %d is below 1", c.Learner.ActiveInputs))
+	if d.Window < time.Second {
+		errs = append(errs, fmt.Errorf("drift.window: %s is shorter than a second", d.Window))
 	}
-	if c.Learner.MetricsWindow < 10 {
-		add(fmt.Errorf("learner.metrics_window: %d is below 10", c.Learner.MetricsWindow))
+	if d.FlushInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("drift.flush_interval: %s is below 10ms", d.FlushInterval))
 	}
-	if c.Drift.Window < time.Second {
-		add(fmt.Errorf("drift.window: %s is shorter than a second", c.Drift.Window))
+	if err := d.MonitorConfig().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("drift: %w", err))
 	}
-	if c.Drift.FlushInterval < 10*time.Millisecond {
-		add(fmt.Errorf("drift.flush_interval: %s is below 10ms", c.Drift.FlushInterval))
-	}
-	if err := c.Drift.MonitorConfig().Validate(); err != nil {
-		add(fmt.Errorf("drift: %w", err))
-	}
-	switch c.Log.Level {
+	return errors.Join(errs...)
+}
+
+// Validate checks the log section.
+func (l Log) Validate() error {
+	var errs []error
+	switch l.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		add(fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", l.Level))
 	}
-	switch c.Log.Format {
+	switch l.Format {
 	case "text", "json":
 	default:
-		add(fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", l.Format))
 	}
 	return errors.Join(errs...)
 }
