@@ -10,21 +10,37 @@
 3. For every set the quality test uses, computes offline 5-fold cross-validated AUC (stratified,
    shuffled, seed 0) of LogisticRegression on standardized inputs and of HistGradientBoosting
    (scikit-learn defaults), and writes family_reference.csv.
+4. For the same sets, progressive AUC of offline learners refit on the prefix, in the file order
+   the Go tests stream (the files are shuffled once when written): row i is scored by a model fit
+   on rows 0..i-1, and the AUC is taken over all rows. Until the prefix holds MIN_PREFIX rows and
+   both classes, a row scores 0.5. Sets up to 1,000 rows are refit at every row; larger ones every
+   REFIT_LARGE rows (rows i..i+99 scored by the model fit on rows < i). Learners:
+   LogisticRegression (standardized on the prefix), HistGradientBoosting (defaults; under 40 rows
+   it cannot split and scores the prefix's prior) and 5-nearest neighbours (standardized on the
+   prefix, score = share of positives among the 5). The column prior_auc, the AUC of the prefix's
+   share of positives, checks the order: the Go test computes the same from its stream.
 
 Run from this directory: ./make_family_reference.py (needs python3-sklearn; Rscript optional).
 """
 import csv
+import os
 import subprocess
 import warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny fits: threads cost more than they give
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 warnings.filterwarnings("ignore")
+MIN_PREFIX = 10
+REFIT_LARGE = 100
 SETS = ["pima", "ionosphere", "breast_cancer", "house_votes", "sonar", "checkerboard", "thresholds"]
 
 
@@ -101,22 +117,57 @@ def cv_auc(model, X, y):
     return cross_val_score(model, X, y, cv=folds, scoring="roc_auc").mean()
 
 
+def lr_model():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+
+
+def knn_model():
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5))
+
+
+def prefix_auc(make, X, y):
+    """Progressive AUC of make() refit on the prefix (see 4. above)."""
+    n = len(y)
+    step = 1 if n <= 1000 else REFIT_LARGE
+    scores = np.full(n, 0.5)
+    for i in range(MIN_PREFIX, n, step):
+        if len(set(y[:i])) < 2:
+            continue
+        m = make().fit(X[:i], y[:i])
+        scores[i:i + step] = m.predict_proba(X[i:i + step])[:, 1]
+    return roc_auc_score(y, scores)
+
+
+def prior_auc(y):
+    """AUC of the share of positives before each row (0.5 for the first): checks the order."""
+    before = np.concatenate([[0], np.cumsum(y)[:-1]])
+    seen = np.arange(len(y))
+    return roc_auc_score(y, np.where(seen > 0, before / np.maximum(seen, 1), 0.5))
+
+
 def main():
     checkerboard()
     thresholds()
     sonar()
     with open("family_reference.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["set", "rows", "lr_auc", "hgb_auc"])
+        w.writerow(["set", "rows", "lr_auc", "hgb_auc", "prefix_lr_auc", "prefix_hgb_auc", "prefix_knn_auc",
+                    "prior_auc"])
         for name in SETS:
             try:
                 X, y = load(name)
             except FileNotFoundError:
                 continue
-            lr = cv_auc(make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)), np.nan_to_num(X), y)
+            X0 = np.nan_to_num(X)
+            lr = cv_auc(lr_model(), X0, y)
             hgb = cv_auc(HistGradientBoostingClassifier(random_state=0), X, y)
-            w.writerow([name, len(y), "%.4f" % lr, "%.4f" % hgb])
-            print("%-14s rows %5d  LR %.4f  HGB %.4f" % (name, len(y), lr, hgb))
+            plr = prefix_auc(lr_model, X0, y)
+            phgb = prefix_auc(lambda: HistGradientBoostingClassifier(random_state=0), X, y)
+            pknn = prefix_auc(knn_model, X0, y)
+            prior = prior_auc(y)
+            w.writerow([name, len(y)] + ["%.4f" % v for v in (lr, hgb, plr, phgb, pknn, prior)])
+            print("%-14s rows %5d  LR %.4f  HGB %.4f  prefix: LR %.4f  HGB %.4f  5-NN %.4f  (prior %.4f)"
+                  % (name, len(y), lr, hgb, plr, phgb, pknn, prior), flush=True)
 
 
 if __name__ == "__main__":
