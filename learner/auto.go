@@ -42,7 +42,9 @@ const (
 // one model of each of AutoFamilies, scores each before it learns (progressive validation), and
 // serves a blend of the members weighted by their recent log loss for its first AutoHorizon
 // examples (auto_blend.go), then the champion, the member with the lowest recent log loss (with
-// hysteresis). Learn returns the prediction of what serves, Snapshot its snapshot.
+// hysteresis). For its first AutoReplayUntil examples the members but the forest also re-learn one
+// recent example after each (auto_replay.go). Learn returns the prediction of what serves,
+// Snapshot its snapshot.
 type Auto struct {
 	spec     Spec
 	members  []Trainer
@@ -53,8 +55,9 @@ type Auto struct {
 	leader   int   // the member leading the champion by AutoMargin, when lead > 0
 	lead     int64 // examples in a row it has led
 
-	w  []float64 // scratch: the weights of the blend (auto_blend.go)
-	ps []float64 // scratch: the members' scores of one example
+	w    []float64  // scratch: the weights of the blend (auto_blend.go)
+	ps   []float64  // scratch: the members' scores of one example
+	ring []replayed // the examples replay draws from (auto_replay.go)
 }
 
 var _ Trainer = (*Auto)(nil)
@@ -150,6 +153,7 @@ func (a *Auto) Learn(v wire.Vector, y Label) Prediction {
 		return out
 	}
 	a.seen++
+	a.replay(v, y)
 	best := a.champ
 	for i, l := range a.loss {
 		if l < a.loss[best] {
@@ -180,7 +184,7 @@ func logLoss(p, y float64) float64 {
 	return -(y*math.Log(p) + (1-y)*math.Log(1-p))
 }
 
-// MarshalBinary encodes the full state: the selection and each member's checkpoint.
+// MarshalBinary encodes the full state: the selection, the replay ring and each member's checkpoint.
 func (a *Auto) MarshalBinary() ([]byte, error) {
 	e := newEncoder(autoCheckpointMagic, 1<<16)
 	if err := e.spec(a.spec); err != nil {
@@ -191,6 +195,7 @@ func (a *Auto) MarshalBinary() ([]byte, error) {
 	e.u32(uint32(a.champ))
 	e.u32(uint32(a.leader))
 	e.u64(uint64(a.lead))
+	a.encodeRing(e)
 	e.u32(uint32(len(a.members)))
 	for i, m := range a.members {
 		b, err := m.MarshalBinary()
@@ -217,6 +222,7 @@ func decodeAuto(data []byte) (*Auto, error) {
 	a.seen, a.switches = int64(d.u64()), int64(d.u64())
 	a.champ = d.bounded(uint32(len(AutoFamilies) - 1))
 	a.leader, a.lead = d.bounded(uint32(len(AutoFamilies)-1)), int64(min(d.u64(), AutoPatience))
+	a.decodeRing(d)
 	if n := d.u32(); d.err == nil && int(n) != len(AutoFamilies) {
 		return nil, fmt.Errorf("%d members, want %d", n, len(AutoFamilies))
 	}

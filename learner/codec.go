@@ -32,8 +32,11 @@ func newEncoder(magic string, size int) *encoder {
 
 // versionOf is the format version written with magic.
 func versionOf(magic string) byte {
-	if magic == familyCheckpointMagic {
+	switch magic {
+	case familyCheckpointMagic:
 		return familySketchVersion
+	case autoCheckpointMagic:
+		return autoCheckpointReplayVersion
 	}
 	return formatVersion
 }

@@ -78,8 +78,8 @@ func priorAUC(stream []example) float64 {
 // the prefix, the progressive counterpart of the offline figures.
 func TestZeroConfigQuality(t *testing.T) {
 	ref := reference(t)
-	// Measured floors where the goal is not met (measured: sonar 0.8230).
-	floors := map[string]float64{"sonar": 0.82}
+	// Measured floors where the goal is not met (measured: sonar 0.8415).
+	floors := map[string]float64{"sonar": 0.84}
 	for _, name := range []string{"pima", "ionosphere", "breast_cancer", "house_votes", "sonar", "checkerboard", "thresholds"} {
 		t.Run(name, func(t *testing.T) {
 			r, ok := ref[name]
