@@ -33,6 +33,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs; the median is reported")
 	export := flag.String("export", "", "write the stream as CSV to this file (for bench/e2e/sgd.py) and exit")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the runs to this file")
 	family := flag.String("family", "", "model family (default: the config's default, auto)")
 	redisPID := flag.Int("redis-pid", 0, "redis-server's pid: report its CPU per event")
 	chPID := flag.Int("clickhouse-pid", 0, "clickhouse-server's pid: report its CPU per event")
@@ -47,6 +48,9 @@ func main() {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		defer writeHeapProfile(*memprofile)
 	}
 	if *export != "" {
 		if err := exportCSV(*export, *n); err != nil {
