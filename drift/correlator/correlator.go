@@ -99,6 +99,7 @@ type Correlator struct {
 	savedGen uint64
 	saved    bool
 	control  []command // retrain commands not acknowledged yet
+	decoded  []decoded // observeAll's scratch, kept between polls
 
 	mu     sync.Mutex
 	status Status

@@ -3,6 +3,7 @@ package correlator
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,7 +39,9 @@ const decodeBatchMin = 512
 // then applies them in order. It stops at the first record whose rows the writer did not take
 // (ctx ended while the writer's buffer was full): that record and the later ones are not seen.
 func (c *Correlator) observeAll(ctx context.Context, recs []Record, now time.Time) error {
-	out := make([]decoded, len(recs))
+	out := slices.Grow(c.decoded[:0], len(recs))[:len(recs)]
+	c.decoded = out
+	defer clear(out) // keep no decoded record alive until the next poll
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/decodeBatchMin)
 	if workers <= 1 {
 		for i := range recs {
