@@ -1,27 +1,17 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// selfCPU is this process's user + system CPU time.
-func selfCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, err
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
+	"github.com/streamlearn/streamlearn/bench/internal/procstat"
+)
 
 // cpuTimes reads the CPU time of each named server whose pid is set.
 func cpuTimes(pids map[string]int) (map[string]time.Duration, error) {
@@ -30,30 +20,13 @@ func cpuTimes(pids map[string]int) (map[string]time.Duration, error) {
 		if pid == 0 {
 			continue
 		}
-		t, err := processCPU(pid)
+		t, err := procstat.CPUTime(pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", name, pid, err)
 		}
 		out[name] = t
 	}
 	return out, nil
-}
-
-// processCPU is the user + system CPU time of process pid (/proc/PID/stat fields 14 and 15, in clock
-// ticks of 10 ms).
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
-	st, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // perEvent formats the CPU each process spent per event, and what two cores would sustain at that

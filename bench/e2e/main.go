@@ -19,6 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamlearn/streamlearn/bench/internal/procstat"
 	"github.com/streamlearn/streamlearn/internal/app"
 	"github.com/streamlearn/streamlearn/internal/config"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
@@ -118,7 +119,7 @@ func once(redis, ch, family string, n, run int) (result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	cpu0, err := selfCPU()
+	cpu0, err := procstat.CPUTime(0)
 	if err != nil {
 		return result{}, err
 	}
@@ -148,7 +149,7 @@ func once(redis, ch, family string, n, run int) (result, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	cpu1, err := selfCPU()
+	cpu1, err := procstat.CPUTime(0)
 	if err != nil {
 		return result{}, err
 	}

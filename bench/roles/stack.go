@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamlearn/streamlearn/bench/internal/procstat"
 	"github.com/streamlearn/streamlearn/internal/kafkaclient"
 	"github.com/streamlearn/streamlearn/internal/synth"
 )
@@ -197,7 +198,7 @@ func (s *stack) measure(ctx context.Context, role string, done func(context.Cont
 		stop()
 		return phase{}, fmt.Errorf("%s not ready: %w (log %s)", role, err, logf.Name())
 	}
-	cpu0, err := cpuTime(cmd.Process.Pid)
+	cpu0, err := procstat.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		stop()
 		return phase{}, err
@@ -211,7 +212,7 @@ func (s *stack) measure(ctx context.Context, role string, done func(context.Cont
 		return done(ctx)
 	})
 	wall := time.Since(start)
-	cpu1, cerr := cpuTime(cmd.Process.Pid)
+	cpu1, cerr := procstat.CPUTime(cmd.Process.Pid)
 	peak, rerr := peakRSS(cmd.Process.Pid)
 	redis1, ch1 := s.serverCPU()
 	stop()
@@ -239,10 +240,10 @@ func peakRSS(pid int) (int64, error) {
 // serverCPU returns the CPU time of the Redis and ClickHouse servers so far (0 for one not given).
 func (s *stack) serverCPU() (redis, ch time.Duration) {
 	if s.o.redisPID > 0 {
-		redis, _ = cpuTime(s.o.redisPID)
+		redis, _ = procstat.CPUTime(s.o.redisPID)
 	}
 	if s.o.chPID > 0 {
-		ch, _ = cpuTime(s.o.chPID)
+		ch, _ = procstat.CPUTime(s.o.chPID)
 	}
 	return redis, ch
 }
@@ -264,24 +265,6 @@ func ready(ops string) bool {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode == http.StatusOK
-}
-
-// cpuTime is the user + system CPU time of process pid (/proc/PID/stat fields 14 and 15, in clock
-// ticks of 10 ms).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// fields[0] is the state, field 3 of stat; utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
-	st, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // poll calls check every 50 ms until it reports done or fails, or timeout passes.
